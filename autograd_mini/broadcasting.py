@@ -1,0 +1,89 @@
+"""Broadcasting, both ways: `unbroadcast` for gradients, readable errors for shapes.
+
+numpy broadcasting stretches an operand along axes it lacks (leading axes) or has with
+size 1. The forward pass reuses its values along those axes, so the backward pass must
+*sum* the gradient over them: that is all `unbroadcast` does, and every op's VJP goes
+through it. The bias of a linear layer is the classic case: `Z = X @ W + b` with `Z: (m, k)`
+and `b: (k,)` gives `db = dZ.sum(axis=0)`, the sum over the batch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import ShapeError
+
+
+def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Sum `grad` down to `shape`: over the leading axes numpy added and the axes of size 1.
+
+    `(m, k) → (k,)` and `(m, k) → (1, k)` sum over the batch (rows); `(m, k) → (m, 1)` sums
+    over the columns; `(m, k) → ()` sums everything. Returns `grad` itself (no copy) when
+    the shapes already agree.
+    """
+    if grad.shape == shape:
+        return grad
+    added = grad.ndim - len(shape)
+    if grad.shape[added:] == shape:  # only leading axes were added: the bias case
+        return grad.sum(axis=0) if added == 1 else grad.sum(axis=tuple(range(added)))
+    stretched = tuple(
+        added + i for i, n in enumerate(shape) if n == 1 and grad.shape[added + i] != 1
+    )
+    summed = grad.sum(axis=tuple(range(added)) + stretched, keepdims=True)
+    return summed.reshape(shape)
+
+
+def broadcast_error(op_name: str, *shapes: tuple[int, ...]) -> ShapeError:
+    """The error for operands that cannot be broadcast together, naming the clashing axis."""
+    described = " and ".join(str(s) for s in shapes)
+    ndim = max(len(s) for s in shapes)
+    clash = ""
+    for axis in range(1, ndim + 1):
+        sizes = {s[-axis] for s in shapes if len(s) >= axis} - {1}
+        if len(sizes) > 1:
+            clash = (
+                f" Aligned from the right, axis {-axis} has sizes "
+                f"{' vs '.join(str(s[-axis]) if len(s) >= axis else '-' for s in shapes)}; "
+                "each pair must be equal or one of them 1."
+            )
+            break
+    hint = ""
+    vectors = [s for s in shapes if len(s) == 1]
+    matrices = [s for s in shapes if len(s) == 2]
+    for v in vectors:
+        for mat in matrices:
+            if v[0] == mat[0] != mat[1]:
+                hint = (
+                    f" A vector of shape {v} broadcasts along the *last* axis; to apply it "
+                    f"row by row, reshape it to a column ({v[0]}, 1)."
+                )
+    return ShapeError(f"{op_name}: shapes {described} cannot be broadcast together.{clash}{hint}")
+
+
+def matmul_error(a: tuple[int, ...], b: tuple[int, ...]) -> ShapeError:
+    """The error for `A @ B` with shapes that do not fit, suggesting a transpose that would."""
+    if len(a) == 0 or len(b) == 0:
+        return ShapeError(
+            f"matmul: operands need at least 1 dimension, got shapes {a} and {b}; "
+            "use * to multiply by a scalar."
+        )
+    inner_a = a[-1]
+    inner_b = b[-2] if len(b) >= 2 else b[0]
+    if inner_a == inner_b:
+        return ShapeError(
+            f"matmul: shapes {a} and {b} fit in their last two dimensions, but the batch "
+            f"dimensions {a[:-2]} and {b[:-2]} cannot be broadcast together."
+        )
+    which_b = "second-to-last" if len(b) >= 2 else "only"
+    message = (
+        f"matmul: shapes {a} and {b} do not fit: A @ B needs A's last dimension "
+        f"({inner_a}) to equal B's {which_b} dimension ({inner_b})."
+    )
+    hints = []
+    if len(b) == 2 and b[1] == inner_a:
+        hints.append(f"B.T has shape {(b[1], b[0])} and would fit: did you mean A @ B.T?")
+    if len(a) == 2 and a[0] == inner_b:
+        hints.append(f"A.T has shape {(a[1], a[0])} and would fit: did you mean A.T @ B?")
+    if len(a) == 2 and len(b) == 2 and a == (b[1], b[0]) and not hints:
+        hints.append("did you mean B @ A?")
+    return ShapeError(" ".join([message, *hints]))

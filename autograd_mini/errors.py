@@ -1,0 +1,30 @@
+"""The exceptions autograd_mini raises, each meant to be read by a person.
+
+Every message names the op, the shapes involved and what to do about it.
+"""
+
+from __future__ import annotations
+
+
+class AutogradError(Exception):
+    """Base class of every error autograd_mini raises on purpose."""
+
+
+class ShapeError(AutogradError, ValueError):
+    """Operands whose shapes do not fit the op (broadcasting, matmul, losses)."""
+
+
+class BackwardError(AutogradError, RuntimeError):
+    """`backward()` cannot run: no grad required, freed graph, bad seed gradient."""
+
+
+class AnomalyError(AutogradError, FloatingPointError):
+    """Inside `detect_anomaly()`: an op produced NaN or inf (forward or backward)."""
+
+
+class GradcheckError(AutogradError, AssertionError):
+    """`gradcheck` found the engine's gradient and finite differences disagreeing."""
+
+
+class LabelError(AutogradError, ValueError):
+    """Class labels that are not whole numbers in [0, k) for k classes."""

@@ -1,0 +1,134 @@
+"""`gradcheck`: the engine's gradients against central finite differences, in float64."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .errors import GradcheckError
+from .recording import no_grad
+from .tensor import Tensor
+
+
+def gradcheck(
+    fn: Callable[..., Tensor],
+    *inputs: Any,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    seed: int = 0,
+) -> bool:
+    """Check `fn`'s gradients with respect to every input that requires grad.
+
+    Each such input x is copied to float64; the engine's gradient of `L = Σ v ⊙ fn(...)`
+    (v = 1 for a one-element output, else a fixed random array drawn with `seed`) is
+    compared with the central difference `(L(x + eps·eᵢ) − L(x − eps·eᵢ)) / (2·eps)` for
+    every element i. An element passes when `|engine − numeric| ≤ atol + rtol·|numeric|`.
+    The inputs themselves are never modified.
+
+    Returns True, or raises `GradcheckError` naming the input, its worst index, both values
+    and the errors. Raises ValueError for inputs holding NaN or inf (finite differences
+    need finite points) or when no input requires grad.
+    """
+    copies = [_float64_copy(i, x) for i, x in enumerate(inputs)]
+    checked = [i for i, x in enumerate(copies) if isinstance(x, Tensor) and x.requires_grad]
+    if not checked:
+        raise ValueError(
+            "gradcheck: no input requires grad; pass at least one Tensor(..., requires_grad=True)."
+        )
+    out = fn(*copies)
+    if not isinstance(out, Tensor):
+        raise TypeError(f"gradcheck: fn must return a Tensor, it returned {type(out).__name__}.")
+    weights = (
+        np.ones(out.shape)
+        if out.size == 1
+        else np.random.default_rng(seed).standard_normal(out.shape)
+    )
+    if out.requires_grad:
+        out.backward(weights)
+
+    def objective() -> float:
+        with no_grad():
+            return float(np.sum(weights * np.asarray(fn(*copies).data, dtype=np.float64)))
+
+    for i in checked:
+        x = copies[i]
+        engine = x._grad if x._grad is not None else np.zeros_like(x.data)
+        numeric = _central_differences(objective, x.data, eps)
+        _compare(i, x, engine, numeric, atol, rtol)
+    return True
+
+
+def _float64_copy(position: int, x: Any) -> Any:
+    if not isinstance(x, Tensor):
+        return x
+    data = x.data
+    if data.dtype.kind == "f":
+        finite = np.isfinite(data)
+        if not finite.all():
+            where = tuple(int(j) for j in np.argwhere(~finite)[0])
+            raise ValueError(
+                f"gradcheck: input {_describe(position, x)} holds {data[where]} at index "
+                f"{where}; finite differences need finite values."
+            )
+        return Tensor(data.astype(np.float64), requires_grad=x.requires_grad, name=x.name)
+    return Tensor(data, name=x.name)
+
+
+def _central_differences(objective: Callable[[], float], x: np.ndarray, eps: float) -> np.ndarray:
+    """∂objective/∂x by (f(x + eps) − f(x − eps)) / (2 eps), one element at a time, in place."""
+    numeric = np.empty_like(x)
+    flat = x.reshape(-1)  # a view: x is a fresh contiguous copy
+    for j in range(flat.size):
+        original = flat[j]
+        flat[j] = original + eps
+        plus = objective()
+        flat[j] = original - eps
+        minus = objective()
+        flat[j] = original
+        numeric.flat[j] = (plus - minus) / (2 * eps)
+    return numeric
+
+
+def _describe(position: int, x: Tensor) -> str:
+    name = f"{x.name!r}, " if x.name else ""
+    return f"{position} ({name}shape {x.shape})"
+
+
+def _compare(
+    position: int, x: Tensor, engine: np.ndarray, numeric: np.ndarray, atol: float, rtol: float
+) -> None:
+    error = np.abs(engine - numeric)
+    allowed = atol + rtol * np.abs(numeric)
+    failing = error > allowed
+    if not failing.any():
+        return
+    worst = np.unravel_index(np.argmax(error / allowed), error.shape)
+    index = tuple(int(k) for k in worst)
+    relative = error[worst] / max(abs(numeric[worst]), np.finfo(np.float64).tiny)
+    raise GradcheckError(
+        f"gradcheck: the gradient of input {_describe(position, x)} disagrees with finite "
+        f"differences.\n"
+        f"  worst at index {index}: engine {engine[worst]:.10g}, finite differences "
+        f"{numeric[worst]:.10g}\n"
+        f"  abs error {error[worst]:.3e}, rel error {relative:.3e} (allowed: atol {atol:g} + "
+        f"rtol {rtol:g} × |numeric| = {allowed[worst]:.3e})\n"
+        f"  {int(failing.sum())} of {failing.size} entries are outside the tolerance."
+        f"{_pattern(engine, numeric)}"
+    )
+
+
+def _pattern(engine: np.ndarray, numeric: np.ndarray) -> str:
+    """A hint when the two gradients differ by a constant factor (a lost 1/m, a sign)."""
+    if not np.any(engine):
+        return "\n  The engine's gradient is all zeros: is the input used, or was it detached?"
+    mask = np.abs(numeric) > 1e-8
+    if not mask.any():
+        return ""
+    ratios = engine[mask] / numeric[mask]
+    ratio = float(np.median(ratios))
+    if np.allclose(ratios, ratio, rtol=1e-4) and not np.isclose(ratio, 1.0, rtol=1e-3):
+        return f"\n  The engine's gradient is {ratio:.6g} × the numeric one everywhere."
+    return ""

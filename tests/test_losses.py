@@ -1,0 +1,125 @@
+"""Loss values against their formulas, and where each one's 1/m goes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import autograd_mini as ag
+from autograd_mini import Tensor
+
+RNG = np.random.default_rng(7)
+M, K = 5, 3
+A = RNG.uniform(0.05, 0.95, (M, K))
+Y = RNG.uniform(0.0, 1.0, (M, K))
+LOGITS = RNG.standard_normal((M, K))
+LABELS = np.array([0, 2, 1, 1, 2])
+
+
+def grad_of(loss_fn, x, *args, **kwargs):
+    t = Tensor(x, requires_grad=True)
+    loss = loss_fn(t, *args, **kwargs)
+    loss.backward()
+    return loss.data, t.grad
+
+
+def test_mse_loss_is_the_mean_over_all_elements():
+    value, grad = grad_of(ag.mse_loss, A, Y)
+    assert np.isclose(value, np.mean((A - Y) ** 2))
+    assert np.allclose(grad, 2 * (A - Y) / (M * K))
+    assert np.isclose(ag.mse_loss(A, Y, reduction="sum").item(), np.sum((A - Y) ** 2))
+    assert np.allclose(ag.mse_loss(A, Y, reduction="none").data, (A - Y) ** 2)
+
+
+def test_quadratic_cost_is_nielsens_one_over_2m():
+    value, grad = grad_of(ag.quadratic_cost, A, Y)
+    per_example = 0.5 * np.sum((A - Y) ** 2, axis=1)
+    assert np.isclose(value, per_example.sum() / M)
+    assert np.allclose(grad, (A - Y) / M), "∂C/∂a = (a − y)/m: the ½ cancels the square's 2"
+    assert np.isclose(value, ag.mse_loss(A, Y).item() * K / 2)
+    assert np.allclose(ag.quadratic_cost(A, Y, reduction="none").data, per_example)
+    assert np.isclose(ag.quadratic_cost(A, Y, reduction="sum").item(), per_example.sum())
+
+
+def test_quadratic_cost_of_a_single_example():
+    assert np.isclose(ag.quadratic_cost(A[0], Y[0]).item(), 0.5 * np.sum((A[0] - Y[0]) ** 2))
+
+
+def test_binary_cross_entropy_matches_its_formula():
+    value, grad = grad_of(ag.binary_cross_entropy, A, Y)
+    losses = -(Y * np.log(A) + (1 - Y) * np.log(1 - A))
+    assert np.isclose(value, losses.mean())
+    assert np.allclose(grad, (A - Y) / (A * (1 - A)) / (M * K))
+    assert np.allclose(ag.binary_cross_entropy(A, Y, reduction="none").data, losses)
+
+
+def test_binary_cross_entropy_clamps_like_pytorch():
+    p = Tensor([0.0, 1.0], requires_grad=True)
+    loss = ag.binary_cross_entropy(p, [1.0, 0.0], reduction="sum")
+    loss.backward()
+    assert loss.item() == 200.0, "each log is clamped at −100"
+    assert np.all(np.isfinite(p.grad))
+
+
+def test_binary_cross_entropy_with_logits_equals_the_probability_form():
+    value, grad = grad_of(ag.binary_cross_entropy_with_logits, LOGITS, Y)
+    s = 1 / (1 + np.exp(-LOGITS))
+    assert np.isclose(value, ag.binary_cross_entropy(s, Y).item())
+    assert np.allclose(grad, (s - Y) / (M * K))
+
+
+def test_binary_cross_entropy_with_logits_is_exact_for_huge_logits():
+    loss = ag.binary_cross_entropy_with_logits(
+        np.array([1000.0, -1000.0]), np.array([0.0, 1.0]), reduction="none"
+    )
+    assert np.allclose(loss.data, [1000.0, 1000.0])
+
+
+def test_cross_entropy_with_labels_is_the_mean_over_the_batch():
+    value, grad = grad_of(ag.cross_entropy, LOGITS, LABELS)
+    p = np.exp(LOGITS) / np.exp(LOGITS).sum(axis=1, keepdims=True)
+    onehot = np.eye(K)[LABELS]
+    assert np.isclose(value, -np.log(p[np.arange(M), LABELS]).mean())
+    assert np.allclose(grad, (p - onehot) / M), "(softmax − onehot)/m: the 1/m is per example"
+
+
+@pytest.mark.parametrize("form", ["list", "int32", "tensor", "float labels"])
+def test_cross_entropy_accepts_labels_in_every_form(form):
+    target = {
+        "list": LABELS.tolist(),
+        "int32": LABELS.astype(np.int32),
+        "tensor": Tensor(LABELS),
+        "float labels": Tensor(LABELS.tolist()),  # lists become float64 tensors
+    }[form]
+    assert np.isclose(
+        ag.cross_entropy(LOGITS, target).item(), ag.cross_entropy(LOGITS, LABELS).item()
+    )
+
+
+def test_cross_entropy_with_one_hot_targets_equals_labels():
+    onehot = np.eye(K)[LABELS]
+    assert np.isclose(
+        ag.cross_entropy(LOGITS, onehot).item(), ag.cross_entropy(LOGITS, LABELS).item()
+    )
+    _, g_onehot = grad_of(ag.cross_entropy, LOGITS, onehot)
+    _, g_labels = grad_of(ag.cross_entropy, LOGITS, LABELS)
+    assert np.allclose(g_onehot, g_labels)
+
+
+def test_cross_entropy_reductions():
+    none = ag.cross_entropy(LOGITS, LABELS, reduction="none").data
+    assert none.shape == (M,)
+    assert np.isclose(ag.cross_entropy(LOGITS, LABELS, reduction="sum").item(), none.sum())
+
+
+def test_losses_keep_float32():
+    a32, y32 = A.astype(np.float32), Y.astype(np.float32)
+    for loss in (ag.mse_loss, ag.quadratic_cost, ag.binary_cross_entropy):
+        t = Tensor(a32, requires_grad=True)
+        out = loss(t, y32)
+        out.backward()
+        assert out.dtype == np.float32 and t.grad.dtype == np.float32
+    z = Tensor(LOGITS.astype(np.float32), requires_grad=True)
+    out = ag.cross_entropy(z, LABELS)
+    out.backward()
+    assert out.dtype == np.float32 and z.grad.dtype == np.float32

@@ -1,0 +1,315 @@
+"""One table drives the gradient tests of every op (in the spirit of PyTorch's OpInfo).
+
+Each `Case` names the primitive it exercises, a function of Tensors, the shapes of its
+inputs and the domain to draw them from. Every case is gradchecked in float64 and run in
+float32 against float64. A test fails when a primitive of `ag.OPS` has no case.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import mutually_broadcastable_shapes
+
+import autograd_mini as ag
+from autograd_mini import Tensor, gradcheck
+
+
+@dataclass(frozen=True)
+class Case:
+    op: str  # the primitive in ag.OPS this case exercises
+    fn: Callable[..., Tensor]
+    shapes: tuple[tuple[int, ...], ...]
+    domain: str = "real"  # real | positive | nonzero | probability
+    label: str = ""
+    mixes_float64: bool = False  # a float64 constant inside promotes float32 results (numpy's rule)
+
+    @property
+    def id(self) -> str:
+        return self.label or f"{self.op}{list(self.shapes)}"
+
+
+def draw(shape, domain, rng, dtype=np.float64):
+    x = rng.standard_normal(shape)
+    if domain == "positive":
+        x = np.abs(x) + 0.5
+    elif domain == "nonzero":  # away from 0, for relu's kink and division
+        x = np.sign(x + 1e-12) * (np.abs(x) + 0.5)
+    elif domain == "probability":
+        x = rng.uniform(0.1, 0.9, shape)
+    return np.asarray(x, dtype=dtype)
+
+
+# Broadcasting patterns of a binary op: every pair from these, plus 3-D ones.
+PATTERNS_2D = [(), (4,), (1, 4), (3, 1), (3, 4)]
+PATTERNS_3D = [
+    ((2, 3, 4), (3, 4)),
+    ((2, 1, 4), (3, 1)),
+    ((2, 3, 1), (1, 1, 4)),
+    ((1, 3, 4), (2, 1, 1)),
+]
+BROADCAST_PAIRS = [(a, b) for a in PATTERNS_2D for b in PATTERNS_2D] + PATTERNS_3D
+BROADCAST_PAIRS += [(b, a) for a, b in PATTERNS_3D]
+
+BINARY = {
+    "add": (lambda x, y: x + y, "real"),
+    "sub": (lambda x, y: x - y, "real"),
+    "mul": (lambda x, y: x * y, "real"),
+    "div": (lambda x, y: x / y, "nonzero"),
+}
+
+CASES: list[Case] = []
+for name, (f, domain) in BINARY.items():
+    CASES += [Case(name, f, pair, domain) for pair in BROADCAST_PAIRS]
+
+CASES += [
+    # A constant on either side: Python scalar, numpy array, list.
+    Case("add", lambda x: 2.0 + x, ((3, 4),), label="add[scalar+t]"),
+    Case("sub", lambda x: 1.0 - x, ((3, 4),), label="sub[scalar-t]"),
+    Case(
+        "sub", lambda x: np.ones((2, 3, 4)) - x, ((3, 4),), label="sub[array-t]", mixes_float64=True
+    ),
+    Case(
+        "mul",
+        lambda x: x * [1.0, 2.0, 3.0, 4.0],
+        ((3, 4),),
+        label="mul[t*list]",
+        mixes_float64=True,
+    ),
+    Case("div", lambda x: 3.0 / x, ((3, 4),), "nonzero", label="div[scalar/t]"),
+    Case(
+        "div",
+        lambda x: x / np.full((3, 1), 2.0),
+        ((3, 4),),
+        label="div[t/array]",
+        mixes_float64=True,
+    ),
+    # pow with a scalar exponent
+    Case("pow", lambda x: x**2, ((3, 4),), label="pow[2]"),
+    Case("pow", lambda x: x**3, ((2, 3),), label="pow[3]"),
+    Case("pow", lambda x: x**0.5, ((3, 4),), "positive", label="pow[0.5]"),
+    Case("pow", lambda x: x**-1.5, ((3, 4),), "positive", label="pow[-1.5]"),
+    Case("pow", lambda x: x**0, ((3, 4),), label="pow[0]"),
+    Case("pow", lambda x: x.sqrt(), ((3,),), "positive", label="sqrt"),
+    Case("neg", lambda x: -x, ((3, 4),)),
+    # matmul: 1-D, 2-D, batched and broadcast batches
+    *[
+        Case("matmul", lambda x, y: x @ y, shapes)
+        for shapes in [
+            ((3, 4), (4, 5)),
+            ((4,), (4, 5)),
+            ((3, 4), (4,)),
+            ((4,), (4,)),
+            ((2, 3, 4), (4, 5)),
+            ((3, 4), (2, 4, 5)),
+            ((2, 3, 4), (2, 4, 5)),
+            ((2, 1, 3, 4), (5, 4, 2)),
+            ((4,), (2, 4, 3)),
+            ((2, 3, 4), (4,)),
+        ]
+    ],
+    Case(
+        "matmul",
+        lambda x: np.ones((2, 3)) @ x,
+        ((3, 4),),
+        label="matmul[array@t]",
+        mixes_float64=True,
+    ),
+    # the fused linear layer, with its bias broadcast over the batch
+    *[
+        Case("linear", lambda x, w, b: ag.linear(x, w, b), shapes)
+        for shapes in [
+            ((5, 3), (3, 4), (4,)),
+            ((3,), (3, 4), (4,)),
+            ((5, 3), (3, 4), (1, 4)),
+            ((5, 3), (3, 4), ()),
+            ((5, 3), (3, 4), (5, 1)),
+            ((2, 5, 3), (3, 4), (4,)),
+        ]
+    ],
+    # elementwise functions
+    Case("exp", lambda x: x.exp(), ((3, 4),)),
+    Case("log", lambda x: x.log(), ((3, 4),), "positive"),
+    Case("sigmoid", lambda x: x.sigmoid(), ((3, 4),)),
+    Case("sigmoid", lambda x: (x * 8).sigmoid(), ((2, 5),), label="sigmoid[wide]"),
+    Case("tanh", lambda x: x.tanh(), ((3, 4),)),
+    Case("relu", lambda x: x.relu(), ((3, 4),), "nonzero"),
+    Case("astype", lambda x: x.astype(np.float64) * 2, ((3, 4),), mixes_float64=True),
+    # reductions over every kind of axis
+    *[
+        Case(op, lambda x, op=op, kw=kw: getattr(x, op)(**kw), (shape,), label=f"{op}{shape}{kw}")
+        for op in ("sum", "mean", "max")
+        for shape, kw in [
+            ((3, 4), {}),
+            ((3, 4), {"axis": 0}),
+            ((3, 4), {"axis": -1, "keepdims": True}),
+            ((2, 3, 4), {"axis": (0, 2)}),
+            ((2, 3, 4), {"axis": (-1, 0), "keepdims": True}),
+            ((2, 3, 4), {"axis": 1}),
+            ((), {}),
+            ((5,), {"axis": 0}),
+        ]
+    ],
+    # ties: a column used twice ties with itself; its halves must add up to 1, not 2
+    Case("max", lambda x: x[:, [0, 0, 1]].max(axis=1), ((2, 3),), label="max[ties]"),
+    # shape ops
+    Case("reshape", lambda x: x.reshape(4, 3), ((3, 4),)),
+    Case("reshape", lambda x: x.reshape((2, -1)), ((2, 3, 2),), label="reshape[-1]"),
+    Case("transpose", lambda x: x.T, ((3, 4),), label="T"),
+    Case("transpose", lambda x: x.transpose(1, 2, 0), ((2, 3, 4),)),
+    Case("transpose", lambda x: x.transpose((0, 2, 1)) @ x, ((2, 3, 3),), label="transpose@"),
+    # indexing: basic, integer arrays with repeats, masks
+    Case("getitem", lambda x: x[1], ((3, 4),), label="getitem[int]"),
+    Case("getitem", lambda x: x[:, 1:3], ((3, 4),), label="getitem[slice]"),
+    Case("getitem", lambda x: x[..., None, ::2], ((2, 3, 4),), label="getitem[ellipsis]"),
+    Case("getitem", lambda x: x[[0, 2, 0, 0]], ((3, 4),), label="getitem[repeats]"),
+    Case(
+        "getitem",
+        lambda x: x[np.array([1, 1]), np.array([3, 3])],
+        ((3, 4),),
+        label="getitem[pairs]",
+    ),
+    Case("getitem", lambda x: x[:, [2, 2, 0]], ((3, 4),), label="getitem[slice,repeats]"),
+    Case(
+        "getitem",
+        lambda x: x[np.array([[True, False, True, False]] * 3)],
+        ((3, 4),),
+        label="getitem[mask]",
+    ),
+    Case("getitem", lambda x: x[Tensor(np.array([2, 0, 2]))], ((3, 4),), label="getitem[tensor]"),
+    # softmax family
+    Case("softmax", lambda x: x.softmax(), ((3, 4),)),
+    Case("softmax", lambda x: x.softmax(axis=0), ((3, 4),), label="softmax[axis0]"),
+    Case("log_softmax", lambda x: x.log_softmax(), ((3, 4),)),
+    Case("log_softmax", lambda x: x.log_softmax(axis=1), ((2, 3, 4),), label="log_softmax[3d]"),
+    # losses, each reduction
+    *[
+        Case(
+            op,
+            lambda p, t, f=f, r=r: f(p, t, reduction=r),
+            shapes,
+            domain,
+            label=f"{op}[{r}]{shapes}",
+        )
+        for op, f, domain in [
+            ("mse_loss", ag.mse_loss, "real"),
+            ("quadratic_cost", ag.quadratic_cost, "real"),
+            ("binary_cross_entropy", ag.binary_cross_entropy, "probability"),
+            (
+                "binary_cross_entropy_with_logits",
+                ag.binary_cross_entropy_with_logits,
+                "probability",
+            ),
+            ("cross_entropy", ag.cross_entropy, "probability"),
+        ]
+        for r in ("mean", "sum", "none")
+        for shapes in [((4, 3), (4, 3)), ((3,), (3,))]
+    ],
+    *[
+        Case(
+            "cross_entropy",
+            lambda z, r=r: ag.cross_entropy(z, np.array([0, 2, 2, 1]), reduction=r),
+            ((4, 3),),
+            label=f"cross_entropy[labels {r}]",
+        )
+        for r in ("mean", "sum", "none")
+    ],
+    Case(
+        "cross_entropy",
+        lambda z: ag.cross_entropy(z, [2, 0, 1, 1]),
+        ((4, 3),),
+        label="cross_entropy[list]",
+    ),
+    Case(
+        "cross_entropy",
+        lambda z: ag.cross_entropy(z, np.int64(1)),
+        ((3,),),
+        label="cross_entropy[1-D]",
+    ),
+]
+
+
+def make_inputs(case: Case, dtype=np.float64, seed=0):
+    rng = np.random.default_rng(seed)
+    return [Tensor(draw(s, case.domain, rng, dtype), requires_grad=True) for s in case.shapes]
+
+
+# Central differences in float64 are good to ~1e-9 here, far tighter than gradcheck's
+# defaults; checking at this level catches a VJP that is off by one part in 10⁵.
+TIGHT = {"atol": 1e-7, "rtol": 1e-6}
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_gradcheck_float64(case):
+    assert gradcheck(case.fn, *make_inputs(case), **TIGHT)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_float32_agrees_with_float64(case):
+    inputs32 = make_inputs(case, np.float32)
+    inputs64 = [Tensor(x.data.astype(np.float64), requires_grad=True) for x in inputs32]
+    out32, out64 = case.fn(*inputs32), case.fn(*inputs64)
+    expected = np.float64 if case.mixes_float64 else np.float32
+    assert out32.dtype == expected, f"{case.id}: float32 inputs gave {out32.dtype}"
+    np.testing.assert_allclose(out32.data, out64.data, rtol=2e-5, atol=2e-6)
+    weights = np.random.default_rng(1).standard_normal(out32.shape)
+    out32.backward(weights.astype(np.float32))
+    out64.backward(weights)
+    for x32, x64 in zip(inputs32, inputs64, strict=True):
+        assert x32.grad.dtype == np.float32 and x32.grad.shape == x32.shape
+        scale = np.abs(x64.grad).max() + 1e-30
+        np.testing.assert_allclose(x32.grad, x64.grad, rtol=1e-4, atol=1e-5 * scale)
+
+
+def test_every_primitive_has_a_case():
+    tested = {case.op for case in CASES}
+    missing = set(ag.OPS) - tested
+    assert not missing, f"ops without a row in the op table: {sorted(missing)}"
+    assert not tested - set(ag.OPS), f"cases naming unknown ops: {sorted(tested - set(ag.OPS))}"
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_case_records_its_op(case):
+    """Each row really exercises the primitive it names (guards against a table typo)."""
+    out = case.fn(*make_inputs(case))
+    seen, stack = set(), [out]
+    while stack:
+        t = stack.pop()
+        if t._node is not None:
+            seen.add(t._node.op.name)
+            stack.extend(x for x in t._node.inputs if isinstance(x, Tensor))
+    assert case.op in seen
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    shapes=mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=4, max_side=3),
+    op=st.sampled_from(sorted(BINARY)),
+    seed=st.integers(0, 2**16),
+)
+def test_binary_ops_broadcast_any_compatible_shapes(shapes, op, seed):
+    f, domain = BINARY[op]
+    rng = np.random.default_rng(seed)
+    x, y = (Tensor(draw(s, domain, rng), requires_grad=True) for s in shapes.input_shapes)
+    out = f(x, y)
+    assert out.shape == shapes.result_shape
+    assert gradcheck(f, x, y, **TIGHT)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    shapes=mutually_broadcastable_shapes(
+        signature="(m?,n),(n,p?)->(m?,p?)", max_dims=2, max_side=3
+    ),
+    seed=st.integers(0, 2**16),
+)
+def test_matmul_any_compatible_batch_shapes(shapes, seed):
+    rng = np.random.default_rng(seed)
+    x, y = (Tensor(rng.standard_normal(s), requires_grad=True) for s in shapes.input_shapes)
+    assert (x @ y).shape == shapes.result_shape
+    assert gradcheck(lambda a, b: a @ b, x, y, **TIGHT)

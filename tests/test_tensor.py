@@ -1,0 +1,343 @@
+"""Tensor semantics: construction, dtypes, graph shapes (fan-out, diamonds), backward rules."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+import autograd_mini as ag
+from autograd_mini import Tensor, enable_grad, no_grad
+
+
+def leaf(values, dtype=np.float64, name=None):
+    return Tensor(np.asarray(values, dtype=dtype), requires_grad=True, name=name)
+
+
+# ---------------------------------------------------------------------------------------
+# Construction and attributes
+# ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", [3, 2.5, True, [1, 2], [[1, 0], [0, 1]], (1, 2, 3)])
+def test_python_values_become_float64(value):
+    assert Tensor(value).dtype == np.float64
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_float_arrays_keep_their_dtype(dtype):
+    t = Tensor(np.zeros(3, dtype=dtype), requires_grad=True)
+    assert t.dtype == dtype
+    (t * 2.0).sum().backward()
+    assert t.grad.dtype == dtype
+
+
+def test_integer_arrays_stay_integers_as_constants():
+    labels = Tensor(np.array([1, 2, 3]))
+    assert labels.dtype == np.int64 and not labels.requires_grad
+
+
+def test_attributes_and_repr():
+    t = leaf([[1.0, 2.0], [3.0, 4.0]], np.float32, name="W1")
+    assert t.shape == (2, 2) and t.ndim == 2 and t.size == 4 and t.dtype == np.float32
+    assert t.is_leaf and t.op is None and t.name == "W1"
+    text = repr(t)
+    assert "shape=(2, 2)" in text and "float32" in text and "'W1'" in text
+    assert "requires_grad=True" in text
+    z = t @ t
+    assert z.op == "matmul" and not z.is_leaf and "op=matmul" in repr(z)
+
+
+def test_data_is_the_tensors_own_array_for_parameters():
+    source = np.ones(3)
+    w = Tensor(source, requires_grad=True)
+    w.data -= 0.5  # an optimizer's in-place update
+    assert np.all(w.data == 0.5) and np.all(source == 1.0), "the caller's array must not change"
+    w.grad = np.ones(3)
+    w.data -= 0.1 * w.grad
+    assert np.allclose(w.numpy(), 0.4) and w.numpy() is w.data
+
+
+def test_constant_wraps_the_array_without_copying():
+    x = np.arange(4.0)
+    assert Tensor(x).data is x
+
+
+def test_item_numpy_len_and_array_protocol():
+    t = Tensor([[1.0, 2.0]])
+    assert Tensor(3.5).item() == 3.5 and Tensor([[7.0]]).item() == 7.0
+    assert len(t) == 1
+    assert np.allclose(np.asarray(t), [[1.0, 2.0]])
+    with pytest.raises(ValueError, match="exactly one element"):
+        t.item()
+
+
+def test_detach_shares_data_and_cuts_the_graph():
+    x = leaf([1.0, 2.0])
+    y = (x * 3).detach()
+    assert not y.requires_grad and y.is_leaf
+    z = (y * x).sum()
+    z.backward()
+    assert np.allclose(x.grad, y.data), "the detached factor acts as a constant"
+
+
+def test_grad_setter_accepts_none_or_the_right_shape():
+    w = leaf(np.zeros((2, 3)), np.float32)
+    w.grad = np.ones((2, 3))
+    assert w.grad.dtype == np.float32
+    w.grad = None
+    assert w.grad is None
+    with pytest.raises(ag.ShapeError, match=r"shape \(3, 2\).*shape \(2, 3\)"):
+        w.grad = np.ones((3, 2))
+
+
+# ---------------------------------------------------------------------------------------
+# Graph shapes
+# ---------------------------------------------------------------------------------------
+
+
+def test_fan_out_accumulates():
+    x = leaf([1.0, -2.0, 3.0])
+    y = x.exp()
+    (y * 2 + y.sigmoid()).sum().backward()  # y feeds two ops
+    s = 1 / (1 + np.exp(-np.exp(x.data)))
+    assert np.allclose(x.grad, np.exp(x.data) * (2 + s * (1 - s)))
+
+
+def test_diamond():
+    x = leaf([0.5, 1.5])
+    a, b = x * 3, x.tanh()
+    (a * b).sum().backward()
+    t = np.tanh(x.data)
+    assert np.allclose(x.grad, 3 * t + 3 * x.data * (1 - t**2))
+
+
+def test_tensor_used_by_itself():
+    x = leaf([1.0, 2.0, -3.0])
+    (x * x).sum().backward()
+    assert np.allclose(x.grad, 2 * x.data)
+    y = leaf([2.0])
+    (y @ y).backward()
+    assert np.allclose(y.grad, [4.0])
+
+
+def test_shared_gradient_arrays_are_not_aliased():
+    """add passes the same array back to both inputs: their .grad must be separate arrays."""
+    a, b = leaf([1.0, 2.0]), leaf([3.0, 4.0])
+    (a + b).backward(np.array([1.0, 1.0]))
+    a.grad += 10  # a user clipping or scaling one gradient in place
+    assert np.allclose(b.grad, 1.0)
+
+
+def test_backward_through_a_chain_of_100000_ops():
+    x = leaf(1.0)
+    y = x
+    for _ in range(100_000):
+        y = y * 1.00001
+    y.backward()
+    assert np.isclose(x.grad, 1.00001**100_000)
+
+
+def test_deep_fan_out_graph_is_processed_once_per_node():
+    x = leaf([1.0])
+    y = x
+    for _ in range(200):
+        y = y + y * 0.0  # each level uses the previous twice: 2^200 paths, 400 nodes
+    y.backward(np.array([1.0]))
+    assert np.allclose(x.grad, 1.0)
+
+
+# ---------------------------------------------------------------------------------------
+# backward() rules
+# ---------------------------------------------------------------------------------------
+
+
+def test_grad_accumulates_across_backward_calls():
+    w = leaf([1.0, 2.0])
+    (w * 3).sum().backward()
+    (w * 3).sum().backward()
+    assert np.allclose(w.grad, 6.0)
+    w.grad = None
+    (w * 3).sum().backward()
+    assert np.allclose(w.grad, 3.0)
+
+
+def test_second_backward_needs_retain_graph():
+    w = leaf([1.0, 2.0])
+    loss = (w.sigmoid() * w).sum()
+    loss.backward(retain_graph=True)
+    first = w.grad.copy()
+    loss.backward()
+    assert np.allclose(w.grad, 2 * first)
+    with pytest.raises(ag.BackwardError, match=r"already freed.*retain_graph=True"):
+        loss.backward()
+
+
+def test_freed_graph_is_refused_before_any_gradient_is_written():
+    w = leaf([1.0])
+    hidden = w.exp()
+    hidden.sum().backward()  # frees hidden's node
+    v = leaf([2.0])
+    w.grad = None
+    with pytest.raises(ag.BackwardError, match="already freed"):
+        (hidden * v).sum().backward()
+    assert v.grad is None and w.grad is None
+
+
+def test_intermediate_results_keep_no_grad_unless_retained():
+    w = leaf([1.0, 2.0])
+    hidden = w * 2
+    kept = (w * 3).retain_grad()
+    (hidden * kept).sum().backward()
+    with pytest.warns(UserWarning, match="retain_grad"):
+        assert hidden.grad is None
+    assert np.allclose(kept.grad, hidden.data)
+
+
+def test_backward_with_an_explicit_gradient():
+    x = leaf([[1.0, 2.0], [3.0, 4.0]])
+    y = x * x
+    y.backward(np.array([[1.0, 0.0], [0.0, 2.0]]))
+    assert np.allclose(x.grad, [[2.0, 0.0], [0.0, 16.0]])
+
+
+def test_one_element_non_scalar_needs_no_gradient():
+    x = leaf([[2.0]])
+    (x * x).backward()
+    assert np.allclose(x.grad, [[4.0]])
+
+
+def test_backward_on_a_leaf():
+    x = leaf([1.0, 2.0])
+    x.backward(np.array([3.0, 4.0]))
+    assert np.allclose(x.grad, [3.0, 4.0])
+
+
+# ---------------------------------------------------------------------------------------
+# Recording switches
+# ---------------------------------------------------------------------------------------
+
+
+def test_no_grad_records_nothing_and_enable_grad_restores():
+    w = leaf([1.0])
+    with no_grad():
+        y = w * 2
+        assert not ag.is_grad_enabled()
+        with enable_grad():
+            z = w * 2
+    assert not y.requires_grad and y.is_leaf
+    assert z.requires_grad and z.op == "mul"
+    assert ag.is_grad_enabled()
+
+
+def test_no_grad_as_decorator():
+    @no_grad()
+    def evaluate(w):
+        return w * 2
+
+    assert not evaluate(leaf([1.0])).requires_grad
+
+
+def test_no_grad_is_per_thread():
+    seen = []
+    with no_grad():
+        worker = threading.Thread(target=lambda: seen.append(ag.is_grad_enabled()))
+        worker.start()
+        worker.join()
+    assert seen == [True]
+
+
+def test_scope_labels_are_recorded():
+    w = leaf([1.0])
+    with ag.scope("layers.0: Linear(1→1)"), ag.scope("inner"):
+        y = w * 2
+    assert y._node.scope == ("layers.0: Linear(1→1)", "inner")
+    assert (w * 2)._node.scope == ()
+
+
+def test_detect_anomaly_names_the_op_in_the_forward_pass():
+    x = leaf([1.0, -1.0])
+    with ag.detect_anomaly(), pytest.raises(ag.AnomalyError, match=r"log produced a non-finite"):
+        x.log()
+
+
+def test_detect_anomaly_in_the_backward_pass():
+    x = leaf([0.0, 1.0])
+    y = x.sqrt().sum()  # finite forward, but d√x/dx = ∞ at 0
+    with ag.detect_anomaly(), pytest.raises(ag.AnomalyError, match="pow passed back"):
+        y.backward()
+
+
+def test_without_detect_anomaly_nan_passes_silently_as_in_numpy():
+    x = leaf([1.0, -1.0])
+    with np.errstate(invalid="ignore"):
+        assert np.isnan(x.log().data[1])
+
+
+# ---------------------------------------------------------------------------------------
+# Numerical stability and operator forms
+# ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sigmoid_is_stable_at_plus_minus_1000(dtype):
+    x = leaf([-1000.0, -50.0, 0.0, 50.0, 1000.0], dtype)
+    s = x.sigmoid()  # pytest turns any overflow warning into an error
+    s.sum().backward()
+    assert np.all(np.isfinite(s.data)) and np.all(np.isfinite(x.grad))
+    assert s.data[0] < 1e-37 and s.data[2] == 0.5 and s.data[-1] == 1.0
+    exact = 1 / (1 + np.exp(-np.array([-50.0, 50.0])))
+    assert np.allclose(s.data[[1, 3]], exact, rtol=np.finfo(dtype).eps)
+
+
+def test_softmax_family_is_stable_for_large_logits():
+    z = leaf([[1000.0, 0.0, -1000.0]])
+    assert np.allclose(z.softmax().data, [[1.0, 0.0, 0.0]])
+    assert np.allclose(z.log_softmax().data, [[0.0, -1000.0, -2000.0]])
+    loss = ag.cross_entropy(z, [1])
+    loss.backward()
+    assert np.isclose(loss.item(), 1000.0) and np.allclose(z.grad, [[1.0, -1.0, 0.0]])
+
+
+def test_numpy_array_on_the_left_gives_a_tensor():
+    w = leaf([1.0, 2.0])
+    for result in (np.ones(2) + w, np.ones(2) * w, np.ones(2) - w, np.ones(2) / w, np.eye(2) @ w):
+        assert isinstance(result, Tensor) and result.requires_grad
+
+
+def test_float32_stays_float32_with_python_scalars():
+    w = leaf([1.0, 2.0], np.float32)
+    y = ((w * 2.0 + 1) / 3.0 - 0.5) ** 2
+    assert y.dtype == np.float32
+
+
+def test_rpow_with_a_number_base():
+    x = leaf([1.0, 2.0])
+    y = 2.0**x
+    assert np.allclose(y.data, [2.0, 4.0])
+    assert ag.gradcheck(lambda t: 2.0**t, x)
+
+
+def test_functions_match_methods():
+    x = np.random.default_rng(0).standard_normal((3, 4))
+    t = Tensor(x)
+    pairs = [
+        (ag.exp(x), t.exp()),
+        (ag.log(np.abs(x)), Tensor(np.abs(x)).log()),
+        (ag.sigmoid(x), t.sigmoid()),
+        (ag.tanh(x), t.tanh()),
+        (ag.relu(x), t.relu()),
+        (ag.sum(x, axis=0), t.sum(axis=0)),
+        (ag.mean(x, axis=1, keepdims=True), t.mean(axis=1, keepdims=True)),
+        (ag.max(x), t.max()),
+        (ag.reshape(x, 4, 3), t.reshape(4, 3)),
+        (ag.transpose(x), t.T),
+        (ag.softmax(x), t.softmax()),
+        (ag.log_softmax(x, axis=0), t.log_softmax(axis=0)),
+        (ag.matmul(x, x.T), t @ t.T),
+        (ag.linear(x, np.ones((4, 2)), np.ones(2)), t @ np.ones((4, 2)) + np.ones(2)),
+        (ag.linear(x, np.ones((4, 2))), t @ np.ones((4, 2))),
+    ]
+    for via_function, via_method in pairs:
+        assert np.allclose(via_function.data, via_method.data)
