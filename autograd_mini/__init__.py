@@ -44,7 +44,7 @@ from .losses import (
 )
 from .ops import OPS, Op
 from .recording import detect_anomaly, enable_grad, is_grad_enabled, no_grad, scope
-from .tensor import Node, Tensor, apply
+from .tensor import Node, Tensor, apply, backward_order
 
 __version__ = "0.1.0"
 
@@ -61,6 +61,7 @@ __all__ = [
     "Tensor",
     "apply",
     "as_tensor",
+    "backward_order",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "cross_entropy",

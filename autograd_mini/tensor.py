@@ -4,14 +4,14 @@ Recording: `apply(op, *inputs, **params)` runs the op's forward on the inputs' a
 when some input requires grad, hangs a `Node` (op, inputs, saved arrays) on the result.
 Backward: each tensor's uses inside the graph are counted (iteratively, so a chain of
 100,000 ops is fine); then, from the root, a node's VJPs run once all its uses have passed
-their gradient back (a topological order), and gradients are summed where a tensor fed
-several ops.
+their gradient back (a topological order, `backward_order`), and gradients are summed where
+a tensor fed several ops.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, Union
 
 import numpy as np
@@ -425,17 +425,16 @@ class Tensor:
         if self._node is None:
             self._accumulate_grad(seed, owned=False)
             return
-        consumers = _count_consumers(self)
         check_anomaly = STATE.detect_anomaly
         pending = {self: seed}  # tensor -> the sum of the gradients passed back to it so far
         owned = set()  # tensors whose pending gradient is an array no one else refers to
-        ready = [self]  # non-leaf tensors whose uses have all passed their gradient back
-        while ready:
-            tensor = ready.pop()
+        for tensor in _schedule(self, _count_consumers(self)):
             g = pending.pop(tensor)
             node = tensor._node
-            if tensor._retains_grad:
+            if node is None or tensor._retains_grad:
                 tensor._accumulate_grad(g, owned=tensor in owned)
+                if node is None:
+                    continue
             for x, vjp in zip(node.inputs, node.op.vjps, strict=True):
                 if not (isinstance(x, Tensor) and x._requires_grad):
                     continue
@@ -450,12 +449,6 @@ class Tensor:
                     pending[x] = gx
                     if gx is not g and type(gx) is np.ndarray and gx.base is None:
                         owned.add(x)
-                consumers[x] -= 1
-                if consumers[x] == 0:
-                    if x._node is None:  # a leaf: its gradient is complete
-                        x._accumulate_grad(pending.pop(x), owned=x in owned)
-                    else:
-                        ready.append(x)
             if not retain_graph:
                 node.saved = None
 
@@ -497,13 +490,12 @@ def _index_arrays(index: Any) -> Any:
     return index
 
 
-def _count_consumers(root: Tensor) -> dict[Tensor, int]:
+def _count_consumers(root: Tensor, allow_freed: bool = False) -> dict[Tensor, int]:
     """For every tensor `root` depends on that requires grad: how many recorded uses it has.
 
-    backward() processes a tensor once all its uses have passed their gradient back, which
-    is a topological order (Kahn's algorithm). The walk uses an explicit stack, so a chain
-    of 100,000 ops is fine. It refuses a graph that an earlier backward() released.
-    Tensors are the dictionary keys (hashed by identity: Tensor defines no __eq__).
+    The walk uses an explicit stack, so a chain of 100,000 ops is fine. Unless
+    `allow_freed`, it refuses a graph that an earlier backward() released, before any
+    gradient is written. Tensors are the keys (hashed by identity: Tensor has no __eq__).
     """
     consumers = {root: 0}
     stack = [root]
@@ -511,7 +503,7 @@ def _count_consumers(root: Tensor) -> dict[Tensor, int]:
         node = stack.pop()._node
         if node is None:
             continue
-        if node.saved is None:
+        if node.saved is None and not allow_freed:
             raise BackwardError(
                 f"backward: the graph through this {node.op.name} was already freed by an "
                 "earlier backward(). Pass backward(retain_graph=True) the first time to go "
@@ -525,3 +517,33 @@ def _count_consumers(root: Tensor) -> dict[Tensor, int]:
                     consumers[x] = 1
                     stack.append(x)
     return consumers
+
+
+def _schedule(root: Tensor, consumers: dict[Tensor, int]) -> Iterator[Tensor]:
+    """Yield `root`, then each tensor once every use of it has been yielded (Kahn's algorithm).
+
+    This is the order in which backward() runs the VJPs: when a tensor comes out, all the
+    gradients flowing into it have been passed back. Leaves come out when theirs are complete.
+    """
+    ready = [root]
+    while ready:
+        tensor = ready.pop()
+        yield tensor
+        node = tensor._node
+        if node is None:
+            continue
+        for x in node.inputs:
+            if isinstance(x, Tensor) and x._requires_grad:
+                consumers[x] -= 1
+                if consumers[x] == 0:
+                    ready.append(x)
+
+
+def backward_order(root: Tensor) -> list[Tensor]:
+    """The recorded tensors behind `root`, in the order `root.backward()` runs their VJPs.
+
+    Works before and after backward() (the structure of the graph outlives its saved arrays).
+    """
+    if not root._requires_grad:
+        return []
+    return [t for t in _schedule(root, _count_consumers(root, allow_freed=True)) if t._node]

@@ -341,3 +341,26 @@ def test_functions_match_methods():
     ]
     for via_function, via_method in pairs:
         assert np.allclose(via_function.data, via_method.data)
+
+
+def test_backward_order_is_the_order_backward_runs():
+    """backward_order (used by explain) and backward() share one scheduler: check it."""
+    w, v = leaf([1.0, 2.0]), leaf([0.5, -1.0])
+    h = (w * v).tanh()
+    loss = ((h + w) * h.exp()).sum()
+    planned = ag.backward_order(loss)
+    ran = []
+    for t in planned:  # wrap each node's VJPs to log the order they actually run in
+        node = t._node
+        spy = ag.Op.__new__(ag.Op)
+        for attr in ("name", "forward", "rules", "on_error"):
+            setattr(spy, attr, getattr(node.op, attr))
+        spy.vjps = tuple(
+            (lambda g, *saved, vjp=vjp, t=t: (ran.append(t), vjp(g, *saved))[1])
+            for vjp in node.op.vjps
+        )
+        node.op = spy
+    loss.backward()
+    assert len(planned) == 6 and planned[0] is loss
+    assert list(dict.fromkeys(ran)) == planned
+    assert ag.backward_order(loss) == planned, "still available after the graph is freed"
