@@ -1,0 +1,64 @@
+"""nn: layers, networks, optimizers and the closed-form backprop, on autograd_mini.
+
+>>> import nn
+>>> model = nn.MLP([784, 30, 10], seed=0)        # Nielsen's chapter-1 network
+>>> optimizer = nn.SGD(model.parameters(), lr=3.0)
+"""
+
+from . import init, optim
+from .backprop import backprop_columns, backprop_rows, layers_of
+from .batches import accuracy, batches, count_correct, one_hot, predictions
+from .check import MethodComparison, autodiff_gradients, check_backprop, numerical_gradients
+from .compare import GradientReport, compare_gradients
+from .costs import COSTS, Cost, get_cost
+from .layers import (
+    MLP,
+    Activation,
+    Identity,
+    Linear,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Tanh,
+    make_activation,
+)
+from .module import Module, Sequential, StateDictError
+from .optim import SGD, Adam, Optimizer, nielsen_l2
+
+__all__ = [
+    "COSTS",
+    "MLP",
+    "SGD",
+    "Activation",
+    "Adam",
+    "Cost",
+    "GradientReport",
+    "Identity",
+    "Linear",
+    "MethodComparison",
+    "Module",
+    "Optimizer",
+    "ReLU",
+    "Sequential",
+    "Sigmoid",
+    "Softmax",
+    "StateDictError",
+    "Tanh",
+    "accuracy",
+    "autodiff_gradients",
+    "backprop_columns",
+    "backprop_rows",
+    "batches",
+    "check_backprop",
+    "compare_gradients",
+    "count_correct",
+    "get_cost",
+    "init",
+    "layers_of",
+    "make_activation",
+    "nielsen_l2",
+    "numerical_gradients",
+    "one_hot",
+    "optim",
+    "predictions",
+]
