@@ -34,7 +34,7 @@ from .functional import (
     tanh,
     transpose,
 )
-from .gradcheck import gradcheck
+from .gradcheck import central_differences, gradcheck
 from .losses import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -64,6 +64,7 @@ __all__ = [
     "backward_order",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
+    "central_differences",
     "cross_entropy",
     "detect_anomaly",
     "enable_grad",

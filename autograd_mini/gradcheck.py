@@ -56,7 +56,7 @@ def gradcheck(
     for i in checked:
         x = copies[i]
         engine = x._grad if x._grad is not None else np.zeros_like(x.data)
-        numeric = _central_differences(objective, x.data, eps)
+        numeric = central_differences(objective, x.data, eps)
         _compare(i, x, engine, numeric, atol, rtol)
     return True
 
@@ -77,8 +77,13 @@ def _float64_copy(position: int, x: Any) -> Any:
     return Tensor(data, name=x.name)
 
 
-def _central_differences(objective: Callable[[], float], x: np.ndarray, eps: float) -> np.ndarray:
-    """∂objective/∂x by (f(x + eps) − f(x − eps)) / (2 eps), one element at a time, in place."""
+def central_differences(
+    objective: Callable[[], float], x: np.ndarray, eps: float = 1e-6
+) -> np.ndarray:
+    """∂objective/∂x by (f(x + eps) − f(x − eps)) / (2 eps), one element of x at a time.
+
+    `objective()` must read x (a contiguous float64 array, perturbed in place and restored).
+    """
     numeric = np.empty_like(x)
     flat = x.reshape(-1)  # a view: x is a fresh contiguous copy
     for j in range(flat.size):
