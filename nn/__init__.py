@@ -9,6 +9,7 @@ from . import init, optim
 from .backprop import backprop_columns, backprop_rows, layers_of
 from .batches import accuracy, batches, count_correct, one_hot, predictions
 from .check import MethodComparison, autodiff_gradients, check_backprop, numerical_gradients
+from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from .compare import GradientReport, compare_gradients
 from .costs import COSTS, Cost, get_cost
 from .layers import (
@@ -24,6 +25,7 @@ from .layers import (
 )
 from .module import Module, Sequential, StateDictError
 from .optim import SGD, Adam, Optimizer, nielsen_l2
+from .training import EpochResult, History, evaluate, fit
 
 __all__ = [
     "COSTS",
@@ -31,8 +33,12 @@ __all__ = [
     "SGD",
     "Activation",
     "Adam",
+    "Checkpoint",
+    "CheckpointError",
     "Cost",
+    "EpochResult",
     "GradientReport",
+    "History",
     "Identity",
     "Linear",
     "MethodComparison",
@@ -52,13 +58,17 @@ __all__ = [
     "check_backprop",
     "compare_gradients",
     "count_correct",
+    "evaluate",
+    "fit",
     "get_cost",
     "init",
     "layers_of",
+    "load_checkpoint",
     "make_activation",
     "nielsen_l2",
     "numerical_gradients",
     "one_hot",
     "optim",
     "predictions",
+    "save_checkpoint",
 ]

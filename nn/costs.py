@@ -38,9 +38,12 @@ class Cost:
     output_activation: str | None  # the output activation it needs, or None for any
 
     def targets(self, Y: Any, n_outputs: int, dtype: Any) -> np.ndarray:
-        """Y as an array of the output's shape (m, k): labels become one-hot rows here."""
+        """Y as an array of the output's shape (m, k): integer labels (m,) become one-hot rows
+        (or a column (m, 1) for a single output unit)."""
         Y = Y.data if isinstance(Y, Tensor) else np.asarray(Y)
-        if self.name == "softmax-cross-entropy" and Y.ndim == 1:
+        if Y.ndim == 1 and n_outputs == 1:
+            return Y.reshape(-1, 1).astype(dtype)
+        if Y.ndim == 1:
             return one_hot(Y, n_outputs, dtype=dtype)
         return Y.astype(dtype, copy=False)
 

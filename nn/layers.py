@@ -245,6 +245,31 @@ class MLP(Module):
             x = (output if i == last else hidden)(layer(x))
         return x
 
+    def config(self) -> dict[str, Any]:
+        """The constructor arguments that rebuild this architecture (JSON-ready)."""
+        output = self.output_activation.name
+        return {
+            "type": "MLP",
+            "sizes": list(self.sizes),
+            "activation": self.activation.name,
+            "output_activation": None if output == "identity" else output,
+            "dtype": str(self.layers[0].weight.dtype),
+            "bias": self.layers[0].bias is not None,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> MLP:
+        """An MLP with the architecture `config()` describes (parameters freshly drawn)."""
+        if config.get("type") != "MLP":
+            raise ValueError(f"MLP.from_config: not an MLP description: {config!r:.200}")
+        return cls(
+            config["sizes"],
+            activation=config["activation"],
+            output_activation=config["output_activation"],
+            dtype=np.dtype(config["dtype"]),
+            bias=config["bias"],
+        )
+
     def weights(self) -> list[Tensor]:
         """The weight matrices, first layer first (e.g. for weight decay on weights only)."""
         return [layer.weight for layer in self.layers]

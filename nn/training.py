@@ -1,0 +1,153 @@
+"""`fit`: mini-batch training with per-epoch evaluation, as in Nielsen's `SGD`.
+
+Each epoch shuffles the training rows with a generator seeded by `(seed, epoch)`, so the
+order of epoch k never depends on how the run got there: a run resumed from a checkpoint
+after epoch k continues exactly as an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+import autograd_mini as ag
+
+from .batches import batches, count_correct
+from .costs import Cost, get_cost
+from .module import Module
+from .optim import SGD, Optimizer
+
+
+@dataclass(frozen=True)
+class EpochResult:
+    epoch: int  # counted from 0, as Nielsen prints "Epoch 0: ..."
+    loss: float  # mean of the mini-batch costs during the epoch
+    correct: int | None  # on the evaluation data (None without evaluation data)
+    total: int | None
+    seconds: float  # training time of the epoch (evaluation excluded)
+
+    @property
+    def accuracy(self) -> float | None:
+        return None if not self.total else self.correct / self.total
+
+    def __str__(self) -> str:
+        score = f"{self.correct} / {self.total}" if self.total else "complete"
+        extra = f"loss {self.loss:.4f}"
+        if self.total:
+            extra += f", {100 * self.accuracy:.2f}%"
+        return f"Epoch {self.epoch}: {score}  ({extra}, {self.seconds:.1f} s)"
+
+
+@dataclass
+class History:
+    """What `fit` measured, one `EpochResult` per epoch: data for plots and tests."""
+
+    epochs: list[EpochResult] = field(default_factory=list)
+
+    def best(self) -> EpochResult | None:
+        """The epoch with the most correct answers on the evaluation data."""
+        scored = [e for e in self.epochs if e.total]
+        return max(scored, key=lambda e: e.correct) if scored else None
+
+    def to_list(self) -> list[dict[str, Any]]:
+        return [asdict(e) for e in self.epochs]
+
+    @classmethod
+    def from_list(cls, rows: Sequence[dict[str, Any]]) -> History:
+        return cls([EpochResult(**row) for row in rows])
+
+
+def evaluate(model: Module, X: np.ndarray, labels: np.ndarray, chunk: int = 2000) -> int:
+    """How many rows of X the model classifies as `labels` (forward passes without recording)."""
+    dtype = model.parameters()[0].dtype
+    correct = 0
+    with ag.no_grad():
+        for start in range(0, len(X), chunk):
+            output = model(np.asarray(X[start : start + chunk], dtype=dtype))
+            correct += count_correct(output, labels[start : start + chunk])
+    return correct
+
+
+def fit(
+    model: Module,
+    train: tuple[Any, Any],
+    *,
+    epochs: int,
+    batch_size: int,
+    cost: str | Cost = "quadratic",
+    optimizer: Optimizer | None = None,
+    lr: float | None = None,
+    evaluation: tuple[Any, Any] | None = None,
+    seed: int = 0,
+    start_epoch: int = 0,
+    callbacks: Sequence[Callable[[EpochResult], None]] = (),
+    progress: bool | None = False,
+    history: History | None = None,
+) -> History:
+    """Train `model` for epochs `start_epoch, ..., epochs − 1` with mini-batch SGD.
+
+    train: (X, Y) with X (n, n_in) and Y either targets of the output's shape or integer
+    labels (n,) (one-hot encoded here for the costs that need it). evaluation: (X, labels)
+    scored after every epoch. Either `optimizer` or `lr` (plain SGD) must be given.
+    callbacks: called with each epoch's `EpochResult` (printing, checkpoints). progress:
+    a tqdm bar over the mini-batches (None: only when writing to a terminal).
+    Returns the `History` (extended in place when one is passed, e.g. when resuming).
+    """
+    cost = get_cost(cost)
+    if optimizer is None:
+        if lr is None:
+            raise ValueError("fit: give an optimizer or a learning rate lr.")
+        optimizer = SGD(model.parameters(), lr=lr)
+    if not 0 <= start_epoch <= epochs:
+        raise ValueError(f"fit: start_epoch {start_epoch} is outside 0..{epochs}.")
+    X, Y = (np.asarray(a.data if isinstance(a, ag.Tensor) else a) for a in train)
+    if len(X) != len(Y):
+        raise ValueError(f"fit: X has {len(X)} rows but Y has {len(Y)}.")
+    dtype = model.parameters()[0].dtype
+    n_outputs = _output_size(model, X[:1].astype(dtype))
+    targets = Y if cost.name == "softmax-cross-entropy" else cost.targets(Y, n_outputs, dtype)
+    history = History() if history is None else history
+    for epoch in range(start_epoch, epochs):
+        rng = np.random.default_rng([seed, epoch])
+        pairs = batches(X, targets, batch_size, seed=rng)
+        bar = _progress_bar(pairs, len(X), batch_size, epoch, progress)
+        started, total_loss, count = time.perf_counter(), 0.0, 0
+        for X_batch, Y_batch in bar:
+            optimizer.zero_grad()
+            loss = cost.loss(model(X_batch.astype(dtype, copy=False)), Y_batch)
+            loss.backward()
+            optimizer.step()
+            total_loss += loss.item()
+            count += 1
+        seconds = time.perf_counter() - started
+        correct = total = None
+        if evaluation is not None:
+            X_eval, labels = (np.asarray(a) for a in evaluation)
+            correct, total = evaluate(model, X_eval, labels), len(labels)
+        result = EpochResult(epoch, total_loss / max(count, 1), correct, total, seconds)
+        history.epochs.append(result)
+        for callback in callbacks:
+            callback(result)
+    return history
+
+
+def _output_size(model: Module, one_row: np.ndarray) -> int:
+    with ag.no_grad():
+        return int(model(one_row).shape[-1])
+
+
+def _progress_bar(pairs, n: int, batch_size: int, epoch: int, progress: bool | None):
+    if progress is False:
+        return pairs
+    from tqdm import tqdm
+
+    steps = -(-n // batch_size)
+    # disable=None: tqdm shows the bar only when writing to a terminal
+    disable = None if progress is None else not progress
+    return tqdm(
+        pairs, total=steps, desc=f"Epoch {epoch}", leave=False, unit="batch", disable=disable
+    )
