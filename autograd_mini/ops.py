@@ -15,7 +15,6 @@ Adding an op: write one `Op(...)` here (or in `losses.py`), a method or function
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -200,9 +199,9 @@ matmul = Op(
 def _linear(x, w, b):
     """The fused linear layer Z = X @ W + b (row-batch convention): one node, not two."""
     z = x @ w
-    if isinstance(b, np.ndarray) and b.shape == z.shape[-1:] and b.dtype == z.dtype:
+    if type(b) is np.ndarray and b.shape == z.shape[-1:] and b.dtype == z.dtype:
         z += b  # the usual bias (k,): added in place, saving a temporary of z's size
-        return z, (x, w, np.shape(b))
+        return z, (x, w, b.shape)
     stretched = z + b
     if stretched.shape != z.shape:
         raise ShapeError(
@@ -223,9 +222,9 @@ linear = Op(
     "linear",
     forward=_linear,
     vjps=(
-        lambda g, x, w, sb: _matmul_vjp_x(g, x, w),
-        lambda g, x, w, sb: _matmul_vjp_y(g, x, w),
-        lambda g, x, w, sb: unbroadcast(g, sb),
+        lambda g, x, w, shape_b: g @ w.T if g.ndim == 2 == w.ndim else _matmul_vjp_x(g, x, w),
+        lambda g, x, w, shape_b: x.T @ g if g.ndim == 2 == x.ndim else _matmul_vjp_y(g, x, w),
+        lambda g, x, w, shape_b: unbroadcast(g, shape_b),
     ),
     rules=("dX = dZ @ Wᵀ", "dW = Xᵀ @ dZ", "db = dZ summed over the batch"),
     on_error=_linear_error,
@@ -251,7 +250,6 @@ log = Op(
 )
 
 
-@functools.cache
 def _exp_cap(dtype: np.dtype) -> np.floating:
     """The largest t of `dtype` with e^t finite (709.78 for float64, 88.72 for float32)."""
     cap = dtype.type(np.log(np.finfo(dtype).max))
@@ -261,6 +259,9 @@ def _exp_cap(dtype: np.dtype) -> np.floating:
     return cap
 
 
+_EXP_CAPS = {np.dtype(t): _exp_cap(np.dtype(t)) for t in (np.float16, np.float32, np.float64)}
+
+
 def _sigmoid(x):
     """σ(x) = 1 / (1 + e^(−x)), on one buffer, without overflow.
 
@@ -268,18 +269,26 @@ def _sigmoid(x):
     (σ(x) < 1e-308 in float64, < 1e-38 in float32); everywhere else it is bit-identical
     to the textbook formula.
     """
-    s = np.negative(_float(x))
-    np.minimum(s, _exp_cap(s.dtype), out=s)
+    s = np.negative(x) if x.dtype.kind == "f" else -x.astype(np.float64)
+    cap = _EXP_CAPS.get(s.dtype)
+    np.minimum(s, cap if cap is not None else _exp_cap(s.dtype), out=s)
     np.exp(s, out=s)
     s += 1.0
     np.divide(1.0, s, out=s)
     return s, (s,)
 
 
+def _sigmoid_vjp(g, s):
+    dx = 1.0 - s  # one temporary, then in place: dz ⊙ s ⊙ (1 − s)
+    dx *= s
+    dx *= g
+    return dx
+
+
 sigmoid = Op(
     "sigmoid",
     forward=_sigmoid,
-    vjps=(lambda g, s: g * (s * (1.0 - s)),),
+    vjps=(_sigmoid_vjp,),
     rules=("dx = dz ⊙ σ′(x) = dz ⊙ z ⊙ (1 − z)",),
 )
 

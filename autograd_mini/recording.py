@@ -1,11 +1,13 @@
 """What the engine records, and how: the grad switch, anomaly detection, module scopes.
 
-This is the engine's only mutable state. It is per thread, like PyTorch's grad mode,
-so a `no_grad()` in one thread never changes what another thread records.
+This is the engine's only mutable state. The switches are per thread, like PyTorch's grad
+mode, so a `no_grad()` in one thread never changes what another thread records; the
+counter that numbers recorded ops is global and only increases.
 """
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +22,11 @@ class _RecordingState(threading.local):
 
 
 STATE = _RecordingState()
+
+RECORDING_ORDER = itertools.count()
+"""Numbers the recorded ops in the order they are recorded. An op is recorded after its
+inputs exist, so this order is topological: backward() runs the ops newest first. It is
+shared by all threads (a graph may mix tensors made in several), and only ever increases."""
 
 
 def is_grad_enabled() -> bool:

@@ -2,16 +2,16 @@
 
 Recording: `apply(op, *inputs, **params)` runs the op's forward on the inputs' arrays and,
 when some input requires grad, hangs a `Node` (op, inputs, saved arrays) on the result.
-Backward: each tensor's uses inside the graph are counted (iteratively, so a chain of
-100,000 ops is fine); then, from the root, a node's VJPs run once all its uses have passed
-their gradient back (a topological order, `backward_order`), and gradients are summed where
-a tensor fed several ops.
+Backward: the recorded tensors behind the loss are collected (without recursion, so a chain
+of 100,000 ops is fine) and visited newest first: ops are recorded after their inputs, so
+that is a topological order (`backward_order` gives it). Each node's VJPs run once, and
+gradients are summed where a tensor fed several ops.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any, Union
 
 import numpy as np
@@ -19,7 +19,7 @@ import numpy as np
 from . import ops
 from .errors import AnomalyError, AutogradError, BackwardError, ShapeError
 from .ops import Op
-from .recording import STATE
+from .recording import RECORDING_ORDER, STATE
 
 TensorLike = Union["Tensor", np.ndarray, float, int, Sequence]
 
@@ -27,18 +27,24 @@ TensorLike = Union["Tensor", np.ndarray, float, int, Sequence]
 class Node:
     """One recorded op: which op made a tensor, from which inputs, what its VJPs need.
 
-    `saved` becomes None once `backward()` has used it (unless `retain_graph=True`);
-    `scope` holds the labels of the modules that were being called (for drawings).
+    `edges` pairs each input that requires grad with its VJP: the paths gradients flow
+    back along. `saved` becomes None once `backward()` has used it (unless
+    `retain_graph=True`); `scope` holds the labels of the modules being called (drawings);
+    `sequence` numbers the nodes in the order they were recorded.
     """
 
-    __slots__ = ("inputs", "op", "params", "saved", "scope")
+    __slots__ = ("edges", "inputs", "op", "params", "saved", "scope", "sequence")
 
-    def __init__(self, op: Op, inputs: tuple, saved: tuple, params: dict, scope: tuple) -> None:
+    def __init__(
+        self, op: Op, inputs: tuple, edges: tuple, saved: tuple, params: dict, scope: tuple
+    ) -> None:
         self.op = op
         self.inputs = inputs
+        self.edges = edges
         self.saved = saved
         self.params = params
         self.scope = scope
+        self.sequence = next(RECORDING_ORDER)  # later than every input's: a topological order
 
     def __repr__(self) -> str:
         return f"Node({self.op.name}, inputs={len(self.inputs)}, freed={self.saved is None})"
@@ -81,11 +87,12 @@ def _constant(x: Any) -> Any:
 def apply(op: Op, *inputs: Any, **params: Any) -> Tensor:
     """Run `op` on the inputs (Tensors or constants) and record it when a gradient is needed."""
     arrays = []
-    needs_grad = False
-    for x in inputs:
+    edges = []
+    for x, vjp in zip(inputs, op.vjps, strict=True):
         if isinstance(x, Tensor):
             arrays.append(x.data)
-            needs_grad = needs_grad or x._requires_grad
+            if x._requires_grad:
+                edges.append((x, vjp))
         else:
             arrays.append(_constant(x))
     try:
@@ -94,19 +101,36 @@ def apply(op: Op, *inputs: Any, **params: Any) -> Tensor:
         raise
     except (ValueError, IndexError, TypeError) as exc:
         raise op.on_error(op.name, exc, arrays) from exc
+    return _record(op, out, saved, inputs, tuple(edges), params)
+
+
+def apply_to(op: Op, x: Tensor, **params: Any) -> Tensor:
+    """`apply` for an op whose only input is the Tensor x (the Tensor methods): no input loop."""
+    try:
+        out, saved = op.forward(x.data, **params)
+    except AutogradError:
+        raise
+    except (ValueError, IndexError, TypeError) as exc:
+        raise op.on_error(op.name, exc, [x.data]) from exc
+    return _record(op, out, saved, (x,), ((x, op.vjps[0]),) if x._requires_grad else (), params)
+
+
+def _record(op: Op, out: Any, saved: tuple, inputs: tuple, edges: tuple, params: dict) -> Tensor:
+    """Wrap `out` in a Tensor and, when some input requires grad, hang the op's Node on it."""
     if type(out) is not np.ndarray:
         out = np.asarray(out)
     state = STATE
     if state.detect_anomaly:
+        arrays = [x.data if isinstance(x, Tensor) else x for x in inputs]
         _check_finite(out, f"{op.name} produced a non-finite output", op, arrays)
     result = Tensor.__new__(Tensor)
     result.data = out
     result._grad = None
     result.name = None
     result._retains_grad = False
-    if needs_grad and state.grad_enabled:
+    if edges and state.grad_enabled:
         result._requires_grad = True
-        result._node = Node(op, inputs, saved, params, state.scope)
+        result._node = Node(op, inputs, edges, saved, params, state.scope)
     else:
         result._requires_grad = False
         result._node = None
@@ -322,7 +346,7 @@ class Tensor:
                 f"pow: the exponent must be a Python number, got {type(exponent).__name__}; "
                 "for a tensor exponent write exp(b * log(a))."
             )
-        return apply(ops.pow_, self, exponent=exponent)
+        return apply_to(ops.pow_, self, exponent=exponent)
 
     def __rpow__(self, base: float) -> Tensor:
         if not isinstance(base, (int, float)) or base <= 0:
@@ -330,10 +354,10 @@ class Tensor:
         return (self * float(np.log(base))).exp()
 
     def __neg__(self) -> Tensor:
-        return apply(ops.neg, self)
+        return apply_to(ops.neg, self)
 
     def __getitem__(self, index: Any) -> Tensor:
-        return apply(ops.getitem, self, index=_index_arrays(index))
+        return apply_to(ops.getitem, self, index=_index_arrays(index))
 
     # ------------------------------------------------------------------------------------
     # Elementwise functions, reductions, shapes
@@ -341,23 +365,23 @@ class Tensor:
 
     def exp(self) -> Tensor:
         """e^x, elementwise."""
-        return apply(ops.exp, self)
+        return apply_to(ops.exp, self)
 
     def log(self) -> Tensor:
         """Natural logarithm, elementwise."""
-        return apply(ops.log, self)
+        return apply_to(ops.log, self)
 
     def sigmoid(self) -> Tensor:
         """σ(x) = 1/(1 + e^(−x)), elementwise; σ′(x) = σ(x)(1 − σ(x)). Stable for any x."""
-        return apply(ops.sigmoid, self)
+        return apply_to(ops.sigmoid, self)
 
     def tanh(self) -> Tensor:
         """tanh(x), elementwise; tanh′(x) = 1 − tanh²(x)."""
-        return apply(ops.tanh, self)
+        return apply_to(ops.tanh, self)
 
     def relu(self) -> Tensor:
         """max(x, 0), elementwise; the gradient at exactly 0 is taken as 0."""
-        return apply(ops.relu, self)
+        return apply_to(ops.relu, self)
 
     def sqrt(self) -> Tensor:
         """√x, elementwise (as x ** 0.5)."""
@@ -365,31 +389,31 @@ class Tensor:
 
     def astype(self, dtype: Any) -> Tensor:
         """A differentiable cast, e.g. to float32; the gradient is cast back."""
-        return apply(ops.astype, self, dtype=np.dtype(dtype))
+        return apply_to(ops.astype, self, dtype=np.dtype(dtype))
 
     def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
         """Sum over `axis` (all axes when None)."""
-        return apply(ops.sum_, self, axis=axis, keepdims=keepdims)
+        return apply_to(ops.sum_, self, axis=axis, keepdims=keepdims)
 
     def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
         """Mean over `axis` (all axes when None)."""
-        return apply(ops.mean, self, axis=axis, keepdims=keepdims)
+        return apply_to(ops.mean, self, axis=axis, keepdims=keepdims)
 
     def max(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
         """Maximum over `axis`; the gradient goes to the maximum, split evenly among ties."""
-        return apply(ops.max_, self, axis=axis, keepdims=keepdims)
+        return apply_to(ops.max_, self, axis=axis, keepdims=keepdims)
 
     def reshape(self, *shape: int | tuple[int, ...]) -> Tensor:
         """The same values in a new shape: `t.reshape(2, 3)` or `t.reshape((2, 3))`."""
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
-        return apply(ops.reshape, self, shape=shape)
+        return apply_to(ops.reshape, self, shape=shape)
 
     def transpose(self, *axes: int | tuple[int, ...]) -> Tensor:
         """Permute the axes (reverse them when none are given), as numpy's transpose."""
         if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
             axes = tuple(axes[0])
-        return apply(ops.transpose, self, axes=axes or None)
+        return apply_to(ops.transpose, self, axes=axes or None)
 
     @property
     def T(self) -> Tensor:  # noqa: N802 (numpy's name)
@@ -398,11 +422,11 @@ class Tensor:
 
     def softmax(self, axis: int = -1) -> Tensor:
         """e^x / Σ e^x along `axis`, computed from x − max(x) so it never overflows."""
-        return apply(ops.softmax, self, axis=axis)
+        return apply_to(ops.softmax, self, axis=axis)
 
     def log_softmax(self, axis: int = -1) -> Tensor:
         """x − ln Σ e^x along `axis`, stable for any x."""
-        return apply(ops.log_softmax, self, axis=axis)
+        return apply_to(ops.log_softmax, self, axis=axis)
 
     # ------------------------------------------------------------------------------------
     # Backward
@@ -423,34 +447,35 @@ class Tensor:
             )
         seed = self._seed_gradient(grad)
         if self._node is None:
-            self._accumulate_grad(seed, owned=False)
+            self._accumulate_grad(seed, shared=True)
             return
+        order = _topological_order(self)
         check_anomaly = STATE.detect_anomaly
-        pending = {self: seed}  # tensor -> the sum of the gradients passed back to it so far
-        owned = set()  # tensors whose pending gradient is an array no one else refers to
-        for tensor in _schedule(self, _count_consumers(self)):
-            g = pending.pop(tensor)
+        grads = {self: seed}  # tensor -> the sum of the gradients passed back to it so far
+        shared = {self}  # tensors whose gradient array is also someone else's (the seed, or
+        # an array a VJP passed through unchanged): copied before it becomes a .grad
+        for tensor in order:
+            g = grads.pop(tensor)
             node = tensor._node
-            if node is None or tensor._retains_grad:
-                tensor._accumulate_grad(g, owned=tensor in owned)
-                if node is None:
-                    continue
-            for x, vjp in zip(node.inputs, node.op.vjps, strict=True):
-                if not (isinstance(x, Tensor) and x._requires_grad):
-                    continue
-                gx = vjp(g, *node.saved)
+            if tensor._retains_grad:
+                tensor._accumulate_grad(g, shared=tensor in shared)
+            saved = node.saved
+            for x, vjp in node.edges:
+                gx = vjp(g, *saved)
                 if check_anomaly:
                     what = f"the gradient that {node.op.name} passed back is non-finite"
                     _check_finite(np.asarray(gx), what, node.op, [x.data])
-                if x in pending:
-                    pending[x] = pending[x] + gx
-                    owned.add(x)
+                if x in grads:
+                    grads[x] = grads[x] + gx  # a new array
+                    shared.discard(x)
                 else:
-                    pending[x] = gx
-                    if gx is not g and type(gx) is np.ndarray and gx.base is None:
-                        owned.add(x)
+                    grads[x] = gx
+                    if gx is g:
+                        shared.add(x)
             if not retain_graph:
                 node.saved = None
+        for leaf, g in grads.items():  # only leaves are left
+            leaf._accumulate_grad(g, shared=leaf in shared)
 
     def _seed_gradient(self, grad: TensorLike | None) -> np.ndarray:
         if grad is None:
@@ -469,9 +494,11 @@ class Tensor:
             )
         return seed.astype(self.dtype, copy=False)
 
-    def _accumulate_grad(self, g: Any, owned: bool) -> None:
+    def _accumulate_grad(self, g: Any, shared: bool) -> None:
+        """Add g to `.grad`; store g itself only when no one else can see that array."""
         if self._grad is None:
-            if owned and g.dtype == self.dtype:
+            private = type(g) is np.ndarray and g.base is None and not shared
+            if private and g.dtype == self.dtype:
                 self._grad = g
             else:
                 self._grad = np.array(g, dtype=self.dtype)
@@ -490,53 +517,35 @@ def _index_arrays(index: Any) -> Any:
     return index
 
 
-def _count_consumers(root: Tensor, allow_freed: bool = False) -> dict[Tensor, int]:
-    """For every tensor `root` depends on that requires grad: how many recorded uses it has.
+def _topological_order(root: Tensor, allow_freed: bool = False) -> list[Tensor]:
+    """The recorded tensors `root` depends on through edges, newest first: each comes before
+    the tensors it was computed from, the order backward() runs their VJPs in.
 
-    The walk uses an explicit stack, so a chain of 100,000 ops is fine. Unless
-    `allow_freed`, it refuses a graph that an earlier backward() released, before any
-    gradient is written. Tensors are the keys (hashed by identity: Tensor has no __eq__).
+    Collects them with a worklist (no recursion: a chain of 100,000 ops is fine) and sorts
+    them by the order they were recorded in, latest first. Unless `allow_freed`, refuses a
+    graph that an earlier backward() released, before any gradient is written. Tensors
+    are hashed by identity (Tensor defines no __eq__).
     """
-    consumers = {root: 0}
-    stack = [root]
-    while stack:
-        node = stack.pop()._node
-        if node is None:
-            continue
+    found = [root]
+    seen = {root}
+    for tensor in found:  # the list grows while it is walked
+        node = tensor._node
         if node.saved is None and not allow_freed:
             raise BackwardError(
                 f"backward: the graph through this {node.op.name} was already freed by an "
                 "earlier backward(). Pass backward(retain_graph=True) the first time to go "
                 "through a graph twice, or compute the forward pass again."
             )
-        for x in node.inputs:
-            if isinstance(x, Tensor) and x._requires_grad:
-                if x in consumers:
-                    consumers[x] += 1
-                else:
-                    consumers[x] = 1
-                    stack.append(x)
-    return consumers
+        for x, _ in node.edges:
+            if x._node is not None and x not in seen:
+                seen.add(x)
+                found.append(x)
+    found.sort(key=_recorded_at, reverse=True)
+    return found
 
 
-def _schedule(root: Tensor, consumers: dict[Tensor, int]) -> Iterator[Tensor]:
-    """Yield `root`, then each tensor once every use of it has been yielded (Kahn's algorithm).
-
-    This is the order in which backward() runs the VJPs: when a tensor comes out, all the
-    gradients flowing into it have been passed back. Leaves come out when theirs are complete.
-    """
-    ready = [root]
-    while ready:
-        tensor = ready.pop()
-        yield tensor
-        node = tensor._node
-        if node is None:
-            continue
-        for x in node.inputs:
-            if isinstance(x, Tensor) and x._requires_grad:
-                consumers[x] -= 1
-                if consumers[x] == 0:
-                    ready.append(x)
+def _recorded_at(tensor: Tensor) -> int:
+    return tensor._node.sequence
 
 
 def backward_order(root: Tensor) -> list[Tensor]:
@@ -544,6 +553,6 @@ def backward_order(root: Tensor) -> list[Tensor]:
 
     Works before and after backward() (the structure of the graph outlives its saved arrays).
     """
-    if not root._requires_grad:
+    if root._node is None:
         return []
-    return [t for t in _schedule(root, _count_consumers(root, allow_freed=True)) if t._node]
+    return _topological_order(root, allow_freed=True)

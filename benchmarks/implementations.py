@@ -5,8 +5,8 @@ parameters, and a function giving the gradients of the first step (for the hones
 
 from __future__ import annotations
 
-import autograd_mini as ag
 import handwritten
+import nn
 
 
 def numpy_impl(params, X, Y, cost, lr):
@@ -18,32 +18,29 @@ def numpy_impl(params, X, Y, cost, lr):
 
 
 def autograd_mini_impl(params, X, Y, cost, lr):
-    tensors = [
-        (ag.Tensor(W, requires_grad=True), ag.Tensor(b, requires_grad=True)) for W, b in params
-    ]
-    flat = [t for pair in tensors for t in pair]
-    x = ag.Tensor(X)
-    last = len(tensors) - 1
-
-    def loss():
-        a = x
-        for i, (W, b) in enumerate(tensors):
-            z = ag.linear(a, W, b)
-            a = z if (cost == "softmax" and i == last) else z.sigmoid()
-        return ag.quadratic_cost(a, Y) if cost == "quadratic" else ag.cross_entropy(a, Y)
+    """What a user writes: nn.MLP, nn.SGD and the cost, one SGD step per call."""
+    sizes = [params[0][0].shape[0]] + [W.shape[1] for W, _ in params]
+    softmax = cost == "softmax"
+    model = nn.MLP(sizes, output_activation=None if softmax else "sigmoid", dtype=X.dtype)
+    model.load_state_dict(
+        {
+            f"layers.{i}.{kind}": value
+            for i, pair in enumerate(params)
+            for kind, value in zip(("weight", "bias"), pair, strict=True)
+        }
+    )
+    optimizer = nn.SGD(model.parameters(), lr=lr)
+    loss_of = nn.get_cost("softmax-cross-entropy" if softmax else "quadratic").loss
 
     def step():
-        loss().backward()
-        for t in flat:
-            t.data -= lr * t.grad
-            t.grad = None
+        optimizer.zero_grad()
+        loss_of(model(X), Y).backward()
+        optimizer.step()
 
     def first_gradients():
-        loss().backward()
-        grads = [(W.grad, b.grad) for W, b in tensors]
-        for t in flat:
-            t.grad = None
-        return grads
+        optimizer.zero_grad()
+        loss_of(model(X), Y).backward()
+        return [(layer.weight.grad, layer.bias.grad) for layer in model.layers]
 
     return step, first_gradients
 

@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 
 import autograd_mini as ag
-from autograd_mini import Tensor
+from autograd_mini import Tensor, ops
+from autograd_mini.tensor import apply
 
 from . import init as inits
 from .module import Module, Sequential
@@ -56,14 +57,19 @@ class Linear(Module):
             self.bias = None
 
     def forward(self, x: ag.tensor.TensorLike) -> Tensor:
-        shape = x.shape if isinstance(x, (Tensor, np.ndarray)) else np.shape(x)
-        if not shape or shape[-1] != self.in_features:
+        try:
+            if self.bias is None:
+                return apply(ops.matmul, x, self.weight)
+            return apply(ops.linear, x, self.weight, self.bias)
+        except ag.ShapeError:
+            shape = np.shape(x.data if isinstance(x, Tensor) else x)
+            if shape and shape[-1] == self.in_features:
+                raise  # the features fit: the problem is elsewhere, keep the engine's message
+            label = self._scope[1][-1] if self._scope[1] else self.describe()
             raise ag.ShapeError(
-                f"{self._scope_label or self.describe()}: expected inputs with "
-                f"{self.in_features} features in the last dimension, (m, {self.in_features}) "
-                f"or ({self.in_features},), got shape {shape}."
-            )
-        return ag.linear(x, self.weight, self.bias)
+                f"{label}: expected inputs with {self.in_features} features in the last "
+                f"dimension, (m, {self.in_features}) or ({self.in_features},), got shape {shape}."
+            ) from None
 
     def describe(self) -> str:
         extra = "" if self.bias is not None else ", bias=False"

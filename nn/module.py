@@ -4,7 +4,8 @@ A module registers the parameters (leaf Tensors that require grad) and sub-modul
 assigned to it as attributes, as in PyTorch. Attaching a module gives everything under it
 a dotted path (`layers.0.weight`), which becomes each parameter's `name`, so drawings and
 gradient reports show it. Calling a module runs `forward` inside a recording scope labelled
-with that path (`layers.0: Linear(784→30)`), so drawings can group its ops.
+with that path (`layers.0: Linear(784→30)`), so drawings can group its ops (the same as
+`autograd_mini.scope(label)`, with the scope tuple cached per caller to keep calls cheap).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 
 import autograd_mini as ag
 from autograd_mini import Tensor
-from autograd_mini.recording import enter_scope, exit_scope
+from autograd_mini.recording import STATE
 
 
 class StateDictError(KeyError):
@@ -37,7 +38,7 @@ class Module:
         object.__setattr__(self, "_parameters", {})
         object.__setattr__(self, "_modules", {})
         object.__setattr__(self, "_path", "")
-        object.__setattr__(self, "_scope_label", None)
+        object.__setattr__(self, "_scope", (None, ()))  # (caller's scope, ours inside it)
         object.__setattr__(self, "training", True)
 
     # ------------------------------------------------------------------------------------
@@ -71,7 +72,7 @@ class Module:
     def _rename(self, path: str) -> None:
         """Give this module (and everything under it) its dotted path in the tree."""
         object.__setattr__(self, "_path", path)
-        object.__setattr__(self, "_scope_label", None)
+        object.__setattr__(self, "_scope", (None, ()))
         for name, parameter in self._parameters.items():
             parameter.name = _join(path, name)
         for name, module in self._modules.items():
@@ -85,15 +86,18 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args: Any) -> Any:
-        label = self._scope_label
-        if label is None:
+        state = STATE
+        outer = state.scope
+        cached_outer, scope = self._scope
+        if outer is not cached_outer:  # the caller's scope changed: rebuild ours
             label = self.describe() if not self._path else f"{self._path}: {self.describe()}"
-            object.__setattr__(self, "_scope_label", label)
-        token = enter_scope(label)
+            scope = (*outer, label)
+            object.__setattr__(self, "_scope", (outer, scope))
+        state.scope = scope
         try:
             return self.forward(*args)
         finally:
-            exit_scope(token)
+            state.scope = outer
 
     def describe(self) -> str:
         """A one-line description, e.g. `Linear(784→30)`; used in scope labels and repr."""

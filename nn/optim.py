@@ -79,8 +79,9 @@ class Optimizer:
 
     def zero_grad(self) -> None:
         """Forget every parameter's gradient (sets `.grad` to None)."""
-        for p in self.parameters():
-            p.grad = None
+        for group in self.param_groups:
+            for p in group["params"]:
+                p._grad = None  # the engine's slot behind .grad: no checks needed for None
 
     def step(self) -> None:
         raise NotImplementedError
@@ -156,7 +157,7 @@ class SGD(Optimizer):
         for group in self.param_groups:
             lr, momentum, decay = group["lr"], group["momentum"], group["weight_decay"]
             for p in group["params"]:
-                g = p.grad
+                g = p._grad  # the engine's slot behind .grad (a leaf's: no warning needed)
                 if g is None:
                     continue
                 if decay:
@@ -207,7 +208,7 @@ class Adam(Optimizer):
             lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
             decay = group["weight_decay"]
             for p in group["params"]:
-                g = p.grad
+                g = p._grad
                 if g is None:
                     continue
                 if decay:
