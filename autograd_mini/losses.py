@@ -37,6 +37,11 @@ def _reduce(losses: np.ndarray, reduction: str):
     return total / losses.size if reduction == "mean" else total
 
 
+def _sum_of_squares(d: np.ndarray):
+    """Σ d², by one BLAS dot product (d is a fresh contiguous difference)."""
+    return np.vdot(d, d)
+
+
 def _per_item(g, reduction: str, n_items: int, ndim: int):
     """∂L/∂loss_item, shaped to broadcast over an input of `ndim` dimensions."""
     if reduction == "mean":
@@ -80,7 +85,10 @@ def _check_same_shape(name: str, pred: np.ndarray, target: np.ndarray) -> None:
 def _mse(pred, target, reduction):
     _check_same_shape("mse_loss", pred, target)
     d = pred - target
-    return _reduce(d * d, reduction), (d, reduction)
+    if reduction == "none":
+        return d * d, (d, reduction)
+    total = _sum_of_squares(d)
+    return (total / d.size if reduction == "mean" else total), (d, reduction)
 
 
 mse = Op(
@@ -97,8 +105,12 @@ mse = Op(
 def _quadratic(a, y, reduction):
     _check_same_shape("quadratic_cost", a, y)
     d = a - y
-    per_example = 0.5 * (d * d).sum(axis=tuple(range(1, d.ndim)) if d.ndim >= 2 else None)
-    return _reduce(per_example, reduction), (d, reduction, per_example.size)
+    m = d.shape[0] if d.ndim >= 2 else 1
+    if reduction == "none":
+        per_example = 0.5 * (d * d).sum(axis=tuple(range(1, d.ndim)) if d.ndim >= 2 else None)
+        return per_example, (d, reduction, m)
+    total = 0.5 * _sum_of_squares(d)
+    return (total / m if reduction == "mean" else total), (d, reduction, m)
 
 
 quadratic = Op(

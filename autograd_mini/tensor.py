@@ -451,9 +451,9 @@ class Tensor:
             return
         order = _topological_order(self)
         check_anomaly = STATE.detect_anomaly
-        grads = {self: seed}  # tensor -> the sum of the gradients passed back to it so far
-        shared = {self}  # tensors whose gradient array is also someone else's (the seed, or
-        # an array a VJP passed through unchanged): copied before it becomes a .grad
+        grads = {self: seed}  # non-leaf tensor -> the sum of the gradients passed back so far
+        shared = {self}  # non-leaf tensors whose gradient array is also someone else's (the
+        # seed, or an array a VJP passed through unchanged): copied if it becomes a .grad
         for tensor in order:
             g = grads.pop(tensor)
             node = tensor._node
@@ -465,7 +465,9 @@ class Tensor:
                 if check_anomaly:
                     what = f"the gradient that {node.op.name} passed back is non-finite"
                     _check_finite(np.asarray(gx), what, node.op, [x.data])
-                if x in grads:
+                if x._node is None:  # a leaf: its .grad accumulates right away
+                    x._accumulate_grad(gx, shared=gx is g)
+                elif x in grads:
                     grads[x] = grads[x] + gx  # a new array
                     shared.discard(x)
                 else:
@@ -474,8 +476,6 @@ class Tensor:
                         shared.add(x)
             if not retain_graph:
                 node.saved = None
-        for leaf, g in grads.items():  # only leaves are left
-            leaf._accumulate_grad(g, shared=leaf in shared)
 
     def _seed_gradient(self, grad: TensorLike | None) -> np.ndarray:
         if grad is None:
@@ -495,15 +495,18 @@ class Tensor:
         return seed.astype(self.dtype, copy=False)
 
     def _accumulate_grad(self, g: Any, shared: bool) -> None:
-        """Add g to `.grad`; store g itself only when no one else can see that array."""
-        if self._grad is None:
-            private = type(g) is np.ndarray and g.base is None and not shared
-            if private and g.dtype == self.dtype:
-                self._grad = g
-            else:
-                self._grad = np.array(g, dtype=self.dtype)
+        """Add g to `.grad`; keep g itself only when no one else can see that array (not
+        `shared`, not a view, the right dtype), else a copy. Never writes into an array."""
+        current = self._grad
+        if current is not None:
+            total = current + g
+            self._grad = total if total.dtype == self.data.dtype else total.astype(self.data.dtype)
+        elif (
+            shared or type(g) is not np.ndarray or g.base is not None or g.dtype != self.data.dtype
+        ):
+            self._grad = np.array(g, dtype=self.data.dtype)
         else:
-            self._grad = (self._grad + g).astype(self.dtype, copy=False)
+            self._grad = g
 
 
 def _index_arrays(index: Any) -> Any:

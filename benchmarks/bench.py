@@ -1,30 +1,48 @@
-"""Time one training step of several MLPs: autograd_mini against hand-written numpy.
+"""Time training steps of MLPs: autograd_mini and its peers against hand-written numpy.
 
-    python benchmarks/bench.py                 # all workloads, float32 and float64
-    python benchmarks/bench.py --rounds 3 --workloads W1
+    python benchmarks/bench.py                        # everything; about five minutes
+    python benchmarks/bench.py --workloads W1 W4 --rounds 3 --no-mnist --no-memory
+    python benchmarks/bench.py --save benchmarks/RESULTS.md
 
-For each workload and dtype, the implementations run in interleaved rounds in this one
-process (the order rotates each round); a round times `steps` consecutive SGD steps. The
-table gives the median µs per step and the median over rounds of the per-round ratio to
-hand-written numpy: ratios, not absolute times, are what survive a noisy shared machine.
-Before anything is timed, each implementation's first-step gradients must agree with the
-hand-written ones.
+Steps: for each workload and dtype every implementation runs in interleaved rounds in this
+one process (the order rotates each round); a round times `steps` consecutive SGD steps.
+The table gives the median µs per step and, in brackets, the median over rounds of the
+per-round ratio to hand-written numpy: ratios, not absolute times, survive a noisy shared
+machine. Before anything is timed, each implementation's first-step gradients must agree
+with the hand-written ones. Peers (torch, HIPS autograd, mygrad) are measured when they are
+importable (`pip install -e ".[bench]"`).
+
+MNIST: one epoch of Nielsen's 784-30-10 run (quadratic cost, mini-batch 10, η = 3.0) with
+`nn.fit` against the same loop hand-written in numpy, on ../shared/data/mnist.pkl.gz (skipped
+when absent); both visit the mini-batches in the same order, and their parameters after the
+epoch must agree.
+
+Memory: the peak resident-memory growth during one W3 step (after a warm-up step), each
+implementation alone in a fresh process (Linux /proc; skipped elsewhere).
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
+import gc
+import json
+import os
 import platform
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
 
-from implementations import IMPLEMENTATIONS
+import handwritten  # noqa: E402
+from implementations import IMPLEMENTATIONS  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -32,7 +50,7 @@ class Workload:
     name: str
     sizes: tuple[int, ...]
     batch: int
-    cost: str  # "quadratic" or "softmax"
+    cost: str  # "quadratic" (sigmoid output) or "softmax" (softmax cross-entropy on logits)
     steps: int  # steps per round
     description: str
 
@@ -41,80 +59,286 @@ WORKLOADS = {
     w.name: w
     for w in [
         Workload("W1", (784, 30, 10), 10, "quadratic", 200, "784-30-10, quadratic, batch 10"),
+        Workload("W2", (784, 100, 10), 64, "softmax", 100, "784-100-10, softmax CE, batch 64"),
+        Workload(
+            "W3",
+            (784, 1024, 1024, 10),
+            256,
+            "softmax",
+            5,
+            "784-1024-1024-10, softmax CE, batch 256",
+        ),
         Workload("W4", (32,) * 65, 32, "softmax", 20, "64 layers × 32, softmax CE, batch 32"),
     ]
 }
 
 
 def problem(workload: Workload, dtype, seed: int = 0):
+    """Starting parameters, a batch and its targets, drawn directly in `dtype`."""
     rng = np.random.default_rng(seed)
     params = [
-        (rng.standard_normal((n_in, n_out)).astype(dtype), rng.standard_normal(n_out).astype(dtype))
+        (
+            rng.standard_normal((n_in, n_out), dtype=dtype) / np.sqrt(n_in).astype(dtype),
+            rng.standard_normal(n_out, dtype=dtype),
+        )
         for n_in, n_out in zip(workload.sizes[:-1], workload.sizes[1:], strict=True)
     ]
-    X = rng.random((workload.batch, workload.sizes[0])).astype(dtype)
+    X = rng.random((workload.batch, workload.sizes[0]), dtype=dtype)
     k = workload.sizes[-1]
     labels = rng.integers(0, k, workload.batch)
     Y = np.eye(k, dtype=dtype)[labels] if workload.cost == "quadratic" else labels
     return params, X, Y
 
 
-def check_gradients(name, first_gradients, reference, dtype):
-    rtol = 1e-3 if dtype == np.float32 else 1e-9
-    for layer, (got, want) in enumerate(zip(first_gradients(), reference, strict=True)):
-        for what, g, w in zip(("W", "b"), got, want, strict=True):
+def check_gradients(name, got, want, dtype):
+    rtol = 1e-3 if dtype == np.float32 else 1e-8
+    for layer, (pair_got, pair_want) in enumerate(zip(got, want, strict=True)):
+        for what, g, w in zip(("W", "b"), pair_got, pair_want, strict=True):
+            g = np.asarray(g)
             scale = np.abs(w).max() + np.finfo(dtype).tiny
-            if g.shape != w.shape or not np.allclose(g, w, rtol=rtol, atol=rtol * scale):
+            if g.shape != w.shape or np.abs(g - w).max() > rtol * scale:
                 raise SystemExit(f"{name}: layer {layer} d{what} disagrees with hand-written numpy")
 
 
-def measure(workload: Workload, dtype, rounds: int, names: list[str]) -> dict[str, tuple]:
+def measure_steps(workload: Workload, dtype, rounds: int, names: list[str]) -> dict[str, tuple]:
     params, X, Y = problem(workload, dtype)
-    lr = 1e-3  # small, so that many rounds of steps stay in the same regime
-    steps, reference = {}, None
+    lr = 1e-3  # small: many rounds of steps stay in the same regime
+    steps, reference = {}, handwritten.gradients(params, X, Y, workload.cost)
     for name in names:
         step, first_gradients = IMPLEMENTATIONS[name](params, X, Y, workload.cost, lr)
-        if reference is None:
-            reference = first_gradients()
-        check_gradients(name, first_gradients, reference, dtype)
+        check_gradients(name, first_gradients(), reference, dtype)
         step()  # warm-up
         steps[name] = step
-    times = {name: [] for name in names}
+    return interleave(
+        {name: lambda s=steps[name]: [s() for _ in range(workload.steps)] for name in names},
+        rounds,
+        per=workload.steps,
+    )
+
+
+def interleave(runs: dict, rounds: int, per: int) -> dict[str, tuple[float, float]]:
+    """Median µs per unit and median per-round ratio to "numpy", rounds interleaved."""
+    names = list(runs)
+    times: dict[str, list[float]] = {name: [] for name in names}
     for r in range(rounds):
-        order = names[r % len(names) :] + names[: r % len(names)]
-        for name in order:
+        for name in names[r % len(names) :] + names[: r % len(names)]:
             start = time.perf_counter()
-            for _ in range(workload.steps):
-                steps[name]()
-            times[name].append((time.perf_counter() - start) / workload.steps * 1e6)
+            runs[name]()
+            times[name].append((time.perf_counter() - start) / per * 1e6)
     base = np.array(times["numpy"])
     return {
-        name: (float(np.median(t)), float(np.median(np.array(t) / base)))
-        for name, t in times.items()
+        n: (float(np.median(t)), float(np.median(np.array(t) / base))) for n, t in times.items()
     }
+
+
+# ----------------------------------------------------------------------------------------
+# One MNIST epoch
+# ----------------------------------------------------------------------------------------
+
+
+def mnist_path() -> Path | None:
+    root = os.environ.get("AUTOGRAD_MINI_DATA")
+    path = Path(root) if root else HERE.parent.parent / "shared" / "data"
+    path = path / "mnist.pkl.gz"
+    return path if path.is_file() else None
+
+
+def measure_mnist_epoch(dtype, rounds: int) -> dict[str, tuple] | None:
+    path = mnist_path()
+    if path is None:
+        return None
+    import nn
+    from nn.data import load_mnist
+
+    X, labels = load_mnist(path).train
+    Y = np.eye(10, dtype=dtype)[labels]
+    rng = np.random.default_rng(0)
+    start = [
+        (rng.standard_normal((784, 30)), rng.standard_normal(30)),
+        (rng.standard_normal((30, 10)), rng.standard_normal(10)),
+    ]
+    start = [(W.astype(dtype), b.astype(dtype)) for W, b in start]
+
+    def numpy_epoch(params):
+        order = np.random.default_rng([7, 0]).permutation(len(X))  # fit's order for seed 7
+        for i in range(0, len(X), 10):
+            rows = order[i : i + 10]
+            handwritten.step(params, X[rows].astype(dtype, copy=False), Y[rows], 3.0, "quadratic")
+
+    def engine_epoch(model):
+        nn.fit(model, (X, labels), epochs=1, batch_size=10, lr=3.0, seed=7)
+
+    def fresh_model():
+        model = nn.MLP([784, 30, 10], dtype=dtype)
+        model.load_state_dict(
+            {
+                f"layers.{i}.{k}": v
+                for i, (W, b) in enumerate(start)
+                for k, v in (("weight", W), ("bias", b))
+            }
+        )
+        return model
+
+    # honesty: the same epoch from the same start gives the same parameters
+    params = [(W.copy(), b.copy()) for W, b in start]
+    numpy_epoch(params)
+    model = fresh_model()
+    engine_epoch(model)
+    check_gradients(
+        "autograd_mini (MNIST epoch parameters)",
+        [(layer.weight.data, layer.bias.data) for layer in model.layers],
+        params,
+        dtype,
+    )
+    runs = {
+        "numpy": lambda: numpy_epoch([(W.copy(), b.copy()) for W, b in start]),
+        "autograd_mini": lambda: engine_epoch(fresh_model()),
+    }
+    return interleave(runs, rounds, per=1)
+
+
+# ----------------------------------------------------------------------------------------
+# Peak memory of a W3 step, one implementation per process
+# ----------------------------------------------------------------------------------------
+
+
+def _proc_status(key: str) -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) / 1024  # MiB
+    raise RuntimeError(f"{key} not in /proc/self/status")
+
+
+def memory_child(name: str, dtype_name: str) -> None:
+    """Run in a fresh process: print the peak RSS growth (MiB) during one W3 step."""
+    dtype = np.dtype(dtype_name).type
+    params, X, Y = problem(WORKLOADS["W3"], dtype)
+    step, _ = IMPLEMENTATIONS[name](params, X, Y, "softmax", 1e-3)
+    step()  # warm-up: imports, caches, first allocations
+    gc.collect()
+    ctypes.CDLL("libc.so.6").malloc_trim(0)  # hand freed memory back, so reuse cannot hide
+    with open("/proc/self/clear_refs", "w") as clear:
+        clear.write("5")  # reset the peak (VmHWM) to the current resident size
+    before = _proc_status("VmRSS")
+    step()
+    print(json.dumps({"growth_mib": _proc_status("VmHWM") - before}))
+
+
+def measure_memory(dtype_name: str, names: list[str]) -> dict[str, float] | None:
+    if not Path("/proc/self/clear_refs").exists():
+        return None
+    growth = {}
+    for name in names:
+        result = subprocess.run(
+            [sys.executable, __file__, "--memory-child", name, dtype_name],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        growth[name] = json.loads(result.stdout.strip().splitlines()[-1])["growth_mib"]
+    return growth
+
+
+# ----------------------------------------------------------------------------------------
+# Report
+# ----------------------------------------------------------------------------------------
+
+
+def versions(names: list[str]) -> str:
+    packages = {"numpy": "numpy", "torch": "torch", "HIPS autograd": "autograd", "mygrad": "mygrad"}
+    parts = [f"python {platform.python_version()}"]
+    for name in names:
+        if name in packages:
+            parts.append(f"{packages[name]} {metadata.version(packages[name])}")
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as info:
+            cpu = next(
+                line.split(":", 1)[1].strip() for line in info if line.startswith("model name")
+            )
+    except (OSError, StopIteration):
+        pass
+    return f"{cpu}, {os.cpu_count()} cores; " + ", ".join(parts)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds per workload")
     parser.add_argument("--workloads", nargs="+", default=list(WORKLOADS), choices=list(WORKLOADS))
-    parser.add_argument("--dtypes", nargs="+", default=["float32", "float64"])
-    args = parser.parse_args(argv)
-    names = list(IMPLEMENTATIONS)
-    print(
-        f"python {platform.python_version()}, numpy {np.__version__}, {platform.machine()}, "
-        f"{args.rounds} interleaved rounds; µs per step (median) and ratio to numpy "
-        "(median of the per-round ratios)\n"
+    parser.add_argument(
+        "--dtypes", nargs="+", default=["float32", "float64"], choices=["float32", "float64"]
     )
-    print("| workload | dtype | " + " | ".join(names) + " |")
-    print("|---|---|" + "---|" * len(names))
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=list(IMPLEMENTATIONS),
+        help="implementations to run (numpy always)",
+    )
+    parser.add_argument("--no-mnist", action="store_true", help="skip the MNIST epoch")
+    parser.add_argument("--no-memory", action="store_true", help="skip the W3 memory measurement")
+    parser.add_argument("--save", type=Path, help="also write the report (markdown) to this file")
+    parser.add_argument(
+        "--memory-child", nargs=2, metavar=("IMPL", "DTYPE"), help=argparse.SUPPRESS
+    )
+    args = parser.parse_args(argv)
+    if args.memory_child:
+        memory_child(*args.memory_child)
+        return
+    names = [
+        "numpy",
+        *[n for n in IMPLEMENTATIONS if n != "numpy" and (not args.only or n in args.only)],
+    ]
+    lines = [
+        f"Measured {time.strftime('%Y-%m-%d')} on {versions(names)}.",
+        f"{args.rounds} interleaved rounds; µs per step (median), in brackets the ratio to "
+        "hand-written numpy (median of the per-round ratios).",
+        "",
+        "| workload | dtype | " + " | ".join(names) + " |",
+        "|---|---|" + "---|" * len(names),
+    ]
+    print("\n".join(lines), flush=True)
+
+    def emit(line: str) -> None:
+        lines.append(line)
+        print(line, flush=True)
+
     for key in args.workloads:
         workload = WORKLOADS[key]
         for dtype_name in args.dtypes:
-            result = measure(workload, np.dtype(dtype_name).type, args.rounds, names)
-            cells = [f"{result[n][0]:,.0f} µs ({result[n][1]:.2f}×)" for n in names]
-            row = f"| {key} {workload.description} | {dtype_name} | " + " | ".join(cells)
-            print(row + " |", flush=True)
+            result = measure_steps(workload, np.dtype(dtype_name).type, args.rounds, names)
+            cells = [f"{result[n][0]:,.0f} ({result[n][1]:.2f}×)" for n in names]
+            emit(f"| {key}: {workload.description} | {dtype_name} | " + " | ".join(cells) + " |")
+    if not args.no_mnist:
+        for dtype_name in args.dtypes:
+            result = measure_mnist_epoch(np.dtype(dtype_name).type, max(3, args.rounds // 2))
+            if result is None:
+                emit("| MNIST epoch | - | skipped: ../shared/data/mnist.pkl.gz not found |")
+                break
+            cells = [
+                f"{result[n][0] / 1e6:.2f} s ({result[n][1]:.2f}×)" if n in result else "-"
+                for n in names
+            ]
+            emit(f"| MNIST epoch, 784-30-10, nn.fit | {dtype_name} | " + " | ".join(cells) + " |")
+    if not args.no_memory and "W3" in args.workloads:
+        growth = measure_memory("float32", names)
+        if growth is not None:
+            base = growth["numpy"]
+            emit("")
+            emit(
+                "Peak resident-memory growth during one W3 step, float32 (MiB; each alone in a "
+                "fresh process, after a warm-up step):"
+            )
+            emit("")
+            emit("| " + " | ".join(names) + " |")
+            emit("|" + "---|" * len(names))
+            emit(
+                "| "
+                + " | ".join(f"{growth[n]:.1f} ({growth[n] / base:.2f}×)" for n in names)
+                + " |"
+            )
+    if args.save:
+        args.save.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

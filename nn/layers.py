@@ -10,6 +10,7 @@ import numpy as np
 
 import autograd_mini as ag
 from autograd_mini import Tensor, ops
+from autograd_mini.recording import STATE
 from autograd_mini.tensor import apply
 
 from . import init as inits
@@ -247,8 +248,18 @@ class MLP(Module):
         layers = self.layers._modules.values()
         last = len(layers) - 1
         hidden, output = type(self.activation).function, type(self.output_activation).function
-        for i, layer in enumerate(layers):
-            x = (output if i == last else hidden)(layer(x))
+        # Each layer's ops are recorded in its own scope, as calling layer(x) would do, but
+        # with one try/finally for the whole loop instead of one per layer.
+        state = STATE
+        outer = state.scope
+        try:
+            for i, layer in enumerate(layers):
+                state.scope = layer.scope_within(outer)
+                z = layer.forward(x)
+                state.scope = outer
+                x = (output if i == last else hidden)(z)
+        finally:
+            state.scope = outer
         return x
 
     def config(self) -> dict[str, Any]:

@@ -88,16 +88,21 @@ class Module:
     def __call__(self, *args: Any) -> Any:
         state = STATE
         outer = state.scope
-        cached_outer, scope = self._scope
-        if outer is not cached_outer:  # the caller's scope changed: rebuild ours
-            label = self.describe() if not self._path else f"{self._path}: {self.describe()}"
-            scope = (*outer, label)
-            object.__setattr__(self, "_scope", (outer, scope))
-        state.scope = scope
+        state.scope = self.scope_within(outer)
         try:
             return self.forward(*args)
         finally:
             state.scope = outer
+
+    def scope_within(self, outer: tuple[str, ...]) -> tuple[str, ...]:
+        """The recording scope of this module when called inside `outer`: outer + its label,
+        e.g. ("MLP(784→30→10, sigmoid)", "layers.0: Linear(784→30)"). Cached per caller."""
+        cached_outer, scope = self._scope
+        if outer is not cached_outer:
+            label = self.describe() if not self._path else f"{self._path}: {self.describe()}"
+            scope = (*outer, label)
+            object.__setattr__(self, "_scope", (outer, scope))
+        return scope
 
     def describe(self) -> str:
         """A one-line description, e.g. `Linear(784→30)`; used in scope labels and repr."""
