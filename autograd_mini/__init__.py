@@ -8,6 +8,7 @@
 """
 
 from .broadcasting import unbroadcast
+from .drawing import GraphvizMissingError, draw, save_svg
 from .errors import (
     AnomalyError,
     AutogradError,
@@ -16,6 +17,7 @@ from .errors import (
     LabelError,
     ShapeError,
 )
+from .explain import explain
 from .functional import (
     as_tensor,
     exp,
@@ -54,6 +56,7 @@ __all__ = [
     "AutogradError",
     "BackwardError",
     "GradcheckError",
+    "GraphvizMissingError",
     "LabelError",
     "Node",
     "Op",
@@ -67,8 +70,10 @@ __all__ = [
     "central_differences",
     "cross_entropy",
     "detect_anomaly",
+    "draw",
     "enable_grad",
     "exp",
+    "explain",
     "gradcheck",
     "is_grad_enabled",
     "linear",
@@ -82,6 +87,7 @@ __all__ = [
     "quadratic_cost",
     "relu",
     "reshape",
+    "save_svg",
     "scope",
     "sigmoid",
     "softmax",

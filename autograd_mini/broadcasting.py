@@ -14,6 +14,15 @@ import numpy as np
 from .errors import ShapeError
 
 
+def summed_axes(shape: tuple[int, ...], grad_shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The axes of a `grad_shape` gradient that are summed to bring it back to `shape`:
+    the leading axes numpy added, and those where `shape` has size 1."""
+    added = len(grad_shape) - len(shape)
+    return tuple(range(added)) + tuple(
+        added + i for i, n in enumerate(shape) if n == 1 and grad_shape[added + i] != 1
+    )
+
+
 def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Sum `grad` down to `shape`: over the leading axes numpy added and the axes of size 1.
 
@@ -26,11 +35,7 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     added = grad.ndim - len(shape)
     if grad.shape[added:] == shape:  # only leading axes were added: the bias case
         return grad.sum(axis=0) if added == 1 else grad.sum(axis=tuple(range(added)))
-    stretched = tuple(
-        added + i for i, n in enumerate(shape) if n == 1 and grad.shape[added + i] != 1
-    )
-    summed = grad.sum(axis=tuple(range(added)) + stretched, keepdims=True)
-    return summed.reshape(shape)
+    return grad.sum(axis=summed_axes(shape, grad.shape), keepdims=True).reshape(shape)
 
 
 def broadcast_error(op_name: str, *shapes: tuple[int, ...]) -> ShapeError:

@@ -33,9 +33,11 @@ class Op:
 
     `on_error(name, exc, arrays)` turns a numpy error raised by `forward` into one that
     names this op and its shapes; the default explains broadcasting failures.
+    `broadcasts` lists the inputs that numpy may stretch, whose gradient goes through
+    `unbroadcast` (drawings and explanations mark them).
     """
 
-    __slots__ = ("forward", "name", "on_error", "rules", "vjps")
+    __slots__ = ("broadcasts", "forward", "name", "on_error", "rules", "vjps")
 
     def __init__(
         self,
@@ -44,6 +46,7 @@ class Op:
         vjps: Sequence[Callable[..., Any]],
         rules: Sequence[str],
         on_error: Callable[[str, Exception, list], Exception] | None = None,
+        broadcasts: tuple[int, ...] = (),
     ) -> None:
         if len(vjps) != len(rules):
             raise ValueError(f"op {name}: {len(vjps)} VJPs but {len(rules)} rules")
@@ -54,6 +57,7 @@ class Op:
         self.vjps = tuple(vjps)
         self.rules = tuple(rules)
         self.on_error = on_error or _explain_error
+        self.broadcasts = broadcasts
         OPS[name] = self
 
     def __repr__(self) -> str:
@@ -94,6 +98,7 @@ add = Op(
         lambda g, sx, sy: unbroadcast(g, sy),
     ),
     rules=("dx = dz", "dy = dz"),
+    broadcasts=(0, 1),
 )
 
 sub = Op(
@@ -104,6 +109,7 @@ sub = Op(
         lambda g, sx, sy: -unbroadcast(g, sy),
     ),
     rules=("dx = dz", "dy = −dz"),
+    broadcasts=(0, 1),
 )
 
 mul = Op(
@@ -114,6 +120,7 @@ mul = Op(
         lambda g, x, y: unbroadcast(g * x, np.shape(y)),
     ),
     rules=("dx = dz ⊙ y", "dy = dz ⊙ x"),
+    broadcasts=(0, 1),
 )
 
 
@@ -130,6 +137,7 @@ div = Op(
         lambda g, sx, y, z: unbroadcast(-g * z / y, np.shape(y)),
     ),
     rules=("dx = dz / y", "dy = −dz ⊙ z / y"),
+    broadcasts=(0, 1),
 )
 
 
@@ -228,6 +236,7 @@ linear = Op(
     ),
     rules=("dX = dZ @ Wᵀ", "dW = Xᵀ @ dZ", "db = dZ summed over the batch"),
     on_error=_linear_error,
+    broadcasts=(2,),
 )
 
 

@@ -428,6 +428,12 @@ class Tensor:
         """x − ln Σ e^x along `axis`, stable for any x."""
         return apply_to(ops.log_softmax, self, axis=axis)
 
+    def draw(self, **options: Any) -> Any:
+        """The computation graph behind this tensor (`autograd_mini.draw(self, **options)`)."""
+        from .drawing import draw  # imported on use: the engine does not need graphviz
+
+        return draw(self, **options)
+
     # ------------------------------------------------------------------------------------
     # Backward
     # ------------------------------------------------------------------------------------

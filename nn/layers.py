@@ -296,7 +296,10 @@ class MLP(Module):
         return [layer.bias for layer in self.layers if layer.bias is not None]
 
     def describe(self) -> str:
-        shape = "→".join(str(n) for n in self.sizes)
+        sizes = [str(n) for n in self.sizes]
+        if len(sizes) > 6:  # a deep network: first layers, …, last layer, and how many
+            sizes = [*sizes[:2], "…", sizes[-1], f" ({len(self.sizes) - 1} layers)"]
+        shape = "→".join(sizes).replace("→ (", " (")
         if self.output_activation is self.activation:
             return f"MLP({shape}, {self.activation.name})"
         return f"MLP({shape}, {self.activation.name}, output {self.output_activation.name})"

@@ -1,0 +1,275 @@
+"""Draw the recorded graph with Graphviz: `draw` builds the DOT, `save_svg` renders it.
+
+Boxes: each op (its name and output shape), each leaf tensor (its name, shape, dtype and,
+after backward, its gradient's shape and norm), each constant operand. Parameters, inputs,
+ops and the loss have distinct shapes and colours, explained by a small legend. An input
+that numpy broadcast is marked on its edge, which says its gradient was summed back. With
+`group_modules`, the ops of each `nn` module (the recording scopes) sit in a labelled
+cluster. Big graphs are collapsed (see `graph.plan`) so `dot` stays fast.
+
+Every user-supplied string (tensor names, module labels) is escaped for DOT: backslashes,
+quotes, `<...>` and newlines show literally and cannot inject attributes or HTML labels.
+Building the graph needs only the `graphviz` package; rendering needs Graphviz's `dot`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import graphviz
+import numpy as np
+
+from .broadcasting import summed_axes
+from .errors import AutogradError
+from .graph import Constant, Plan, Unit, broadcast_inputs, plan, shape_of, snapshot
+from .tensor import Tensor
+
+RANKDIRS = ("LR", "RL", "TB", "BT")
+STYLES = {
+    "op": {"shape": "box", "style": "rounded,filled", "fillcolor": "#eef1f5", "color": "#5b6b7f"},
+    "loss": {
+        "shape": "box",
+        "style": "rounded,filled,bold",
+        "fillcolor": "#ffd8d2",
+        "color": "#c0392b",
+        "peripheries": "2",
+    },
+    "parameter": {
+        "shape": "ellipse",
+        "style": "filled",
+        "fillcolor": "#d4e6fb",
+        "color": "#2f6db5",
+    },
+    "input": {
+        "shape": "parallelogram",
+        "style": "filled",
+        "fillcolor": "#f4f4f4",
+        "color": "#888888",
+    },
+    "constant": {"shape": "plaintext", "fontcolor": "#555555"},
+    "collapsed": {"shape": "box3d", "style": "filled", "fillcolor": "#fff1c9", "color": "#b7950b"},
+}
+BROADCAST_EDGE = {"color": "#d35400", "fontcolor": "#d35400", "style": "bold"}
+
+
+class GraphvizMissingError(AutogradError, RuntimeError):
+    """Graphviz's `dot` program, which renders SVG, is not installed."""
+
+
+def text(value: Any) -> str:
+    """User-supplied text made safe for a DOT label: control characters shown as escapes
+    (a newline as the two characters \\n), backslashes doubled, never read as HTML."""
+    shown = "".join(
+        c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in str(value)
+    )
+    return graphviz.escape(shown)
+
+
+def label(*lines: str) -> str:
+    """A multi-line label from already-escaped lines (joined with DOT's line break)."""
+    return graphviz.nohtml("\\n".join(lines))
+
+
+def draw(
+    root: Tensor | Sequence[Tensor],
+    *,
+    show_shapes: bool = True,
+    show_grads: bool = True,
+    show_values: bool = False,
+    group_modules: bool = True,
+    rankdir: str = "LR",
+    max_nodes: int = 1000,
+) -> graphviz.Digraph:
+    """The computation graph behind `root` (a Tensor or a list of them) as a Digraph.
+
+    show_shapes: shapes and dtypes of tensors. show_grads: each gradient's shape and norm
+    (after backward). show_values: a short summary of each leaf's values. group_modules:
+    one cluster per module scope. rankdir: "LR", "RL", "TB" or "BT". max_nodes: above this
+    many boxes the graph is collapsed (modules or repeated runs become one box each, as
+    the graph's label says). In Jupyter the Digraph shows itself; `.source` is the DOT.
+    """
+    roots = _roots(root)
+    if rankdir not in RANKDIRS:
+        raise ValueError(f"draw: rankdir must be one of {RANKDIRS}, got {rankdir!r}.")
+    if not isinstance(max_nodes, int) or max_nodes < 2:
+        raise ValueError(f"draw: max_nodes must be an integer ≥ 2, got {max_nodes!r}.")
+    snap = snapshot(roots)
+    layout = plan(snap, max_nodes, group_modules)
+    options = {"shapes": show_shapes, "grads": show_grads, "values": show_values}
+    root_ids = {id(r) for r in roots}
+
+    dot = graphviz.Digraph("computation_graph")
+    dot.attr(rankdir=rankdir, fontname="Helvetica", labelloc="t", fontsize="12")
+    dot.attr("node", fontname="Helvetica", fontsize="10")
+    dot.attr("edge", fontname="Helvetica", fontsize="9", color="#777777")
+    n_ops, n_leaves = len(snap.ops), len(snap.leaves)
+    heading = f"{n_ops:,} op{'s' * (n_ops != 1)}, {n_leaves:,} leaf tensor{'s' * (n_leaves != 1)}"
+    dot.attr(label=label(text(heading), *([text(layout.note)] if layout.note else [])))
+
+    clusters = _ClusterTree(dot)
+    for unit in layout.units:
+        kind, lines = _describe(unit, root_ids, options)
+        clusters.at(unit.scope).node(unit.key, label(*lines), **STYLES[kind])
+    clusters.close()
+    _edges(dot, snap, layout)
+    _legend(dot)
+    return dot
+
+
+def save_svg(root: Tensor | Sequence[Tensor], path: str | os.PathLike, **options: Any) -> Path:
+    """Render `draw(root, **options)` to an SVG file at `path` (nothing else is written)."""
+    dot = draw(root, **options)
+    try:
+        svg = dot.pipe(format="svg")
+    except graphviz.ExecutableNotFound:
+        raise GraphvizMissingError(
+            "save_svg: Graphviz's `dot` program is not installed, so no SVG can be rendered "
+            "(the DOT text is still available from draw(...).source). Install it with "
+            "`apt-get install graphviz`, `brew install graphviz` or `conda install graphviz`."
+        ) from None
+    except graphviz.CalledProcessError as exc:
+        raise AutogradError(f"save_svg: dot failed: {exc.stderr!r:.500}") from None
+    path = Path(path)
+    path.write_bytes(svg)
+    return path
+
+
+def _roots(root: Any) -> list[Tensor]:
+    roots = (
+        [root]
+        if isinstance(root, Tensor)
+        else list(root)
+        if isinstance(root, (list, tuple))
+        else None
+    )
+    if not roots or not all(isinstance(r, Tensor) for r in roots):
+        raise TypeError(
+            f"draw: expected a Tensor or a non-empty list of Tensors, got {type(root).__name__}."
+        )
+    return roots
+
+
+# ----------------------------------------------------------------------------------------
+# Labels
+# ----------------------------------------------------------------------------------------
+
+
+def _shape_line(array: np.ndarray) -> str:
+    return f"{tuple(array.shape)} {array.dtype}"
+
+
+def _grad_line(tensor: Tensor) -> str | None:
+    grad = tensor._grad
+    if grad is None:
+        return None
+    return f"∇ {tuple(grad.shape)}, ‖∇‖ = {float(np.linalg.norm(grad)):.3g}"
+
+
+def _values_line(array: np.ndarray) -> str:
+    if array.size <= 4:
+        return np.array2string(array.ravel(), precision=3, separator=", ")
+    return f"mean {float(array.mean()):.3g}, std {float(array.std()):.3g}"
+
+
+def _describe(unit: Unit, root_ids: set[int], options: dict) -> tuple[str, list[str]]:
+    if unit.collapsed:
+        return "collapsed", [text(line) for line in unit.title.split("\n")]
+    (member,) = unit.members
+    if isinstance(member, Constant):
+        array = np.asarray(member.value)
+        shown = f"{array.item():g}" if array.ndim == 0 else f"array {_shape_line(array)}"
+        return "constant", [text(shown)]
+    tensor: Tensor = member
+    lines = []
+    if tensor._node is not None:
+        kind = "loss" if id(tensor) in root_ids else "op"
+        lines.append(text(_op_title(tensor)))
+        if options["shapes"]:
+            lines.append(text(f"→ {_shape_line(tensor.data)}"))
+    else:
+        kind = "parameter" if tensor.requires_grad else "input"
+        lines.append(text(tensor.name or ("parameter" if kind == "parameter" else "input")))
+        if options["shapes"]:
+            lines.append(text(_shape_line(tensor.data)))
+        if options["values"]:
+            lines.append(text(_values_line(tensor.data)))
+        if id(tensor) in root_ids:
+            kind = "loss"
+    if options["grads"] and (line := _grad_line(tensor)):
+        lines.append(text(line))
+    return kind, lines
+
+
+def _op_title(tensor: Tensor) -> str:
+    stretched = [x for _, x in broadcast_inputs(tensor)]
+    if not stretched:
+        return tensor._node.op.name
+    names = ", ".join(x.name or str(x.shape) for x in stretched)
+    return f"{tensor._node.op.name} (broadcast {names})"
+
+
+# ----------------------------------------------------------------------------------------
+# Edges, clusters, legend
+# ----------------------------------------------------------------------------------------
+
+
+def _edges(dot: graphviz.Digraph, snap, layout: Plan) -> None:
+    drawn: set[tuple[str, str]] = set()
+    for edge in snap.edges:
+        source, target = layout.unit_of.get(id(edge.source)), layout.unit_of.get(id(edge.target))
+        if source is None or target is None or source is target:
+            continue
+        if (source.key, target.key) in drawn and not edge.broadcast:
+            continue
+        drawn.add((source.key, target.key))
+        if edge.broadcast and not target.collapsed:
+            source_value = edge.source if isinstance(edge.source, Tensor) else edge.source.value
+            shape_in, shape_out = shape_of(source_value), edge.target.shape
+            axes = ", ".join(map(str, summed_axes(shape_in, shape_out)))
+            note = f"broadcast {shape_in} → {shape_out}\\n∂ summed over axis {axes}"
+            dot.edge(source.key, target.key, label=graphviz.nohtml(note), **BROADCAST_EDGE)
+        else:
+            dot.edge(source.key, target.key)
+
+
+class _ClusterTree:
+    """Nested `cluster_*` subgraphs, one per scope prefix, created as units need them."""
+
+    def __init__(self, dot: graphviz.Digraph) -> None:
+        self.dot = dot
+        self.children: dict[tuple[str, ...], graphviz.Digraph] = {}
+        self.order: list[tuple[str, ...]] = []
+
+    def at(self, scope: tuple[str, ...]) -> graphviz.Digraph:
+        if not scope:
+            return self.dot
+        if scope not in self.children:
+            self.at(scope[:-1])  # make sure the parent exists first
+            cluster = graphviz.Digraph(name=f"cluster_{len(self.children)}")
+            cluster.attr(
+                label=text(scope[-1]), style="rounded,dashed", color="#9aa5b1", fontsize="11"
+            )
+            self.children[scope] = cluster
+            self.order.append(scope)
+        return self.children[scope]
+
+    def close(self) -> None:
+        """Nest every cluster in its parent (deepest first), then in the graph."""
+        for scope in sorted(self.order, key=len, reverse=True):
+            parent = self.dot if len(scope) == 1 else self.children[scope[:-1]]
+            parent.subgraph(self.children[scope])
+
+
+def _legend(dot: graphviz.Digraph) -> None:
+    with dot.subgraph(name="cluster_legend") as legend:
+        legend.attr(label="legend", style="dashed", color="#cccccc", fontsize="10")
+        for kind, words in (
+            ("parameter", "parameter"),
+            ("input", "input / constant"),
+            ("op", "op → output shape"),
+            ("loss", "output (loss)"),
+        ):
+            legend.node(f"legend_{kind}", words, **STYLES[kind])

@@ -1,0 +1,98 @@
+"""`explain(root)`: the backward pass of `root`, step by step, as a table.
+
+Each step is one recorded op, in the order `root.backward()` runs them (the reverse of
+the order they were recorded): the op, its inputs' shapes → its output's shape, and for
+every input the VJP rule that computes that input's gradient and the gradient's shape,
+with a note where an input was broadcast and its gradient is summed back (un-broadcast).
+This is the printout that answers "why is ∇W this shape?".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .broadcasting import summed_axes
+from .graph import broadcast_inputs, shape_of
+from .tensor import Tensor, backward_order
+
+
+@dataclass(frozen=True)
+class Gradient:
+    """What one step passes back to one input."""
+
+    input: str  # the input's name, or what produced it
+    rule: str  # e.g. "dW = Xᵀ @ dZ"
+    shape: tuple[int, ...] | None  # the gradient's shape (None: not computed)
+    note: str = ""  # e.g. "un-broadcast (10, 30) → (30,): summed over axis 0"
+
+
+@dataclass(frozen=True)
+class Step:
+    number: int
+    op: str
+    inputs: list[tuple[str, tuple[int, ...]]]  # (name, shape) of each input
+    output: tuple[int, ...]
+    gradients: list[Gradient] = field(default_factory=list)
+
+
+@dataclass
+class Explanation:
+    """The steps of a backward pass; `str()` (and `print`) gives the table."""
+
+    root: str
+    steps: list[Step]
+
+    def __str__(self) -> str:
+        lines = [f"Backward pass of {self.root}: {len(self.steps)} steps, in the order they run."]
+        for step in self.steps:
+            inputs = ", ".join(f"{name} {shape}" for name, shape in step.inputs)
+            lines.append(f"step {step.number:>2}  {step.op}: {inputs} → {step.output}")
+            width = max((len(g.rule) for g in step.gradients), default=0)
+            for g in step.gradients:
+                if g.shape is None:
+                    lines.append(f"          {g.input}: {g.rule}")
+                    continue
+                note = f"  # {g.note}" if g.note else ""
+                lines.append(f"          {g.rule.ljust(width)}  → {g.shape} for {g.input}{note}")
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+
+def explain(root: Tensor) -> Explanation:
+    """The backward pass of `root` step by step (works before and after backward())."""
+    if not isinstance(root, Tensor):
+        raise TypeError(f"explain: expected a Tensor, got {type(root).__name__}.")
+    order = backward_order(root)
+    step_of = {id(t): i + 1 for i, t in enumerate(order)}
+
+    def name(x) -> str:
+        if not isinstance(x, Tensor):
+            return "array" if getattr(x, "ndim", 0) else f"{x:g}"
+        if x._node is not None:
+            return (
+                f"{x._node.op.name}(step {step_of[id(x)]})" if id(x) in step_of else x._node.op.name
+            )
+        return x.name or ("parameter" if x.requires_grad else "input")
+
+    steps = []
+    for number, tensor in enumerate(order, start=1):
+        node = tensor._node
+        inputs = [(name(x), shape_of(x)) for x in node.inputs]
+        stretched = {position for position, _ in broadcast_inputs(tensor)}
+        gradients = []
+        for position, (x, rule) in enumerate(zip(node.inputs, node.op.rules, strict=True)):
+            if not (isinstance(x, Tensor) and x.requires_grad):
+                kind = (
+                    "a constant" if not isinstance(x, Tensor) else "an input that requires no grad"
+                )
+                gradients.append(Gradient(name(x), f"not computed ({kind})", None))
+                continue
+            note = ""
+            if position in stretched:
+                axes = ", ".join(map(str, summed_axes(x.shape, tensor.shape)))
+                note = f"un-broadcast {tensor.shape} → {x.shape}: summed over axis {axes}"
+            gradients.append(Gradient(name(x), rule, x.shape, note))
+        steps.append(Step(number, node.op.name, inputs, tensor.shape, gradients))
+    described = root.name or (root._node.op.name if root._node else "a leaf")
+    return Explanation(f"{described} {root.shape}", steps)

@@ -1,0 +1,339 @@
+"""The recorded graph behind some tensors, as plain data to draw or print.
+
+`snapshot(roots)` walks the recorded nodes without recursion and returns every op (in the
+order it was recorded), every leaf tensor, every constant operand and the edges between
+them, each edge marked when its input was broadcast (and so gets an un-broadcast, summed
+gradient). `plan(snapshot, max_nodes, group_modules)` decides what to draw as one box: each
+op and leaf on its own, or, for big graphs, whole modules or runs of repeated ops collapsed
+into one box, so that `dot` never gets more than `max_nodes` nodes.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from .tensor import Tensor
+
+
+@dataclass(frozen=True)
+class Constant:
+    """A non-Tensor operand (a Python number or a numpy array) of one op."""
+
+    value: Any
+    consumer: Tensor
+    position: int
+
+
+@dataclass(frozen=True)
+class Edge:
+    source: Tensor | Constant
+    target: Tensor  # the output of the op that used `source`
+    position: int  # which input of that op
+    broadcast: bool  # numpy stretched the input: its gradient is summed back (un-broadcast)
+
+
+@dataclass
+class Snapshot:
+    roots: list[Tensor]
+    ops: list[Tensor]  # recorded tensors, in the order they were recorded
+    leaves: list[Tensor]
+    constants: list[Constant]
+    edges: list[Edge]
+    consumers: dict[int, list[Tensor]] = field(default_factory=dict)  # id(tensor) → ops using it
+
+
+def snapshot(roots: list[Tensor]) -> Snapshot:
+    """Everything recorded behind `roots` (one walk with an explicit stack)."""
+    ops: dict[int, Tensor] = {}
+    leaves: dict[int, Tensor] = {}
+    constants: list[Constant] = []
+    edges: list[Edge] = []
+    consumers: dict[int, list[Tensor]] = {}
+    stack = list(roots)
+    while stack:
+        tensor = stack.pop()
+        key = id(tensor)
+        if key in ops or key in leaves:
+            continue
+        node = tensor._node
+        if node is None:
+            leaves[key] = tensor
+            continue
+        ops[key] = tensor
+        stretched_inputs = {position for position, _ in broadcast_inputs(tensor)}
+        for position, x in enumerate(node.inputs):
+            stretched = position in stretched_inputs
+            if isinstance(x, Tensor):
+                edges.append(Edge(x, tensor, position, stretched))
+                consumers.setdefault(id(x), []).append(tensor)
+                stack.append(x)
+            else:
+                constant = Constant(x, tensor, position)
+                constants.append(constant)
+                edges.append(Edge(constant, tensor, position, stretched))
+    ordered = sorted(ops.values(), key=lambda t: t._node.sequence)
+    return Snapshot(list(roots), ordered, list(leaves.values()), constants, edges, consumers)
+
+
+def shape_of(x: Any) -> tuple[int, ...]:
+    """The shape of an op's input: a Tensor, a numpy array or a Python number (())."""
+    return tuple(getattr(x, "shape", ()))
+
+
+def broadcast_inputs(tensor: Tensor) -> list[tuple[int, Tensor]]:
+    """(position, input) of the inputs of tensor's op that numpy stretched to its shape and
+    that require grad: their gradients are summed back by `unbroadcast`."""
+    node = tensor._node
+    return [
+        (position, x)
+        for position, x in enumerate(node.inputs)
+        if position in node.op.broadcasts
+        and isinstance(x, Tensor)
+        and x.requires_grad
+        and x.shape != tensor.shape
+    ]
+
+
+# ----------------------------------------------------------------------------------------
+# What to draw: units (one box each)
+# ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Unit:
+    """One box of the drawing: a single op or leaf or constant, or a collapsed group of ops."""
+
+    key: str
+    members: list[Any]  # Tensors (ops and leaves) and Constants drawn as this box
+    title: str | None = None  # set for collapsed groups
+    scope: tuple[str, ...] = ()  # the cluster it is drawn in
+    grouped_by: tuple[str, ...] = ()  # for a module's box: that module's scope
+
+    @property
+    def collapsed(self) -> bool:
+        return self.title is not None
+
+
+@dataclass
+class Plan:
+    units: list[Unit]
+    unit_of: dict[int, Unit]  # id(member) → its unit
+    note: str | None  # how the graph was collapsed, for the graph's label
+
+
+def plan(snap: Snapshot, max_nodes: int, group_modules: bool) -> Plan:
+    """Units for the drawing: one per op/leaf/constant, or collapsed to at most max_nodes."""
+    n_items = len(snap.ops) + len(snap.leaves) + len(snap.constants)
+    if n_items <= max_nodes:
+        return _single_units(snap, group_modules)
+    depth = max((len(t._node.scope) for t in snap.ops), default=0)
+    root_ids = {id(r) for r in snap.roots}
+    for level in range(depth, 0, -1):  # the finest module grouping that fits
+        grouped = _grouped(snap, lambda t, level=level: _module_key(t, level), "modules", root_ids)
+        if len(grouped.units) <= max_nodes:
+            grouped.note = (
+                f"collapsed: {len(snap.ops):,} ops drawn as {len(grouped.units):,} boxes, one per "
+                f"module at depth {level} (max_nodes={max_nodes})"
+            )
+            return grouped
+    runs = _grouped(snap, _run_keys(snap), "runs", root_ids)
+    if len(runs.units) <= max_nodes:
+        runs.note = (
+            f"collapsed: {len(snap.ops):,} ops drawn as {len(runs.units):,} boxes, runs of "
+            f"repeated ops as one box each (max_nodes={max_nodes})"
+        )
+        return runs
+    return _truncated(runs, snap, max_nodes)
+
+
+def _single_units(snap: Snapshot, group_modules: bool) -> Plan:
+    units, unit_of = [], {}
+    for i, tensor in enumerate(snap.ops):
+        unit = Unit(f"op{i}", [tensor], scope=tensor._node.scope if group_modules else ())
+        units.append(unit)
+        unit_of[id(tensor)] = unit
+    for i, leaf in enumerate(snap.leaves):
+        scope = _shared_scope(snap.consumers.get(id(leaf), [])) if group_modules else ()
+        unit = Unit(f"leaf{i}", [leaf], scope=scope)
+        units.append(unit)
+        unit_of[id(leaf)] = unit
+    for i, constant in enumerate(snap.constants):
+        scope = constant.consumer._node.scope if group_modules else ()
+        unit = Unit(f"const{i}", [constant], scope=scope)
+        units.append(unit)
+        unit_of[id(constant)] = unit
+    return Plan(units, unit_of, None)
+
+
+def _shared_scope(ops: list[Tensor]) -> tuple[str, ...]:
+    """The deepest scope that contains every op in `ops` (a leaf sits with its users)."""
+    if not ops:
+        return ()
+    scopes = [t._node.scope for t in ops]
+    common = scopes[0]
+    for scope in scopes[1:]:
+        n = 0
+        while n < min(len(common), len(scope)) and common[n] == scope[n]:
+            n += 1
+        common = common[:n]
+    return common
+
+
+def _module_key(tensor: Tensor, level: int) -> tuple[str, ...] | None:
+    scope = tensor._node.scope
+    return None if len(scope) < level else scope[:level]
+
+
+def _run_keys(snap: Snapshot):
+    """Keys grouping chains of a repeated op pattern, e.g. (linear → sigmoid) × 64."""
+    position = {id(t): i for i, t in enumerate(snap.ops)}
+    key_of: dict[int, str] = {}
+    ops = snap.ops
+    i = 0
+    while i < len(ops):
+        chain = [ops[i]]
+        while True:  # extend while the next op is fed only by the previous one in the chain
+            last = chain[-1]
+            users = snap.consumers.get(id(last), [])
+            if len(users) != 1 or position[id(users[0])] != position[id(last)] + 1:
+                break
+            chain.append(users[0])
+        names = [t._node.op.name for t in chain]
+        start = 0
+        while start < len(chain):
+            period, repeats = _repetition(names, start)
+            if repeats >= 3:
+                label = "run:" + str(position[id(chain[start])])
+                for t in chain[start : start + period * repeats]:
+                    key_of[id(t)] = label
+                start += period * repeats
+            else:
+                start += 1
+        i += len(chain)
+    return lambda t: key_of.get(id(t))
+
+
+def _repetition(names: list[str], start: int, longest: int = 8) -> tuple[int, int]:
+    """The period (≤ longest) that repeats most often from `start`, and how often."""
+    best = (1, 1)
+    for period in range(1, longest + 1):
+        pattern = names[start : start + period]
+        if len(pattern) < period:
+            break
+        repeats = 1
+        while names[start + repeats * period : start + (repeats + 1) * period] == pattern:
+            repeats += 1
+        if repeats * period > best[0] * best[1] and repeats >= 2:
+            best = (period, repeats)
+    return best
+
+
+def _grouped(snap: Snapshot, key, kind: str, root_ids: set[int]) -> Plan:
+    units: list[Unit] = []
+    unit_of: dict[int, Unit] = {}
+    groups: dict[Any, Unit] = {}
+    for i, tensor in enumerate(snap.ops):
+        group = key(tensor)
+        follower_of = (
+            None if group is not None or id(tensor) in root_ids else _follows(tensor, snap, unit_of)
+        )
+        if follower_of is not None:  # e.g. a layer's activation: drawn inside the layer's box
+            follower_of.members.append(tensor)
+            unit_of[id(tensor)] = follower_of
+            continue
+        if group is None:
+            unit = Unit(
+                f"op{i}", [tensor], scope=tensor._node.scope[:1] if kind == "modules" else ()
+            )
+        elif group in groups:
+            groups[group].members.append(tensor)
+            unit_of[id(tensor)] = groups[group]
+            continue
+        else:
+            grouped_by = group if kind == "modules" else ()
+            unit = groups[group] = Unit(
+                f"group{len(groups)}", [tensor], title="", grouped_by=grouped_by
+            )
+        units.append(unit)
+        unit_of[id(tensor)] = unit
+    for i, leaf in enumerate(snap.leaves):  # a leaf used only inside one group joins it
+        owners = {id(unit_of[id(t)]): unit_of[id(t)] for t in snap.consumers.get(id(leaf), [])}
+        if len(owners) == 1:
+            (owner,) = owners.values()
+            if owner.collapsed:
+                owner.members.append(leaf)
+                unit_of[id(leaf)] = owner
+                continue
+        unit = Unit(f"leaf{i}", [leaf])
+        units.append(unit)
+        unit_of[id(leaf)] = unit
+    for i, constant in enumerate(snap.constants):
+        owner = unit_of[id(constant.consumer)]
+        if owner.collapsed:
+            owner.members.append(constant)
+            unit_of[id(constant)] = owner
+            continue
+        unit = Unit(f"const{i}", [constant])
+        units.append(unit)
+        unit_of[id(constant)] = unit
+    for unit in groups.values():
+        unit.title = _group_title(unit, kind)
+    return Plan(units, unit_of, None)
+
+
+def _follows(tensor: Tensor, snap: Snapshot, unit_of: dict[int, Unit]) -> Unit | None:
+    """The collapsed group an op belongs with when it only transforms that group's output
+    (its one recorded input comes from the group, and nothing else uses that input) and it
+    was recorded in an enclosing module's scope."""
+    recorded = [x for x in tensor._node.inputs if isinstance(x, Tensor) and x._node is not None]
+    if len(recorded) != 1 or len(snap.consumers.get(id(recorded[0]), [])) != 1:
+        return None
+    group = unit_of.get(id(recorded[0]))
+    if group is None or not group.collapsed:
+        return None
+    scope, inner = tensor._node.scope, recorded[0]._node.scope
+    return group if scope and len(scope) < len(inner) and inner[: len(scope)] == scope else None
+
+
+def _group_title(unit: Unit, kind: str) -> str:
+    ops = [m for m in unit.members if isinstance(m, Tensor) and m._node is not None]
+    n_params = sum(1 for m in unit.members if isinstance(m, Tensor) and m._node is None)
+    if kind == "modules":
+        heading = unit.grouped_by[-1]
+    else:
+        names = [t._node.op.name for t in ops]
+        period, repeats = _repetition(names, 0)
+        pattern = " → ".join(names[:period])
+        heading = f"({pattern}) × {repeats}" if period > 1 else f"{pattern} × {repeats}"
+    counts = Counter(t._node.op.name for t in ops)
+    detail = ", ".join(f"{n} {name}" for name, n in counts.most_common(4))
+    extra = f", {n_params} parameter{'s' * (n_params != 1)}" if n_params else ""
+    return f"{heading}\n{len(ops)} ops ({detail}){extra}"
+
+
+def _truncated(runs: Plan, snap: Snapshot, max_nodes: int) -> Plan:
+    """Too many boxes even collapsed: keep those nearest the roots, breadth first, and one
+    box saying how many are not drawn (the roots are always kept)."""
+    inputs_of: dict[int, list[Unit]] = {}
+    for edge in snap.edges:
+        inputs_of.setdefault(id(runs.unit_of[id(edge.target)]), []).append(
+            runs.unit_of[id(edge.source)]
+        )
+    keep: dict[int, Unit] = {}
+    frontier = deque(runs.unit_of[id(root)] for root in snap.roots)
+    while frontier and len(keep) < max_nodes - 1:
+        unit = frontier.popleft()
+        if id(unit) not in keep:
+            keep[id(unit)] = unit
+            frontier.extend(inputs_of.get(id(unit), []))
+    dropped = [u for u in runs.units if id(u) not in keep]
+    n_ops = sum(1 for u in dropped for m in u.members if isinstance(m, Tensor) and m._node)
+    rest = Unit("rest", [], title=f"… {len(dropped):,} more boxes ({n_ops:,} ops) not drawn")
+    unit_of = {key: unit if id(unit) in keep else rest for key, unit in runs.unit_of.items()}
+    note = (
+        f"truncated: {len(snap.ops):,} ops; the {len(keep):,} boxes nearest the output are "
+        f"drawn, the other {len(dropped):,} as one box (max_nodes={max_nodes})"
+    )
+    return Plan([*keep.values(), rest], unit_of, note)

@@ -1,0 +1,290 @@
+"""Drawings (DOT and rendered SVG) and explain(): content, collapsing, escaping, errors."""
+
+from __future__ import annotations
+
+import time
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+
+import autograd_mini as ag
+import nn
+from autograd_mini import Tensor
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def svg_boxes(path) -> dict[str, list[str]]:
+    """Each drawn node's id (its <title>) → the lines of text in its box."""
+    root = ET.parse(path).getroot()
+    boxes = {}
+    for group in root.iter(f"{SVG}g"):
+        if group.get("class") == "node":
+            title = group.find(f"{SVG}title").text
+            boxes[title] = [t.text or "" for t in group.iter(f"{SVG}text")]
+    return boxes
+
+
+def svg_clusters(path) -> list[str]:
+    root = ET.parse(path).getroot()
+    return [
+        " ".join(t.text or "" for t in g.iter(f"{SVG}text"))
+        for g in root.iter(f"{SVG}g")
+        if g.get("class") == "cluster"
+    ]
+
+
+def svg_edge_labels(path) -> list[str]:
+    root = ET.parse(path).getroot()
+    return [
+        " ".join(t.text or "" for t in g.iter(f"{SVG}text"))
+        for g in root.iter(f"{SVG}g")
+        if g.get("class") == "edge"
+    ]
+
+
+@pytest.fixture
+def mlp_loss():
+    model = nn.MLP([784, 30, 10], seed=0)
+    rng = np.random.default_rng(0)
+    X = rng.uniform(size=(10, 784))
+    loss = ag.quadratic_cost(model(X), nn.one_hot(rng.integers(0, 10, 10), 10))
+    return model, loss
+
+
+def test_svg_of_a_two_layer_mlp(mlp_loss, tmp_path):
+    _, loss = mlp_loss
+    loss.backward()
+    path = ag.save_svg(loss, tmp_path / "mlp.svg")
+    boxes = svg_boxes(path)
+    ops = {k: v for k, v in boxes.items() if k.startswith("op")}
+    assert len(ops) == len(ag.backward_order(loss)) == 5, "one box per recorded op"
+    titles = sorted(lines[0] for lines in ops.values())
+    assert titles == [
+        "linear (broadcast layers.0.bias)",
+        "linear (broadcast layers.1.bias)",
+        "quadratic_cost",
+        "sigmoid",
+        "sigmoid",
+    ]
+    text = " | ".join(" ".join(lines) for lines in boxes.values())
+    for expected in (
+        "layers.0.weight",
+        "(784, 30) float64",
+        "layers.1.bias",
+        "→ (10, 30) float64",
+        "∇ (784, 30)",
+        "∇ (10,)",
+        "array (10, 784) float64",
+    ):
+        assert expected in text, expected
+    clusters = svg_clusters(path)
+    assert any("layers.0: Linear(784→30)" in c for c in clusters)
+    assert any("layers.1: Linear(30→10)" in c for c in clusters)
+    assert any("MLP(784→30→10, sigmoid)" in c for c in clusters)
+    assert any(
+        "broadcast (30,) → (10, 30)" in e and "summed over axis 0" in e
+        for e in svg_edge_labels(path)
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mlp.svg"], "no stray .gv file"
+
+
+def test_before_backward_there_are_no_gradients_drawn(mlp_loss):
+    _, loss = mlp_loss
+    assert "∇" not in loss.draw().source
+    assert "∇" not in ag.draw(loss, show_grads=False).source
+
+
+def test_options_change_the_picture(mlp_loss):
+    _, loss = mlp_loss
+    assert "cluster" not in ag.draw(loss, group_modules=False).source.replace("cluster_legend", "")
+    assert "(784, 30)" not in ag.draw(loss, show_shapes=False).source
+    assert "rankdir=TB" in ag.draw(loss, rankdir="TB").source
+    assert "mean " in ag.draw(loss, show_values=True).source
+
+
+def test_loss_and_kinds_have_distinct_styles(mlp_loss):
+    _, loss = mlp_loss
+    source = loss.draw().source
+    assert "doubleoctagon" not in source  # styles are ours, not defaults
+    assert source.count("peripheries=2") == 2, "the loss and its legend entry"
+    assert 'fillcolor="#d4e6fb"' in source and "legend" in source
+
+
+def test_explain_lists_every_vjp_in_backward_order(mlp_loss):
+    _, loss = mlp_loss
+    explanation = ag.explain(loss)
+    assert [s.op for s in explanation.steps] == [
+        "quadratic_cost",
+        "sigmoid",
+        "linear",
+        "sigmoid",
+        "linear",
+    ]
+    first_linear = explanation.steps[4]
+    assert first_linear.inputs == [
+        ("array", (10, 784)),
+        ("layers.0.weight", (784, 30)),
+        ("layers.0.bias", (30,)),
+    ]
+    assert first_linear.output == (10, 30)
+    rules = {g.input: g for g in first_linear.gradients}
+    assert rules["array"].shape is None and "not computed" in rules["array"].rule
+    assert rules["layers.0.weight"].rule == "dW = Xᵀ @ dZ" and rules["layers.0.weight"].shape == (
+        784,
+        30,
+    )
+    assert rules["layers.0.bias"].shape == (30,)
+    assert rules["layers.0.bias"].note == "un-broadcast (10, 30) → (30,): summed over axis 0"
+    second_linear = explanation.steps[2]
+    assert second_linear.gradients[0].rule == "dX = dZ @ Wᵀ" and second_linear.gradients[
+        0
+    ].shape == (10, 30)
+    text = str(explanation)
+    assert text == repr(explanation)
+    assert "step  3  linear: sigmoid(step 4) (10, 30)" in text
+    assert "→ (784, 30) for layers.0.weight" in text
+
+
+def test_explain_after_backward_is_the_same(mlp_loss):
+    _, loss = mlp_loss
+    before = str(ag.explain(loss))
+    loss.backward()
+    assert str(ag.explain(loss)) == before
+
+
+def test_explain_of_hand_written_broadcasting():
+    b = Tensor(np.zeros((3, 1)), requires_grad=True, name="b")
+    out = (Tensor(np.ones((3, 4))) + b).sum()
+    (_, add) = ag.explain(out).steps
+    assert add.gradients[1].note == "un-broadcast (3, 4) → (3, 1): summed over axis 1"
+
+
+# ---------------------------------------------------------------------------------------
+# Escaping
+# ---------------------------------------------------------------------------------------
+
+HOSTILE = [
+    'quote " in name',
+    "back\\slash \\N \\l",
+    "<script>alert(1)</script>",
+    "{ } | < >",
+    "new\nline",
+    '" color="red" label="x',
+    "<b>html</b>",
+    "tab\tand \x07bell",
+]
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_names_render_literally_in_valid_svg(name, tmp_path):
+    w = Tensor(np.ones(3), requires_grad=True, name=name)
+    with ag.scope(name):
+        loss = (w * 2).sum()
+    loss.backward()
+    path = ag.save_svg(loss, tmp_path / "x.svg")
+    boxes = svg_boxes(path)  # parses: the SVG is well-formed XML
+    shown = name.encode("unicode_escape").decode() if not name.isprintable() else name
+    if "\n" in name or "\t" in name:
+        shown = "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in name)
+    leaf_lines = next(lines for key, lines in boxes.items() if key.startswith("leaf"))
+    assert leaf_lines[0] == shown
+    assert any(shown in c for c in svg_clusters(path))
+    source = ag.draw(loss).source
+    assert "color=red" not in source and 'color="red"' not in source.replace('\\"', "")
+
+
+def test_escaped_dot_has_no_html_labels():
+    w = Tensor(np.ones(2), requires_grad=True, name="<i>x</i>")
+    source = (w * 1.0).sum().draw().source
+    assert "label=<" not in source
+
+
+# ---------------------------------------------------------------------------------------
+# Big graphs
+# ---------------------------------------------------------------------------------------
+
+
+def test_a_20000_op_chain_is_collapsed_quickly_and_renders(tmp_path):
+    x = Tensor(np.ones(4), requires_grad=True, name="x")
+    y = x
+    for _ in range(10_000):
+        y = (y * 1.0001).tanh()  # 20,000 ops: (mul → tanh) × 10,000
+    loss = y.sum()
+    started = time.perf_counter()
+    dot = ag.draw(loss)
+    assert time.perf_counter() - started < 30, "hang guard (it takes well under a second)"
+    source = dot.source
+    assert "collapsed: 20,001 ops" in source
+    assert "(mul → tanh) × 10000" in source
+    assert source.count("label=") < 40
+    boxes = svg_boxes(ag.save_svg(loss, tmp_path / "big.svg"))
+    assert any(lines[0] == "sum" for lines in boxes.values()), "the loss is always drawn"
+
+
+def test_a_deep_mlp_collapses_to_one_box_per_layer():
+    model = nn.MLP([4] * 301, seed=0)  # 300 layers: 600 ops + 600 parameters
+    loss = model(np.ones((2, 4))).sum()
+    layout = loss.draw(max_nodes=400).source
+    assert "one per module at depth 2" in layout
+    assert "layers.17: Linear(4→4)" in layout
+    assert "1 linear" in layout and "2 parameters" in layout
+
+
+def test_a_wide_graph_without_structure_is_truncated_but_keeps_the_loss():
+    leaves = [Tensor(np.ones(1) * i, requires_grad=True, name=f"p{i}") for i in range(300)]
+    total = leaves[0]
+    for i, p in enumerate(leaves[1:]):
+        total = total * p if i % 2 else total + p.exp()
+    loss = total.sum()
+    source = loss.draw(max_nodes=50).source
+    assert "truncated:" in source and "not drawn" in source
+    assert "sum" in source
+
+
+# ---------------------------------------------------------------------------------------
+# Errors, Jupyter, no dot
+# ---------------------------------------------------------------------------------------
+
+
+def test_bad_arguments():
+    t = (Tensor([1.0], requires_grad=True) * 2).sum()
+    with pytest.raises(TypeError, match="Tensor or a non-empty list"):
+        ag.draw("loss")
+    with pytest.raises(TypeError, match="Tensor or a non-empty list"):
+        ag.draw([])
+    with pytest.raises(ValueError, match="rankdir must be one of"):
+        ag.draw(t, rankdir="diagonal")
+    with pytest.raises(ValueError, match="max_nodes must be an integer"):
+        ag.draw(t, max_nodes=0)
+    with pytest.raises(TypeError, match="explain: expected a Tensor"):
+        ag.explain([t])
+
+
+def test_several_roots_and_a_leaf_root():
+    w = Tensor(np.ones(2), requires_grad=True, name="w")
+    a, b = (w * 2).sum(), (w * 3).sum()
+    source = ag.draw([a, b]).source
+    assert source.count("peripheries=2") == 3, "two roots and the legend"
+    assert "w" in ag.draw(w).source
+
+
+def test_jupyter_shows_the_digraph_inline(mlp_loss):
+    _, loss = mlp_loss
+    bundle = loss.draw()._repr_mimebundle_()
+    assert "image/svg+xml" in bundle and bundle["image/svg+xml"].lstrip().startswith(
+        ("<?xml", "<svg")
+    )
+
+
+def test_without_dot_draw_works_and_save_svg_says_how_to_install(mlp_loss, tmp_path, monkeypatch):
+    _, loss = mlp_loss
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    assert "digraph" in ag.draw(loss).source
+    with pytest.raises(ag.GraphvizMissingError) as info:
+        ag.save_svg(loss, tmp_path / "x.svg")
+    message = str(info.value)
+    for command in ("apt-get install graphviz", "brew install graphviz", "conda install graphviz"):
+        assert command in message
+    assert not (tmp_path / "x.svg").exists()
