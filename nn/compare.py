@@ -132,7 +132,8 @@ def _resolve(source: GradientSource, model, X, Y, cost) -> tuple[Gradients, str]
                 "compare_gradients: a function needs model=, X= and Y= to call it with."
             )
         weights_and_biases = [(layer.W.copy(), layer.b.copy()) for layer in layers_of(model)]
-        label = getattr(source, "__name__", label)
+        name = getattr(source, "__name__", "<lambda>")
+        label = label if name == "<lambda>" else name
         source = source(weights_and_biases, np.asarray(X), np.asarray(Y))
     if isinstance(source, Mapping):
         return {name: np.asarray(value) for name, value in source.items()}, label

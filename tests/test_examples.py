@@ -1,0 +1,57 @@
+"""Every example runs as a script (small settings where it trains on MNIST)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from nn.data import shared_data_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_example(name: str, *args: str, cwd: Path | None = None) -> str:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / name), *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=cwd or ROOT,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def test_or_gate():
+    out = run_example("or_gate.py")
+    for text in ("dW1 = Xᵀ @ Δ1", "(2, 1)", "db2 = Δ2.sum(axis=0)", "BP2", "accuracy 100%", "✓"):
+        assert text in out
+    assert "✗" not in out
+
+
+def test_my_backprop_diagnoses_then_passes():
+    out = run_example("my_backprop.py")
+    first, fixed = out.split("After the fix")
+    assert "transpose of the right gradient" in first and "(30, 784) ≠ (784, 30)" in first
+    assert "✗" not in fixed
+
+
+def test_nielsen_mnist_runs_one_short_epoch():
+    shared = shared_data_dir()
+    if shared is None:
+        pytest.skip("../shared/data is not available")
+    path = shared / "mnist.pkl.gz"
+    out = run_example(
+        "nielsen_mnist.py", "--data", str(path), "--epochs", "1", "--train-size", "2000"
+    )
+    assert "Epoch 0: " in out and "/ 10000" in out
+
+
+def test_draw_graph_writes_the_svgs(tmp_path):
+    out = run_example("draw_graph.py", "--output-dir", str(tmp_path))
+    written = sorted(p.name for p in tmp_path.glob("*.svg"))
+    assert written == ["nielsen_784_30_10.svg", "or_gate.svg"], out
