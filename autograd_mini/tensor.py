@@ -122,7 +122,7 @@ def _record(op: Op, out: Any, saved: tuple, inputs: tuple, edges: tuple, params:
     state = STATE
     if state.detect_anomaly:
         arrays = [x.data if isinstance(x, Tensor) else x for x in inputs]
-        _check_finite(out, f"{op.name} produced a non-finite output", op, arrays)
+        _check_finite(out, f"{op.name} produced a non-finite output", arrays)
     result = Tensor.__new__(Tensor)
     result.data = out
     result._grad = None
@@ -137,7 +137,7 @@ def _record(op: Op, out: Any, saved: tuple, inputs: tuple, edges: tuple, params:
     return result
 
 
-def _check_finite(array: np.ndarray, what: str, op: Op, arrays: Sequence) -> None:
+def _check_finite(array: np.ndarray, what: str, arrays: Sequence) -> None:
     if np.isfinite(array).all():
         return
     bad = tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0]) if array.ndim else ()
@@ -470,7 +470,7 @@ class Tensor:
                 gx = vjp(g, *saved)
                 if check_anomaly:
                     what = f"the gradient that {node.op.name} passed back is non-finite"
-                    _check_finite(np.asarray(gx), what, node.op, [x.data])
+                    _check_finite(np.asarray(gx), what, [x.data])
                 if x._node is None:  # a leaf: its .grad accumulates right away
                     x._accumulate_grad(gx, shared=gx is g)
                 elif x in grads:
@@ -491,7 +491,8 @@ class Tensor:
                     "gradient needs a scalar (one element). Reduce it first (e.g. a loss, or "
                     f".sum()), or pass backward(grad=...) with an array of shape {self.shape}."
                 )
-            return np.ones_like(self.data)
+            # a scalar loss is the usual root: np.array(1) is much cheaper than np.ones_like
+            return np.array(1, self.dtype) if self.data.ndim == 0 else np.ones_like(self.data)
         seed = np.asarray(grad.data if isinstance(grad, Tensor) else grad)
         if seed.shape != self.shape:
             raise ShapeError(
@@ -507,12 +508,16 @@ class Tensor:
         if current is not None:
             total = current + g
             self._grad = total if total.dtype == self.data.dtype else total.astype(self.data.dtype)
-        elif (
-            shared or type(g) is not np.ndarray or g.base is not None or g.dtype != self.data.dtype
-        ):
+        elif shared or not _private(g, self):
             self._grad = np.array(g, dtype=self.data.dtype)
         else:
             self._grad = g
+
+
+def _private(g: Any, owner: Tensor) -> bool:
+    """Whether g can become owner's .grad as it is: an array of its own (not a view of
+    another) with owner's dtype. (Whether someone else holds it is tracked separately.)"""
+    return type(g) is np.ndarray and g.base is None and g.dtype == owner.data.dtype
 
 
 def _index_arrays(index: Any) -> Any:
