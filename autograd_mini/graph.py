@@ -258,26 +258,22 @@ def _grouped(snap: Snapshot, key, kind: str, root_ids: set[int]) -> Plan:
             )
         units.append(unit)
         unit_of[id(tensor)] = unit
-    for i, leaf in enumerate(snap.leaves):  # a leaf used only inside one group joins it
+
+    def place(member: Any, key: str, owner: Unit | None) -> None:
+        """Into its only user's collapsed box, else a box of its own."""
+        if owner is not None and owner.collapsed:
+            owner.members.append(member)
+            unit_of[id(member)] = owner
+        else:
+            unit = Unit(key, [member])
+            units.append(unit)
+            unit_of[id(member)] = unit
+
+    for i, leaf in enumerate(snap.leaves):
         owners = {id(unit_of[id(t)]): unit_of[id(t)] for t in snap.consumers.get(id(leaf), [])}
-        if len(owners) == 1:
-            (owner,) = owners.values()
-            if owner.collapsed:
-                owner.members.append(leaf)
-                unit_of[id(leaf)] = owner
-                continue
-        unit = Unit(f"leaf{i}", [leaf])
-        units.append(unit)
-        unit_of[id(leaf)] = unit
+        place(leaf, f"leaf{i}", next(iter(owners.values())) if len(owners) == 1 else None)
     for i, constant in enumerate(snap.constants):
-        owner = unit_of[id(constant.consumer)]
-        if owner.collapsed:
-            owner.members.append(constant)
-            unit_of[id(constant)] = owner
-            continue
-        unit = Unit(f"const{i}", [constant])
-        units.append(unit)
-        unit_of[id(constant)] = unit
+        place(constant, f"const{i}", unit_of[id(constant.consumer)])
     for unit in groups.values():
         unit.title = _group_title(unit, kind)
     return Plan(units, unit_of, None)

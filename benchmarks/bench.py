@@ -172,8 +172,13 @@ def measure_mnist_epoch(dtype, rounds: int) -> dict[str, tuple] | None:
 
     def fresh_model():
         model = nn.MLP([784, 30, 10], dtype=dtype)
-        model.load_state_dict({f"layers.{i}.{k}": v for i, (W, b) in enumerate(start)
-                               for k, v in (("weight", W), ("bias", b))})
+        model.load_state_dict(
+            {
+                f"layers.{i}.{k}": v
+                for i, (W, b) in enumerate(start)
+                for k, v in (("weight", W), ("bias", b))
+            }
+        )
         return model
 
     # honesty: 50 steps from the same start in the same order give the same parameters (over
@@ -182,8 +187,12 @@ def measure_mnist_epoch(dtype, rounds: int) -> dict[str, tuple] | None:
     numpy_epoch(params, n=500)
     model = fresh_model()
     engine_epoch(model, n=500)
-    check_gradients("autograd_mini (MNIST, parameters after 50 steps)",
-                    [(layer.weight.data, layer.bias.data) for layer in model.layers], params, dtype)
+    check_gradients(
+        "autograd_mini (MNIST, parameters after 50 steps)",
+        [(layer.weight.data, layer.bias.data) for layer in model.layers],
+        params,
+        dtype,
+    )
     runs = {
         "numpy": lambda: numpy_epoch([(W.copy(), b.copy()) for W, b in start]),
         "autograd_mini": lambda: engine_epoch(fresh_model()),

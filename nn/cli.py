@@ -362,34 +362,26 @@ def run_graph(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------------------
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return value
+def _number(convert, accept, requirement: str, kind: str):
+    """An argparse type: `convert` the text, and insist that `accept(value)` holds."""
+
+    def parse(text: str):
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {kind}") from None
+        if not accept(value):
+            raise argparse.ArgumentTypeError(f"{value} must be {requirement}")
+        return value
+
+    return parse
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{value} must be positive")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"{value} must be a finite number ≥ 0")
-    return value
+_positive_int = _number(int, lambda v: v >= 1, "at least 1", "a whole number")
+_positive_float = _number(float, lambda v: 0 < v < float("inf"), "positive", "a number")
+_non_negative_float = _number(
+    float, lambda v: 0 <= v < float("inf"), "a finite number ≥ 0", "a number"
+)
 
 
 def parser() -> argparse.ArgumentParser:

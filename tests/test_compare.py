@@ -133,28 +133,27 @@ def test_integer_labels_instead_of_one_hot(problem):
     assert any("integer labels" in d for d in report.diagnoses("layers.1.weight"))
 
 
-def test_transposed_and_also_wrong(problem):
+def tampered(problem, name, change):
+    """The report for autodiff's own gradients with one of them changed by `change`."""
     model, X, Y, _ = problem
     grads = nn.autodiff_gradients(model, X, Y)
-    grads["layers.0.weight"] = grads["layers.0.weight"].T * 8
-    report = nn.compare_gradients("autodiff", grads, model=model, X=X, Y=Y)
+    grads[name] = change(grads[name])
+    return nn.compare_gradients("autodiff", grads, model=model, X=X, Y=Y)
+
+
+def test_transposed_and_also_wrong(problem):
+    report = tampered(problem, "layers.0.weight", lambda g: g.T * 8)
     (message,) = report.diagnoses("layers.0.weight")
     assert "transposed shape (5, 4)" in message and "m = 8 times too large" in message
 
 
 def test_bias_as_a_column(problem):
-    model, X, Y, _ = problem
-    grads = nn.autodiff_gradients(model, X, Y)
-    grads["layers.0.bias"] = grads["layers.0.bias"].reshape(-1, 1)
-    report = nn.compare_gradients("autodiff", grads, model=model, X=X, Y=Y)
+    report = tampered(problem, "layers.0.bias", lambda g: g.reshape(-1, 1))
     assert "values are right but it is a column (5, 1)" in report.diagnoses("layers.0.bias")[0]
 
 
 def test_unexplained_difference_points_at_the_worst_entry(problem):
-    model, X, Y, _ = problem
-    grads = nn.autodiff_gradients(model, X, Y)
-    grads["layers.1.bias"] = grads["layers.1.bias"] + np.array([0.0, 1.0, 0.0])
-    report = nn.compare_gradients("autodiff", grads, model=model, X=X, Y=Y)
+    report = tampered(problem, "layers.1.bias", lambda g: g + np.array([0.0, 1.0, 0.0]))
     (message,) = report.diagnoses("layers.1.bias")
     assert "no known mistake explains it" in message and "(1,)" in message
 

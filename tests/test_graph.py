@@ -26,21 +26,13 @@ def svg_boxes(path) -> dict[str, list[str]]:
     return boxes
 
 
-def svg_clusters(path) -> list[str]:
+def svg_texts(path, kind: str) -> list[str]:
+    """The text of every SVG group of class `kind` ("cluster" or "edge"), one string each."""
     root = ET.parse(path).getroot()
     return [
         " ".join(t.text or "" for t in g.iter(f"{SVG}text"))
         for g in root.iter(f"{SVG}g")
-        if g.get("class") == "cluster"
-    ]
-
-
-def svg_edge_labels(path) -> list[str]:
-    root = ET.parse(path).getroot()
-    return [
-        " ".join(t.text or "" for t in g.iter(f"{SVG}text"))
-        for g in root.iter(f"{SVG}g")
-        if g.get("class") == "edge"
+        if g.get("class") == kind
     ]
 
 
@@ -79,13 +71,13 @@ def test_svg_of_a_two_layer_mlp(mlp_loss, tmp_path):
         "array (10, 784) float64",
     ):
         assert expected in text, expected
-    clusters = svg_clusters(path)
+    clusters = svg_texts(path, "cluster")
     assert any("layers.0: Linear(784→30)" in c for c in clusters)
     assert any("layers.1: Linear(30→10)" in c for c in clusters)
     assert any("MLP(784→30→10, sigmoid)" in c for c in clusters)
     assert any(
         "broadcast (30,) → (10, 30)" in e and "summed over axis 0" in e
-        for e in svg_edge_labels(path)
+        for e in svg_texts(path, "edge")
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mlp.svg"], "no stray .gv file"
 
@@ -190,7 +182,7 @@ def test_names_render_literally_in_valid_svg(name, tmp_path):
         shown = "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in name)
     leaf_lines = next(lines for key, lines in boxes.items() if key.startswith("leaf"))
     assert leaf_lines[0] == shown
-    assert any(shown in c for c in svg_clusters(path))
+    assert any(shown in c for c in svg_texts(path, "cluster"))
     source = ag.draw(loss).source
     assert "color=red" not in source and 'color="red"' not in source.replace('\\"', "")
 
