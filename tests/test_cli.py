@@ -56,6 +56,7 @@ def test_graph_writes_an_svg(capsys, tmp_path):
     ("argv", "message"),
     [
         (["train", "--data", "/no/such/file.pkl.gz"], "/no/such/file.pkl.gz"),
+        (["train", "--data", __file__], "not a known MNIST format"),
         (["check", "--sizes", "3"], "--sizes needs at least two"),
         (
             ["train", "--data", "x", "--resume", "/no/such/model.npz"],
