@@ -12,6 +12,7 @@ from .check import MethodComparison, autodiff_gradients, check_backprop, numeric
 from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from .compare import GradientReport, compare_gradients
 from .costs import COSTS, Cost, get_cost
+from .data import MNIST, DataError, load_mnist
 from .layers import (
     MLP,
     Activation,
@@ -30,12 +31,14 @@ from .training import EpochResult, History, evaluate, fit
 __all__ = [
     "COSTS",
     "MLP",
+    "MNIST",
     "SGD",
     "Activation",
     "Adam",
     "Checkpoint",
     "CheckpointError",
     "Cost",
+    "DataError",
     "EpochResult",
     "GradientReport",
     "History",
@@ -64,6 +67,7 @@ __all__ = [
     "init",
     "layers_of",
     "load_checkpoint",
+    "load_mnist",
     "make_activation",
     "nielsen_l2",
     "numerical_gradients",
