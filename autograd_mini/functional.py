@@ -75,15 +75,31 @@ def matmul(a: TensorLike, b: TensorLike) -> Tensor:
     return as_tensor(a) @ b
 
 
-def linear(x: TensorLike, weight: TensorLike, bias: TensorLike | None = None) -> Tensor:
+def linear(
+    x: TensorLike,
+    weight: TensorLike,
+    bias: TensorLike | None = None,
+    activation: str | None = None,
+) -> Tensor:
     """`x @ weight + bias` as one fused op (row-batch convention).
 
     x: (m, n_in) or (n_in,); weight: (n_in, n_out); bias: (n_out,) or None.
     Its VJPs are BP3/BP4 in row form: dX = dZ @ Wᵀ, dW = Xᵀ @ dZ, db = Σ_rows dZ.
+    activation ("sigmoid", "tanh" or "relu"): A = f(x @ weight + bias) as one node,
+    `linear+sigmoid` etc., whose backward first forms δ = dA ⊙ f′(Z) (BP2), then the same
+    VJPs on δ. Bit-identical to `linear(...)` followed by the activation, with half the
+    bookkeeping; Z is then not a tensor of its own.
     """
+    if activation is not None and activation not in ops.FUSED_LINEAR:
+        raise ValueError(
+            f"linear: activation must be one of {sorted(ops.FUSED_LINEAR)} or None, "
+            f"got {activation!r}."
+        )
     if bias is None:
-        return as_tensor(x) @ weight
-    return apply(ops.linear, x, weight, bias)
+        z = as_tensor(x) @ weight
+        return z if activation is None else getattr(z, activation)()
+    op = ops.linear if activation is None else ops.FUSED_LINEAR[activation]
+    return apply(op, x, weight, bias)
 
 
 def softmax(x: TensorLike, axis: int = -1) -> Tensor:

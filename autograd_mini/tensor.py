@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from operator import attrgetter
 from typing import Any, Union
 
 import numpy as np
@@ -86,13 +87,16 @@ def _constant(x: Any) -> Any:
 
 def apply(op: Op, *inputs: Any, **params: Any) -> Tensor:
     """Run `op` on the inputs (Tensors or constants) and record it when a gradient is needed."""
+    vjps = op.vjps
+    if len(inputs) != len(vjps):
+        raise TypeError(f"{op.name} takes {len(vjps)} inputs, got {len(inputs)}.")
     arrays = []
-    edges = []
-    for x, vjp in zip(inputs, op.vjps, strict=True):
+    edges = ()  # (input, its VJP) for each input that requires grad
+    for position, x in enumerate(inputs):
         if isinstance(x, Tensor):
             arrays.append(x.data)
             if x._requires_grad:
-                edges.append((x, vjp))
+                edges += ((x, vjps[position]),)
         else:
             arrays.append(_constant(x))
     try:
@@ -101,7 +105,7 @@ def apply(op: Op, *inputs: Any, **params: Any) -> Tensor:
         raise
     except (ValueError, IndexError, TypeError) as exc:
         raise op.on_error(op.name, exc, arrays) from exc
-    return _record(op, out, saved, inputs, tuple(edges), params)
+    return _record(op, out, saved, inputs, edges, params)
 
 
 def apply_to(op: Op, x: Tensor, **params: Any) -> Tensor:
@@ -466,13 +470,18 @@ class Tensor:
             if tensor._retains_grad:
                 tensor._accumulate_grad(g, shared=tensor in shared)
             saved = node.saved
+            if node.op.prepare is not None:  # a fused op's shared first step, e.g. δ
+                g = node.op.prepare(g, *saved)
             for x, vjp in node.edges:
                 gx = vjp(g, *saved)
                 if check_anomaly:
                     what = f"the gradient that {node.op.name} passed back is non-finite"
                     _check_finite(np.asarray(gx), what, [x.data])
                 if x._node is None:  # a leaf: its .grad accumulates right away
-                    x._accumulate_grad(gx, shared=gx is g)
+                    if x._grad is None and gx is not g and _private(gx, x):
+                        x._grad = gx  # the usual first gradient: a fresh array, kept as is
+                    else:
+                        x._accumulate_grad(gx, shared=gx is g)
                 elif x in grads:
                     grads[x] = grads[x] + gx  # a new array
                     shared.discard(x)
@@ -558,8 +567,7 @@ def _topological_order(root: Tensor, allow_freed: bool = False) -> list[Tensor]:
     return found
 
 
-def _recorded_at(tensor: Tensor) -> int:
-    return tensor._node.sequence
+_recorded_at = attrgetter("_node.sequence")
 
 
 def backward_order(root: Tensor) -> list[Tensor]:

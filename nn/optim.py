@@ -156,10 +156,14 @@ class SGD(Optimizer):
         """Update every parameter that has a gradient, in place."""
         for group in self.param_groups:
             lr, momentum, decay = group["lr"], group["momentum"], group["weight_decay"]
+            rate = None  # lr as a 0-d array of the parameters' dtype: numpy multiplies by it
+            # faster than by a Python float, with the same result (the float is cast too)
             for p in group["params"]:
                 g = p._grad  # the engine's slot behind .grad (a leaf's: no warning needed)
                 if g is None:
                     continue
+                if rate is None or rate.dtype != p.data.dtype:
+                    rate = np.array(lr, dtype=p.data.dtype)
                 if decay:
                     g = g + decay * p.data
                 if momentum:
@@ -171,7 +175,7 @@ class SGD(Optimizer):
                         velocity *= momentum
                         velocity += g
                     g = velocity
-                p.data -= lr * g
+                p.data -= rate * g
 
 
 class Adam(Optimizer):

@@ -63,6 +63,16 @@ BINARY = {
     "div": (lambda x, y: x / y, "nonzero"),
 }
 
+LINEAR_SHAPES = [  # x, weight, bias
+    ((5, 3), (3, 4), (4,)),
+    ((3,), (3, 4), (4,)),
+    ((5, 3), (3, 4), (1, 4)),
+    ((5, 3), (3, 4), ()),
+    ((5, 3), (3, 4), (5, 1)),
+    ((2, 5, 3), (3, 4), (4,)),
+]
+FUSED_ACTIVATIONS = ("sigmoid", "tanh", "relu")
+
 CASES: list[Case] = []
 for name, (f, domain) in BINARY.items():
     CASES += [Case(name, f, pair, domain) for pair in BROADCAST_PAIRS]
@@ -120,17 +130,17 @@ CASES += [
         label="matmul[array@t]",
         mixes_float64=True,
     ),
-    # the fused linear layer, with its bias broadcast over the batch
+    # the fused linear layer, with its bias broadcast over the batch, and fused with an
+    # activation as well (linear+sigmoid, linear+tanh, linear+relu)
+    *[Case("linear", lambda x, w, b: ag.linear(x, w, b), shapes) for shapes in LINEAR_SHAPES],
     *[
-        Case("linear", lambda x, w, b: ag.linear(x, w, b), shapes)
-        for shapes in [
-            ((5, 3), (3, 4), (4,)),
-            ((3,), (3, 4), (4,)),
-            ((5, 3), (3, 4), (1, 4)),
-            ((5, 3), (3, 4), ()),
-            ((5, 3), (3, 4), (5, 1)),
-            ((2, 5, 3), (3, 4), (4,)),
-        ]
+        Case(
+            f"linear+{activation}",
+            lambda x, w, b, activation=activation: ag.linear(x, w, b, activation=activation),
+            shapes,
+        )
+        for activation in FUSED_ACTIVATIONS
+        for shapes in LINEAR_SHAPES
     ],
     # elementwise functions
     Case("exp", lambda x: x.exp(), ((3, 4),)),
@@ -264,6 +274,30 @@ def test_float32_agrees_with_float64(case):
         assert x32.grad.dtype == np.float32 and x32.grad.shape == x32.shape
         scale = np.abs(x64.grad).max() + 1e-30
         np.testing.assert_allclose(x32.grad, x64.grad, rtol=1e-4, atol=1e-5 * scale)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shapes", LINEAR_SHAPES, ids=str)
+@pytest.mark.parametrize("activation", FUSED_ACTIVATIONS)
+def test_fused_linear_is_bit_identical_to_linear_then_activation(activation, shapes, dtype):
+    fused_inputs = make_inputs(Case("linear", None, shapes), dtype)
+    plain_inputs = [Tensor(x.data, requires_grad=True) for x in fused_inputs]
+    fused = ag.linear(*fused_inputs, activation=activation)
+    plain = getattr(ag.linear(*plain_inputs), activation)()
+    assert fused.op == f"linear+{activation}" and fused.dtype == dtype
+    np.testing.assert_array_equal(fused.data, plain.data)
+    weights = np.random.default_rng(2).standard_normal(fused.shape).astype(dtype)
+    fused.backward(weights)
+    plain.backward(weights)
+    for x_fused, x_plain in zip(fused_inputs, plain_inputs, strict=True):
+        assert x_fused.grad.dtype == dtype
+        np.testing.assert_array_equal(x_fused.grad, x_plain.grad)
+
+
+def test_fused_linear_refuses_an_unknown_activation():
+    x, w, b = (Tensor(np.ones(s)) for s in LINEAR_SHAPES[0])
+    with pytest.raises(ValueError, match=r"linear: activation must be one of .*'softmax'"):
+        ag.linear(x, w, b, activation="softmax")
 
 
 def test_every_primitive_has_a_case():
