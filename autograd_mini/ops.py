@@ -211,9 +211,12 @@ matmul = Op(
 def _linear(x, w, b):
     """The fused linear layer Z = X @ W + b (row-batch convention): one node, not two."""
     z = x @ w
-    if type(b) is np.ndarray and b.shape == z.shape[-1:] and b.dtype == z.dtype:
-        z += b  # the usual bias (k,): added in place, saving a temporary of z's size
-        return z, (x, w, b.shape)
+    if type(z) is np.ndarray and type(b) is np.ndarray and b.dtype is z.dtype:
+        try:  # in place, saving a temporary of z's size; numpy refuses a b that stretches z
+            z += b
+            return z, (x, w, b.shape)
+        except ValueError:
+            pass  # a bias that stretches X @ W (or does not fit at all): explained below
     stretched = z + b
     if stretched.shape != z.shape:
         raise ShapeError(
@@ -365,11 +368,11 @@ def _fused_linear(
     `delta(dA, A)` returns dA ⊙ f′(Z) as a new array, f′ written through A = f(Z)."""
 
     def forward(x, w, b):
-        z, (x, w, shape_b) = _linear(x, w, b)  # z is a fresh array: activated in place
+        z, saved = _linear(x, w, b)  # z is a fresh array: activated in place
         if type(z) is not np.ndarray or z.dtype.kind != "f":
             z = np.asarray(z, dtype=np.result_type(z, np.float16))
         a = activate_in_place(z)
-        return a, (x, w, shape_b, a)
+        return a, (*saved, a)
 
     return Op(
         f"linear+{activation}",

@@ -10,7 +10,10 @@ The table gives the median µs per step and, in brackets, the median over rounds
 per-round ratio to hand-written numpy: ratios, not absolute times, survive a noisy shared
 machine. Before anything is timed, each implementation's first-step gradients must agree
 with the hand-written ones. Peers (torch, HIPS autograd, mygrad) are measured when they are
-importable (`pip install -e ".[bench]"`).
+importable (`pip install -e ".[bench]"`). autograd_mini is measured twice: as `nn.MLP(...,
+fuse=True)` (each layer and its sigmoid one recorded node, `linear+sigmoid`) and unfused
+(the default `nn.MLP`, which records `linear` and `sigmoid` apart); their gradients are
+bit-identical.
 
 MNIST: one epoch of Nielsen's 784-30-10 run (quadratic cost, mini-batch 10, η = 3.0) with
 `nn.fit` against the same loop hand-written in numpy, on ../shared/data/mnist.pkl.gz (skipped
@@ -170,8 +173,8 @@ def measure_mnist_epoch(dtype, rounds: int) -> dict[str, tuple] | None:
         n = n or len(X)
         nn.fit(model, (X[:n], labels[:n]), epochs=1, batch_size=10, lr=3.0, seed=7)
 
-    def fresh_model():
-        model = nn.MLP([784, 30, 10], dtype=dtype)
+    def fresh_model(fuse=True):
+        model = nn.MLP([784, 30, 10], dtype=dtype, fuse=fuse)
         model.load_state_dict(
             {
                 f"layers.{i}.{k}": v
@@ -196,6 +199,7 @@ def measure_mnist_epoch(dtype, rounds: int) -> dict[str, tuple] | None:
     runs = {
         "numpy": lambda: numpy_epoch([(W.copy(), b.copy()) for W, b in start]),
         "autograd_mini": lambda: engine_epoch(fresh_model()),
+        "autograd_mini unfused": lambda: engine_epoch(fresh_model(fuse=False)),
     }
     return interleave(runs, rounds, per=1)
 

@@ -59,7 +59,7 @@ def _batch_size(output: Tensor) -> int:
 
 QUADRATIC = Cost(
     name="quadratic",
-    loss=lambda a, Y: ag.quadratic_cost(a, Y),
+    loss=ag.quadratic_cost,
     delta=lambda z, a, y, activation: (a - y) * activation.derivative(z),
     output_activation=None,
 )
@@ -73,7 +73,7 @@ CROSS_ENTROPY = Cost(
 
 SOFTMAX_CROSS_ENTROPY = Cost(
     name="softmax-cross-entropy",
-    loss=lambda logits, Y: ag.cross_entropy(logits, Y),
+    loss=ag.cross_entropy,
     delta=lambda z, a, y, activation: _softmax(z) - y,
     output_activation="identity",
 )

@@ -77,15 +77,20 @@ class Linear(Module):
     def _apply(self, op: ops.Op, x: ag.tensor.TensorLike, *params: Tensor) -> Tensor:
         try:
             return apply(op, x, *params)
-        except ag.ShapeError:
-            shape = np.shape(x.data if isinstance(x, Tensor) else x)
-            if shape and shape[-1] == self.in_features:
-                raise  # the features fit: the problem is elsewhere, keep the engine's message
-            label = self._scope[1][-1] if self._scope[1] else self.describe()
-            raise ag.ShapeError(
-                f"{label}: expected inputs with {self.in_features} features in the last "
-                f"dimension, (m, {self.in_features}) or ({self.in_features},), got shape {shape}."
-            ) from None
+        except ag.ShapeError as exc:
+            raise self._explain(exc, x) from None
+
+    def _explain(self, exc: ag.ShapeError, x: ag.tensor.TensorLike) -> ag.ShapeError:
+        """The error to raise for `exc` from this layer on input x: the engine's own when
+        x has the right number of features (the problem is elsewhere), else which it needs."""
+        shape = np.shape(x.data if isinstance(x, Tensor) else x)
+        if shape and shape[-1] == self.in_features:
+            return exc
+        label = self._scope[1][-1] if self._scope[1] else self.describe()
+        return ag.ShapeError(
+            f"{label}: expected inputs with {self.in_features} features in the last "
+            f"dimension, (m, {self.in_features}) or ({self.in_features},), got shape {shape}."
+        )
 
     def describe(self) -> str:
         extra = "" if self.bias is not None else ", bias=False"
@@ -279,7 +284,10 @@ class MLP(Module):
                 state.scope = layer.scope_within(outer)
                 fused = fused_output if i == last else fused_hidden
                 if fused is not None and layer.bias is not None:  # f(X @ W + b), one node
-                    x = layer._apply(fused, x, layer.weight, layer.bias)
+                    try:
+                        x = apply(fused, x, layer.weight, layer.bias)
+                    except ag.ShapeError as exc:
+                        raise layer._explain(exc, x) from None
                     continue
                 z = layer.forward(x)
                 state.scope = outer
@@ -296,7 +304,8 @@ class MLP(Module):
         return ops.FUSED_LINEAR.get(activation.name)
 
     def config(self) -> dict[str, Any]:
-        """The constructor arguments that rebuild this architecture (JSON-ready)."""
+        """The constructor arguments that rebuild this architecture (JSON-ready). `fuse` is
+        not among them: it changes how the forward pass is recorded, not the numbers."""
         output = self.output_activation.name
         return {
             "type": "MLP",
@@ -305,7 +314,6 @@ class MLP(Module):
             "output_activation": None if output == "identity" else output,
             "dtype": str(self.layers[0].weight.dtype),
             "bias": self.layers[0].bias is not None,
-            "fuse": self.fuse,
         }
 
     @classmethod
@@ -319,7 +327,6 @@ class MLP(Module):
             output_activation=config["output_activation"],
             dtype=np.dtype(config["dtype"]),
             bias=config["bias"],
-            fuse=config.get("fuse", False),
         )
 
     def weights(self) -> list[Tensor]:
