@@ -293,7 +293,7 @@ def _sigmoid_constants(dtype: np.dtype) -> tuple[Array, Array]:
 
 
 _SIGMOID_CONSTANTS = {
-    np.dtype(t): _sigmoid_constants(np.dtype(t)) for t in (np.float16, np.float32, np.float64)
+    np.dtype(t): _sigmoid_constants(np.dtype(t)) for t in (np.float32, np.float64)
 }
 
 
@@ -302,7 +302,8 @@ def _sigmoid(x):
 
     −x is capped where e^(−x) would overflow; that changes σ only where it is subnormal
     (σ(x) < 1e-308 in float64, < 1e-38 in float32); everywhere else it is bit-identical
-    to the textbook formula.
+    to the textbook formula. float16 is computed in float32 and rounded: its e^(−x)
+    overflows already at −x > 11.1, where σ is still 1.5e-5.
     """
     s = _sigmoid_in_place(np.negative(x) if x.dtype.kind == "f" else -x.astype(np.float64))
     return s, (s,)
@@ -310,6 +311,9 @@ def _sigmoid(x):
 
 def _sigmoid_in_place(s: Array) -> Array:
     """Turn s = −x into σ(x) = 1 / (1 + e^(−x)), in its own buffer."""
+    if s.dtype.itemsize < 4:  # float16: in float32, see _sigmoid
+        s[...] = _sigmoid_in_place(s.astype(np.float32))
+        return s
     constants = _SIGMOID_CONSTANTS.get(s.dtype)
     cap, one = constants if constants is not None else _sigmoid_constants(s.dtype)
     np.minimum(s, cap, out=s)

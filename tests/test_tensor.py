@@ -291,6 +291,21 @@ def test_sigmoid_is_stable_at_plus_minus_1000(dtype):
     assert np.allclose(s.data[[1, 3]], exact, rtol=np.finfo(dtype).eps)
 
 
+@pytest.mark.parametrize("fused", [False, True], ids=["sigmoid", "linear+sigmoid"])
+def test_float16_sigmoid_is_float64_sigmoid_rounded(fused):
+    x = np.linspace(-30, 30, 6001).astype(np.float16)
+    with np.errstate(over="ignore"):
+        exact = (1 / (1 + np.exp(-x.astype(np.float64)))).astype(np.float16)
+    if fused:  # x @ I + 0 is x exactly
+        s = ag.linear(x[:, None], np.eye(1, dtype=np.float16), np.zeros(1, np.float16), "sigmoid")
+    else:
+        s = Tensor(x).sigmoid()
+    got = s.data.ravel()
+    assert got.dtype == np.float16
+    ulps = np.abs(got.view(np.int16).astype(int) - exact.view(np.int16).astype(int))
+    assert ulps.max() <= 1, f"{ulps.max()} ulps at x = {x[ulps.argmax()]}"
+
+
 def test_softmax_family_is_stable_for_large_logits():
     z = leaf([[1000.0, 0.0, -1000.0]])
     assert np.allclose(z.softmax().data, [[1.0, 0.0, 0.0]])
