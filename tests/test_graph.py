@@ -45,6 +45,24 @@ def mlp_loss():
     return model, loss
 
 
+def test_svg_of_a_fused_mlp_shows_one_box_per_layer(tmp_path):
+    model = nn.MLP([784, 30, 10], seed=0, fuse=True)
+    X = np.random.default_rng(0).uniform(size=(10, 784))
+    loss = ag.quadratic_cost(model(X), np.zeros((10, 10)))
+    loss.backward()
+    boxes = svg_boxes(ag.save_svg(loss, tmp_path / "fused.svg"))
+    titles = sorted(lines[0] for key, lines in boxes.items() if key.startswith("op"))
+    assert titles == [
+        "linear+sigmoid (broadcast layers.0.bias)",
+        "linear+sigmoid (broadcast layers.1.bias)",
+        "quadratic_cost",
+    ]
+    clusters = svg_texts(tmp_path / "fused.svg", "cluster")
+    assert any("layers.0: Linear(784→30)" in c for c in clusters)
+    text = str(ag.explain(loss))
+    assert "δ = dA ⊙ σ′(Z)" in text and "db = δ summed over the batch" in text
+
+
 def test_svg_of_a_two_layer_mlp(mlp_loss, tmp_path):
     _, loss = mlp_loss
     loss.backward()
