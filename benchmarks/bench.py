@@ -1,6 +1,6 @@
 """Time training steps of MLPs: autograd_mini and its peers against hand-written numpy.
 
-    python benchmarks/bench.py                        # everything; about five minutes
+    python benchmarks/bench.py                        # everything; about two minutes
     python benchmarks/bench.py --workloads W1 W4 --rounds 3 --no-mnist --no-memory
     python benchmarks/bench.py --save benchmarks/RESULTS.md
 
