@@ -338,17 +338,30 @@ sigmoid = Op(
     rules=("dx = dz ⊙ σ′(x) = dz ⊙ z ⊙ (1 − z)",),
 )
 
+
+def _tanh_vjp(g, z):
+    dx = np.multiply(z, z)  # dz ⊙ (1 − z²), on one temporary
+    np.subtract(1.0, dx, out=dx)
+    dx *= g
+    return dx
+
+
 tanh = Op(
     "tanh",
     forward=lambda x: ((z := np.tanh(x)), (z,)),
-    vjps=(lambda g, z: g * (1.0 - z * z),),
+    vjps=(_tanh_vjp,),
     rules=("dx = dz ⊙ (1 − z²)",),
 )
+
+
+def _relu_vjp(g, z):
+    return g * (z > 0)
+
 
 relu = Op(
     "relu",
     forward=lambda x: ((z := np.maximum(x, 0)), (z,)),
-    vjps=(lambda g, z: g * (z > 0),),
+    vjps=(_relu_vjp,),
     rules=("dx = dz ⊙ [x > 0]",),
 )
 
@@ -369,7 +382,8 @@ def _fused_linear(
     derivative: str,
 ) -> Op:
     """The op `linear+<activation>`. `activate_in_place(z)` overwrites Z with f(Z);
-    `delta(dA, A)` returns dA ⊙ f′(Z) as a new array, f′ written through A = f(Z)."""
+    `delta(dA, A)` returns dA ⊙ f′(Z) as a new array, f′ written through A = f(Z): the
+    activation's own VJP."""
 
     def forward(x, w, b):
         z, saved = _linear(x, w, b)  # z is a fresh array: activated in place
@@ -393,23 +407,14 @@ def _fused_linear(
     )
 
 
-def _tanh_delta(g, a):
-    d = np.multiply(a, a)  # dA ⊙ (1 − A²), on one temporary
-    np.subtract(1.0, d, out=d)
-    d *= g
-    return d
-
-
 linear_sigmoid = _fused_linear(
     "sigmoid",
     lambda z: _sigmoid_in_place(np.negative(z, out=z)),
     _sigmoid_vjp,
     "σ′(Z) = dA ⊙ A ⊙ (1 − A)",
 )
-linear_tanh = _fused_linear("tanh", lambda z: np.tanh(z, out=z), _tanh_delta, "(1 − A²)")
-linear_relu = _fused_linear(
-    "relu", lambda z: np.maximum(z, 0, out=z), lambda g, a: g * (a > 0), "[Z > 0]"
-)
+linear_tanh = _fused_linear("tanh", lambda z: np.tanh(z, out=z), _tanh_vjp, "(1 − A²)")
+linear_relu = _fused_linear("relu", lambda z: np.maximum(z, 0, out=z), _relu_vjp, "[Z > 0]")
 FUSED_LINEAR = {"sigmoid": linear_sigmoid, "tanh": linear_tanh, "relu": linear_relu}
 """The activations a linear layer can be fused with, by name."""
 

@@ -478,14 +478,8 @@ class Tensor:
                     what = f"the gradient that {node.op.name} passed back is non-finite"
                     _check_finite(np.asarray(gx), what, [x.data])
                 if x._node is None:  # a leaf: its .grad accumulates right away
-                    if (  # the usual first gradient, a fresh array of x's dtype: kept as is
-                        x._grad is None
-                        and type(gx) is np.ndarray
-                        and gx.base is None
-                        and gx is not g
-                        and gx.dtype == x.data.dtype
-                    ):
-                        x._grad = gx
+                    if x._grad is None and gx is not g and _private(gx, x):
+                        x._grad = gx  # the usual first gradient, a fresh array: kept as is
                     else:
                         x._accumulate_grad(gx, shared=gx is g)
                 elif x in grads:

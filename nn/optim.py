@@ -157,7 +157,7 @@ class SGD(Optimizer):
         for group in self.param_groups:
             lr, momentum, decay = group["lr"], group["momentum"], group["weight_decay"]
             rate = None  # lr as a 0-d array of the parameters' dtype: numpy multiplies by it
-            # faster than by a Python float, with the same result (the float is cast too)
+            # faster than by a Python float, which it casts to that dtype just the same
             for p in group["params"]:
                 g = p._grad  # the engine's slot behind .grad (a leaf's: no warning needed)
                 if g is None:
