@@ -72,7 +72,8 @@ class Linear(Module):
                 f"{sorted(ops.FUSED_LINEAR)}, got {activation!r}"
                 + (" on a layer without bias." if self.bias is None else ".")
             )
-        return self._apply(ops.FUSED_LINEAR[activation], x, self.weight, self.bias)
+        op = ops.FUSED_LINEAR[activation]
+        return self.in_scope(self._apply, op, x, self.weight, self.bias)
 
     def _apply(self, op: ops.Op, x: ag.tensor.TensorLike, *params: Tensor) -> Tensor:
         try:

@@ -10,7 +10,7 @@ with that path (`layers.0: Linear(784→30)`), so drawings can group its ops (th
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -86,11 +86,16 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args: Any) -> Any:
+        return self.in_scope(self.forward, *args)
+
+    def in_scope(self, method: Callable[..., Any], *args: Any) -> Any:
+        """`method(*args)` with the ops it records labelled as this module's (drawings
+        group them under its name); `module(x)` is `module.in_scope(module.forward, x)`."""
         state = STATE
         outer = state.scope
         state.scope = self.scope_within(outer)
         try:
-            return self.forward(*args)
+            return method(*args)
         finally:
             state.scope = outer
 

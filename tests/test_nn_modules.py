@@ -355,7 +355,8 @@ def test_fuse_is_a_recording_choice_not_part_of_the_architecture():
 
 def test_linear_activated_refuses_what_it_cannot_fuse():
     x = np.ones((2, 3))
-    assert nn.Linear(3, 2, seed=0).activated(x, "tanh").op == "linear+tanh"
+    a = nn.Linear(3, 2, seed=0).activated(x, "tanh")
+    assert a.op == "linear+tanh" and a._node.scope == ("Linear(3→2)",), "recorded as the layer's"
     with pytest.raises(ValueError, match=r"Linear\(3→2\)\.activated: .*got 'softmax'"):
         nn.Linear(3, 2).activated(x, "softmax")
     with pytest.raises(ValueError, match="on a layer without bias"):
