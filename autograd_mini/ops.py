@@ -208,8 +208,9 @@ matmul = Op(
 )
 
 
-def _linear(x, w, b):
-    """The fused linear layer Z = X @ W + b (row-batch convention): one node, not two."""
+def _linear(x, w, b, name="linear"):
+    """The fused linear layer Z = X @ W + b (row-batch convention): one node, not two.
+    `name`: the op to name in an error (a fused layer's is `linear+sigmoid`...)."""
     z = x @ w
     if type(z) is np.ndarray and type(b) is np.ndarray and b.dtype is z.dtype:
         try:  # in place, saving a temporary of z's size; numpy refuses a b that stretches z
@@ -220,7 +221,7 @@ def _linear(x, w, b):
     stretched = z + b
     if stretched.shape != z.shape:
         raise ShapeError(
-            f"linear: a bias of shape {np.shape(b)} would stretch X @ W of shape {z.shape} "
+            f"{name}: a bias of shape {np.shape(b)} would stretch X @ W of shape {z.shape} "
             f"to {stretched.shape}; give the bias shape {z.shape[-1:]}."
         )
     return stretched, (x, w, np.shape(b))
@@ -385,15 +386,17 @@ def _fused_linear(
     `delta(dA, A)` returns dA ⊙ f′(Z) as a new array, f′ written through A = f(Z): the
     activation's own VJP."""
 
+    name = f"linear+{activation}"
+
     def forward(x, w, b):
-        z, saved = _linear(x, w, b)  # z is a fresh array: activated in place
+        z, saved = _linear(x, w, b, name)  # z is a fresh array: activated in place
         if type(z) is not np.ndarray or z.dtype.kind != "f":
             z = np.asarray(z, dtype=np.result_type(z, np.float16))
         a = activate_in_place(z)
         return a, (*saved, a)
 
     return Op(
-        f"linear+{activation}",
+        name,
         forward=forward,
         vjps=linear.vjps,
         rules=(

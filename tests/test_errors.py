@@ -57,19 +57,24 @@ def test_non_broadcastable_shapes_name_the_op_and_both_shapes(name, op):
     assert "(10, 1)" in message, "the hint to make the vector a column"
 
 
-def test_linear_with_a_bias_of_the_wrong_size():
-    with pytest.raises(ag.ShapeError, match=r"linear: shapes \(5, 4\) and \(3,\)"):
-        ag.linear(param((5, 3)), param((3, 4)), param((3,)))
+@pytest.mark.parametrize("activation", [None, "sigmoid", "relu"])
+def test_linear_with_a_bias_of_the_wrong_size(activation):
+    name = "linear" if activation is None else f"linear\\+{activation}"
+    with pytest.raises(ag.ShapeError, match=rf"^{name}: shapes \(5, 4\) and \(3,\)"):
+        ag.linear(param((5, 3)), param((3, 4)), param((3,)), activation)
 
 
-def test_linear_with_a_bias_that_would_stretch_the_output():
-    with pytest.raises(ag.ShapeError, match=r"would stretch X @ W of shape \(4,\)"):
-        ag.linear(param((3,)), param((3, 4)), param((2, 4)))
+@pytest.mark.parametrize("activation", [None, "sigmoid", "tanh"])
+def test_linear_with_a_bias_that_would_stretch_the_output(activation):
+    name = "linear" if activation is None else f"linear\\+{activation}"
+    with pytest.raises(ag.ShapeError, match=rf"^{name}: .*would stretch X @ W of shape \(4,\)"):
+        ag.linear(param((3,)), param((3, 4)), param((2, 4)), activation)
 
 
-def test_linear_with_mismatched_weight():
+@pytest.mark.parametrize("activation", [None, "sigmoid"])
+def test_linear_with_mismatched_weight(activation):
     with pytest.raises(ag.ShapeError, match=r"did you mean A @ B.T"):
-        ag.linear(param((5, 3)), param((4, 3)), param((4,)))
+        ag.linear(param((5, 3)), param((4, 3)), param((4,)), activation)
 
 
 def test_reshape_to_an_incompatible_shape():
