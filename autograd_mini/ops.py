@@ -390,8 +390,8 @@ def _fused_linear(
 
     def forward(x, w, b):
         z, saved = _linear(x, w, b, name)  # z is a fresh array: activated in place
-        if type(z) is not np.ndarray or z.dtype.kind != "f":
-            z = np.asarray(z, dtype=np.result_type(z, np.float16))
+        if type(z) is not np.ndarray or z.dtype.kind != "f":  # a 0-d result, or integers
+            z = _float(np.asarray(z))
         a = activate_in_place(z)
         return a, (*saved, a)
 

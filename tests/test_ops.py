@@ -294,6 +294,17 @@ def test_fused_linear_is_bit_identical_to_linear_then_activation(activation, sha
         np.testing.assert_array_equal(x_fused.grad, x_plain.grad)
 
 
+@pytest.mark.parametrize("activation", FUSED_ACTIVATIONS)
+def test_fused_linear_on_integers_computes_in_float64(activation):
+    """Integer constants become float64 (the engine's rule, as for softmax), not float16."""
+    x = np.arange(6, dtype=np.int8).reshape(2, 3)
+    w, b = np.ones((3, 2), np.int8), np.array([1, -9], np.int8)
+    fused = ag.linear(x, w, b, activation=activation)
+    plain = getattr(ag.linear(*(a.astype(np.float64) for a in (x, w, b))), activation)()
+    assert fused.dtype == np.float64
+    np.testing.assert_array_equal(fused.data, plain.data)
+
+
 def test_fused_linear_refuses_an_unknown_activation():
     x, w, b = (Tensor(np.ones(s)) for s in LINEAR_SHAPES[0])
     with pytest.raises(ValueError, match=r"linear: activation must be one of .*'softmax'"):
