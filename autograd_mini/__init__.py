@@ -36,6 +36,7 @@ from .functional import (
     tanh,
     transpose,
 )
+from .fused_costs import linear_cost
 from .gradcheck import central_differences, gradcheck
 from .losses import (
     binary_cross_entropy,
@@ -77,6 +78,7 @@ __all__ = [
     "gradcheck",
     "is_grad_enabled",
     "linear",
+    "linear_cost",
     "log",
     "log_softmax",
     "matmul",

@@ -73,6 +73,23 @@ LINEAR_SHAPES = [  # x, weight, bias
 ]
 FUSED_ACTIVATIONS = ("sigmoid", "tanh", "relu")
 
+
+def _labels(shape, dtype):  # class labels for logits of `shape`, (m,) or a 0-d one for (k,)
+    return np.arange(int(np.prod(shape[:-1]))).reshape(shape[:-1]) % shape[-1]
+
+
+COST_TARGETS = {  # targets for predictions of a shape and dtype, by cost
+    "quadratic_cost": {
+        "rows": lambda shape, dtype: np.linspace(
+            0.1, 0.9, int(np.prod(shape)), dtype=dtype
+        ).reshape(shape)
+    },
+    "cross_entropy": {
+        "labels": _labels,
+        "probabilities": lambda shape, dtype: np.full(shape, 1 / shape[-1], dtype),
+    },
+}
+
 CASES: list[Case] = []
 for name, (f, domain) in BINARY.items():
     CASES += [Case(name, f, pair, domain) for pair in BROADCAST_PAIRS]
@@ -141,6 +158,22 @@ CASES += [
         )
         for activation in FUSED_ACTIVATIONS
         for shapes in LINEAR_SHAPES
+    ],
+    # the output layer fused with its cost (linear+sigmoid+quadratic_cost, ...); the targets
+    # are constants of the fused op: labels, probabilities or one row per example
+    *[
+        Case(
+            op.name,
+            lambda x, w, b, key=key, reduction=reduction, target=target: ag.linear_cost(
+                x, w, b, target(x.shape[:-1] + w.shape[-1:], x.dtype), key[1], key[0], reduction
+            ),
+            shapes,
+            label=f"{op.name}[{reduction}, {name}]{list(shapes)}",
+        )
+        for key, op in ag.fused_costs.FUSED_COSTS.items()
+        for reduction in ("mean", "sum", "none")
+        for name, target in COST_TARGETS[key[1]].items()
+        for shapes in LINEAR_SHAPES[:2]
     ],
     # elementwise functions
     Case("exp", lambda x: x.exp(), ((3, 4),)),
@@ -303,6 +336,63 @@ def test_fused_linear_on_integers_computes_in_float64(activation):
     plain = getattr(ag.linear(*(a.astype(np.float64) for a in (x, w, b))), activation)()
     assert fused.dtype == np.float64
     np.testing.assert_array_equal(fused.data, plain.data)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize(
+    "key", list(ag.fused_costs.FUSED_COSTS), ids=lambda k: ag.fused_costs.FUSED_COSTS[k].name
+)
+def test_fused_cost_is_bit_identical_to_layer_then_cost(key, reduction, dtype):
+    activation, cost = key
+    for name, target_of in COST_TARGETS[cost].items():
+        fused_inputs = make_inputs(Case("linear", None, LINEAR_SHAPES[0]), dtype)
+        plain_inputs = [Tensor(x.data, requires_grad=True) for x in fused_inputs]
+        x, w = fused_inputs[:2]
+        target = target_of(x.shape[:-1] + w.shape[-1:], dtype)
+        fused = ag.linear_cost(*fused_inputs, target, cost, activation, reduction)
+        layer = ag.linear(*plain_inputs, activation=activation)
+        plain = getattr(ag, cost)(layer, target, reduction=reduction)
+        assert fused.op == ag.fused_costs.FUSED_COSTS[key].name and fused.dtype == plain.dtype
+        np.testing.assert_array_equal(fused.data, plain.data, err_msg=name)
+        weights = np.random.default_rng(2).standard_normal(fused.shape).astype(dtype)
+        fused.backward(weights)
+        plain.backward(weights)
+        for x_fused, x_plain in zip(fused_inputs, plain_inputs, strict=True):
+            assert x_fused.grad.dtype == dtype
+            np.testing.assert_array_equal(x_fused.grad, x_plain.grad, err_msg=name)
+
+
+def test_fused_cost_refuses_targets_that_require_grad():
+    x, w, b = make_inputs(Case("linear", None, LINEAR_SHAPES[0]))
+    y = Tensor(np.zeros((5, 4)), requires_grad=True)
+    with pytest.raises(
+        ag.BackwardError,
+        match=r"linear_cost: the target requires grad.*"
+        r"quadratic_cost\(linear\(\.\.\.\), target\)",
+    ):
+        ag.linear_cost(x, w, b, y)
+    # apply() on the op itself records it; backward then says why it cannot go on
+    op = ag.fused_costs.FUSED_COSTS[None, "quadratic_cost"]
+    with pytest.raises(ag.BackwardError, match=r"linear\+quadratic_cost: the targets are not"):
+        ag.apply(op, x, w, b, y, reduction="mean").backward()
+
+
+def test_fused_cost_refuses_bad_arguments():
+    x, w, b = make_inputs(Case("linear", None, LINEAR_SHAPES[0]))
+    y = np.zeros((5, 4))
+    with pytest.raises(ValueError, match=r"linear_cost: activation must be one of None, 'sigm"):
+        ag.linear_cost(x, w, b, y, activation="softmax")
+    with pytest.raises(ValueError, match=r"linear_cost: cost must be one of \['cross_entropy"):
+        ag.linear_cost(x, w, b, y, cost="mse_loss")
+    with pytest.raises(ValueError, match=r"linear_cost: reduction must be one of"):
+        ag.linear_cost(x, w, b, y, reduction="avg")
+    with pytest.raises(ValueError, match=r"linear_cost: the fused layer needs a bias"):
+        ag.linear_cost(x, w, None, y)
+    with pytest.raises(ag.ShapeError, match=r"quadratic_cost: .*\(5, 4\).*\(5, 3\)"):
+        ag.linear_cost(x, w, b, np.zeros((5, 3)))
+    with pytest.raises(ag.ShapeError, match=r"matmul: shapes \(5, 3\) and \(4, 4\) do not fit"):
+        ag.linear_cost(x, Tensor(np.ones((4, 4))), b, [0, 1, 2, 3, 0], "cross_entropy", "sigmoid")
 
 
 def test_fused_linear_refuses_an_unknown_activation():
