@@ -113,12 +113,20 @@ def _quadratic(a, y, reduction):
     return (total / m if reduction == "mean" else total), (d, reduction, m)
 
 
+def _quadratic_vjp(g, d, reduction, m):
+    if reduction != "mean":
+        return _per_item(g, reduction, m, d.ndim) * d
+    da = g * d  # then / m in place, by a 0-d array (numpy converts a Python int slowly):
+    da /= np.array(m, da.dtype)  # (a − y)/m correctly rounded when dz = 1, as written by hand
+    return da
+
+
 quadratic = Op(
     "quadratic_cost",
     forward=_quadratic,
     vjps=(
-        lambda g, d, reduction, m: _per_item(g, reduction, m, d.ndim) * d,
-        lambda g, d, reduction, m: _per_item(g, reduction, m, d.ndim) * -d,
+        _quadratic_vjp,
+        lambda g, d, reduction, m: np.negative(_quadratic_vjp(g, d, reduction, m)),
     ),
     rules=("da = dz ⊙ (a − y) / m", "dy = −da"),
 )

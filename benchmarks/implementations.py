@@ -29,7 +29,8 @@ def numpy_impl(params, X, Y, cost, lr):
 
 def autograd_mini_impl(params, X, Y, cost, lr, fuse=True):
     """What a user writes: nn.MLP, nn.SGD and the cost, one SGD step per call. `fuse`: each
-    layer and its sigmoid as one node (nn.MLP(..., fuse=True)), or as two."""
+    layer and its sigmoid as one node, the last one with the cost (nn.MLP(..., fuse=True),
+    `model.loss`), or the layer, its activation and the cost as nodes of their own."""
     sizes = [params[0][0].shape[0]] + [W.shape[1] for W, _ in params]
     softmax = cost == "softmax"
     model = nn.MLP(
@@ -43,16 +44,16 @@ def autograd_mini_impl(params, X, Y, cost, lr, fuse=True):
         }
     )
     optimizer = nn.SGD(model.parameters(), lr=lr)
-    loss_of = nn.get_cost("softmax-cross-entropy" if softmax else "quadratic").loss
+    cost = nn.get_cost("softmax-cross-entropy" if softmax else "quadratic")
 
     def step():
         optimizer.zero_grad()
-        loss_of(model(X), Y).backward()
+        model.loss(X, Y, cost).backward()
         optimizer.step()
 
     def first_gradients():
         optimizer.zero_grad()
-        loss_of(model(X), Y).backward()
+        model.loss(X, Y, cost).backward()
         return [(layer.weight.grad, layer.bias.grad) for layer in model.layers]
 
     return step, first_gradients

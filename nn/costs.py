@@ -36,6 +36,7 @@ class Cost:
     loss: Callable[[Tensor, Any], Tensor]
     delta: Callable[[np.ndarray, np.ndarray, np.ndarray, Any], np.ndarray]
     output_activation: str | None  # the output activation it needs, or None for any
+    fused: str | None = None  # the engine's cost that `ag.linear_cost` fuses with a layer
 
     def targets(self, Y: Any, n_outputs: int, dtype: Any) -> np.ndarray:
         """Y as an array of the output's shape (m, k): integer labels (m,) become one-hot rows
@@ -62,6 +63,7 @@ QUADRATIC = Cost(
     loss=ag.quadratic_cost,
     delta=lambda z, a, y, activation: (a - y) * activation.derivative(z),
     output_activation=None,
+    fused="quadratic_cost",
 )
 
 CROSS_ENTROPY = Cost(
@@ -76,6 +78,7 @@ SOFTMAX_CROSS_ENTROPY = Cost(
     loss=ag.cross_entropy,
     delta=lambda z, a, y, activation: _softmax(z) - y,
     output_activation="identity",
+    fused="cross_entropy",
 )
 
 COSTS = {cost.name: cost for cost in (QUADRATIC, CROSS_ENTROPY, SOFTMAX_CROSS_ENTROPY)}

@@ -10,10 +10,12 @@ import numpy as np
 
 import autograd_mini as ag
 from autograd_mini import Tensor, ops
+from autograd_mini.fused_costs import FUSED_COSTS
 from autograd_mini.recording import STATE
 from autograd_mini.tensor import apply
 
 from . import init as inits
+from .costs import Cost, get_cost
 from .module import Module, Sequential
 
 Seed = int | np.random.Generator | None
@@ -272,21 +274,53 @@ class MLP(Module):
         )
 
     def forward(self, x: ag.tensor.TensorLike) -> Tensor:
+        return self._run(x)
+
+    def loss(self, x: ag.tensor.TensorLike, y: Any, cost: str | Cost = "quadratic") -> Tensor:
+        """The cost of the network's output on x against targets y, a mean over the batch:
+        `get_cost(cost).loss(self(x), y)`, the same numbers either way.
+
+        With `fuse=True` the last layer and the cost are recorded as one node when they can
+        be (`linear+sigmoid+quadratic_cost`, `linear+cross_entropy` for the logits, see
+        `ag.linear_cost`): its backward forms the output error δᴸ (BP1) and then BP3/BP4.
+        Targets that require grad keep the two apart (the fused op does not differentiate
+        them).
+        """
+        cost = get_cost(cost)
+        op = self._fused_cost_op(cost, y)
+        if op is None:
+            return cost.loss(self(x), y)
+        target = y if isinstance(y, Tensor) else np.asarray(y)
+        return self._run(x, op, target, scope=self)  # as self(x) would, in this MLP's scope
+
+    def _run(
+        self,
+        x: ag.tensor.TensorLike,
+        cost_op: ops.Op | None = None,
+        target: Any = None,
+        scope: Module | None = None,
+    ) -> Tensor:
+        """The layers on x; with `cost_op`, the last layer and the cost as that one node.
+        Each layer's ops are recorded in its own scope (within `scope`'s, when given), as
+        calling layer(x) would do, with one try/finally for the whole loop."""
         layers = self.layers._modules.values()
         last = len(layers) - 1
         hidden, output = self.activation, self.output_activation
-        fused_hidden, fused_output = self._fused_op(hidden), self._fused_op(output)
-        # Each layer's ops are recorded in its own scope, as calling layer(x) would do, but
-        # with one try/finally for the whole loop instead of one per layer.
+        fused_hidden = self._fused_op(hidden)
+        fused_output = self._fused_op(output) if cost_op is None else cost_op
         state = STATE
-        outer = state.scope
+        caller = state.scope
+        outer = caller if scope is None else scope.scope_within(caller)
         try:
             for i, layer in enumerate(layers):
                 state.scope = layer.scope_within(outer)
                 fused = fused_output if i == last else fused_hidden
                 if fused is not None and layer.bias is not None:  # f(X @ W + b), one node
                     try:
-                        x = apply(fused, x, layer.weight, layer.bias)
+                        if fused is cost_op:  # cost(f(X @ W + b), target), one node
+                            x = apply(fused, x, layer.weight, layer.bias, target, reduction="mean")
+                        else:
+                            x = apply(fused, x, layer.weight, layer.bias)
                     except ag.ShapeError as exc:
                         raise layer._explain(exc, x) from None
                     continue
@@ -294,8 +328,21 @@ class MLP(Module):
                 state.scope = outer
                 x = type(output if i == last else hidden).function(z)
         finally:
-            state.scope = outer
+            state.scope = caller
         return x
+
+    def _fused_cost_op(self, cost: Cost, y: Any) -> ops.Op | None:
+        """The op recording the last layer with `cost` (`linear+sigmoid+quadratic_cost` ...)
+        when this MLP fuses, the pair is one `ag.linear_cost` knows, and y needs no grad."""
+        if not self.fuse or cost.fused is None or (isinstance(y, Tensor) and y.requires_grad):
+            return None
+        output = self.output_activation
+        name = output.name
+        if type(output) is not ACTIVATIONS.get(name):  # a subclass: its own function
+            return None
+        if next(reversed(self.layers._modules.values())).bias is None:
+            return None
+        return FUSED_COSTS.get((None if name == "identity" else name, cost.fused))
 
     def _fused_op(self, activation: Activation) -> ops.Op | None:
         """The fused op (`linear+sigmoid` ...) for layers followed by `activation`, when this

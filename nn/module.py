@@ -19,6 +19,8 @@ import autograd_mini as ag
 from autograd_mini import Tensor
 from autograd_mini.recording import STATE
 
+from .costs import Cost, get_cost
+
 
 class StateDictError(KeyError):
     """A state whose parameter names do not match the module's."""
@@ -87,6 +89,12 @@ class Module:
 
     def __call__(self, *args: Any) -> Any:
         return self.in_scope(self.forward, *args)
+
+    def loss(self, x: Any, y: Any, cost: str | Cost = "quadratic") -> Tensor:
+        """The cost of this module's output on x against targets y, a mean over the batch:
+        `get_cost(cost).loss(self(x), y)`. Networks that can record their last layer and the
+        cost as one node (`MLP(..., fuse=True)`) do so here, with the same numbers."""
+        return get_cost(cost).loss(self(x), y)
 
     def in_scope(self, method: Callable[..., Any], *args: Any) -> Any:
         """`method(*args)` with the ops it records labelled as this module's (drawings

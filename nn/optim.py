@@ -162,7 +162,8 @@ class SGD(Optimizer):
                 g = p._grad  # the engine's slot behind .grad (a leaf's: no warning needed)
                 if g is None:
                     continue
-                if rate is None or rate.dtype != p.data.dtype:
+                if rate is None or rate.dtype is not p.data.dtype:  # (equal dtypes are
+                    # nearly always the same object; when not, making rate again is still right)
                     rate = np.array(lr, dtype=p.data.dtype)
                 if decay:
                     g = g + decay * p.data

@@ -118,7 +118,7 @@ def fit(
         started, total_loss, count = time.perf_counter(), 0.0, 0
         for X_batch, Y_batch in bar:
             optimizer.zero_grad()
-            loss = cost.loss(model(X_batch.astype(dtype, copy=False)), Y_batch)
+            loss = model.loss(X_batch.astype(dtype, copy=False), Y_batch, cost)
             loss.backward()
             optimizer.step()
             total_loss += loss.item()
