@@ -455,7 +455,10 @@ class Tensor:
                 "has requires_grad=True (or it was computed inside no_grad()). Create the "
                 "parameters with Tensor(..., requires_grad=True)."
             )
-        seed = self._seed_gradient(grad)
+        if grad is None and self.data.ndim == 0:  # a scalar loss, the usual root: dL/dL = 1
+            seed = np.array(1, self.data.dtype)  # (much cheaper than np.ones_like)
+        else:
+            seed = self._seed_gradient(grad)
         if self._node is None:
             self._accumulate_grad(seed, shared=True)
             return
@@ -500,8 +503,7 @@ class Tensor:
                     "gradient needs a scalar (one element). Reduce it first (e.g. a loss, or "
                     f".sum()), or pass backward(grad=...) with an array of shape {self.shape}."
                 )
-            # a scalar loss is the usual root: np.array(1) is much cheaper than np.ones_like
-            return np.array(1, self.dtype) if self.data.ndim == 0 else np.ones_like(self.data)
+            return np.ones_like(self.data)
         seed = np.asarray(grad.data if isinstance(grad, Tensor) else grad)
         if seed.shape != self.shape:
             raise ShapeError(
