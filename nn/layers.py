@@ -206,6 +206,15 @@ ACTIVATIONS: dict[str, type[Activation]] = {
     cls.name: cls for cls in (Sigmoid, Tanh, ReLU, Identity, Softmax)
 }
 
+FUSABLE: dict[type[Activation], str | None] = {
+    Sigmoid: "sigmoid",
+    Tanh: "tanh",
+    ReLU: "relu",
+    Identity: None,
+}
+"""The activations a fused op can stand for, by the name the engine's fused ops use (None:
+no activation). Only these classes themselves: a subclass may redefine `function`."""
+
 
 def make_activation(name: str | Activation | None) -> Activation:
     """An activation module from its name ("sigmoid", "tanh", "relu", "identity", "softmax"),
@@ -303,53 +312,64 @@ class MLP(Module):
         """The layers on x; with `cost_op`, the last layer and the cost as that one node.
         Each layer's ops are recorded in its own scope (within `scope`'s, when given), as
         calling layer(x) would do, with one try/finally for the whole loop."""
-        layers = self.layers._modules.values()
-        last = len(layers) - 1
-        hidden, output = self.activation, self.output_activation
-        fused_hidden = self._fused_op(hidden)
-        fused_output = self._fused_op(output) if cost_op is None else cost_op
+        *hidden_layers, last = self.layers._modules.values()
+        fused_hidden = self._fused_op(self.activation)
         state = STATE
         caller = state.scope
         outer = caller if scope is None else scope.scope_within(caller)
         try:
-            for i, layer in enumerate(layers):
+            for layer in hidden_layers:
                 state.scope = layer.scope_within(outer)
-                fused = fused_output if i == last else fused_hidden
-                if fused is not None and layer.bias is not None:  # f(X @ W + b), one node
-                    try:
-                        if fused is cost_op:  # cost(f(X @ W + b), target), one node
-                            x = apply(fused, x, layer.weight, layer.bias, target, reduction="mean")
-                        else:
-                            x = apply(fused, x, layer.weight, layer.bias)
-                    except ag.ShapeError as exc:
-                        raise layer._explain(exc, x) from None
+                if fused_hidden is None or layer.bias is None:
+                    x = self._unfused_layer(layer, self.activation, x, outer)
                     continue
-                z = layer.forward(x)
-                state.scope = outer
-                x = type(output if i == last else hidden).function(z)
+                try:  # f(X @ W + b), one node
+                    x = apply(fused_hidden, x, layer.weight, layer.bias)
+                except ag.ShapeError as exc:
+                    raise layer._explain(exc, x) from None
+            state.scope = last.scope_within(outer)
+            try:
+                if cost_op is not None:  # cost(f(X @ W + b), target), one node
+                    return apply(cost_op, x, last.weight, last.bias, target, reduction="mean")
+                fused_output = self._fused_op(self.output_activation)
+                if fused_output is not None and last.bias is not None:
+                    return apply(fused_output, x, last.weight, last.bias)
+            except ag.ShapeError as exc:
+                raise last._explain(exc, x) from None
+            return self._unfused_layer(last, self.output_activation, x, outer)
         finally:
             state.scope = caller
-        return x
+
+    @staticmethod
+    def _unfused_layer(
+        layer: Linear, activation: Activation, x: ag.tensor.TensorLike, outer: tuple[str, ...]
+    ) -> Tensor:
+        """`layer` then `activation` as nodes of their own; the activation in scope `outer`
+        (the MLP's own), as calling the activation module after the layer would record it."""
+        z = layer.forward(x)
+        STATE.scope = outer
+        return type(activation).function(z)
 
     def _fused_cost_op(self, cost: Cost, y: Any) -> ops.Op | None:
         """The op recording the last layer with `cost` (`linear+sigmoid+quadratic_cost` ...)
         when this MLP fuses, the pair is one `ag.linear_cost` knows, and y needs no grad."""
-        if not self.fuse or cost.fused is None or (isinstance(y, Tensor) and y.requires_grad):
+        output = type(self.output_activation)
+        if (
+            not self.fuse
+            or cost.fused is None
+            or output not in FUSABLE
+            or (isinstance(y, Tensor) and y.requires_grad)
+            or next(reversed(self.layers._modules.values())).bias is None
+        ):
             return None
-        output = self.output_activation
-        name = output.name
-        if type(output) is not ACTIVATIONS.get(name):  # a subclass: its own function
-            return None
-        if next(reversed(self.layers._modules.values())).bias is None:
-            return None
-        return FUSED_COSTS.get((None if name == "identity" else name, cost.fused))
+        return FUSED_COSTS.get((FUSABLE[output], cost.fused))
 
     def _fused_op(self, activation: Activation) -> ops.Op | None:
         """The fused op (`linear+sigmoid` ...) for layers followed by `activation`, when this
         MLP fuses and the activation is one of the built-in ones that can be fused."""
-        if not self.fuse or type(activation) is not ACTIVATIONS.get(activation.name):
+        if not self.fuse or type(activation) not in FUSABLE:
             return None
-        return ops.FUSED_LINEAR.get(activation.name)
+        return ops.FUSED_LINEAR.get(FUSABLE[type(activation)])  # None for Identity
 
     def config(self) -> dict[str, Any]:
         """The constructor arguments that rebuild this architecture (JSON-ready). `fuse` is
