@@ -23,6 +23,13 @@ def summed_axes(shape: tuple[int, ...], grad_shape: tuple[int, ...]) -> tuple[in
     )
 
 
+def matmul_shape(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
+    """The shape of `A @ B` for operands of shapes a and b that fit (numpy's matmul rules:
+    a 1-D operand loses its axis, leading axes broadcast)."""
+    batch = np.broadcast_shapes(a[:-2], b[:-2])
+    return batch + a[-2:-1] + (b[-1:] if len(b) >= 2 else ())
+
+
 def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Sum `grad` down to `shape`: over the leading axes numpy added and the axes of size 1.
 

@@ -24,7 +24,16 @@ import numpy as np
 
 from .broadcasting import summed_axes
 from .errors import AutogradError
-from .graph import Constant, Plan, Unit, broadcast_inputs, plan, shape_of, snapshot
+from .graph import (
+    Constant,
+    Plan,
+    Unit,
+    broadcast_inputs,
+    plan,
+    shape_of,
+    snapshot,
+    stretched_shape,
+)
 from .tensor import Tensor
 
 RANKDIRS = ("LR", "RL", "TB", "BT")
@@ -227,7 +236,7 @@ def _edges(dot: graphviz.Digraph, snap, layout: Plan) -> None:
         drawn.add((source.key, target.key))
         if edge.broadcast and not target.collapsed:
             source_value = edge.source if isinstance(edge.source, Tensor) else edge.source.value
-            shape_in, shape_out = shape_of(source_value), edge.target.shape
+            shape_in, shape_out = shape_of(source_value), stretched_shape(edge.target)
             axes = ", ".join(map(str, summed_axes(shape_in, shape_out)))
             note = f"broadcast {shape_in} → {shape_out}\\n∂ summed over axis {axes}"
             dot.edge(source.key, target.key, label=graphviz.nohtml(note), **BROADCAST_EDGE)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .broadcasting import summed_axes
-from .graph import broadcast_inputs, shape_of
+from .graph import broadcast_inputs, shape_of, stretched_shape
 from .tensor import Tensor, backward_order
 
 
@@ -90,8 +90,9 @@ def explain(root: Tensor) -> Explanation:
                 continue
             note = ""
             if position in stretched:
-                axes = ", ".join(map(str, summed_axes(x.shape, tensor.shape)))
-                note = f"un-broadcast {tensor.shape} → {x.shape}: summed over axis {axes}"
+                stretched_to = stretched_shape(tensor)
+                axes = ", ".join(map(str, summed_axes(x.shape, stretched_to)))
+                note = f"un-broadcast {stretched_to} → {x.shape}: summed over axis {axes}"
             gradients.append(Gradient(name(x), rule, x.shape, note))
         steps.append(Step(number, node.op.name, inputs, tensor.shape, gradients))
     described = root.name or (root._node.op.name if root._node else "a leaf")

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from . import losses, ops
+from .broadcasting import matmul_shape
 from .errors import BackwardError
 from .ops import Op
 from .tensor import Tensor, TensorLike, apply
@@ -68,9 +69,8 @@ def _layer_with_cost(layer: Op, cost: Op) -> Op:
             "targets: not differentiated",
         ),
         on_error=lambda op_name, exc, arrays: layer.on_error(op_name, exc, arrays[:3]),
-        # b is stretched to Z's shape, which is not this op's output (drawings compare the
-        # two): its rule, "db = δ summed over the batch", says it instead.
-        broadcasts=(),
+        broadcasts=layer.broadcasts,
+        stretched_to=lambda x, w, b, target: np.broadcast_shapes(matmul_shape(x, w), b),  # Z's
         prepare=prepare,
     )
 

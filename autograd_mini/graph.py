@@ -82,17 +82,30 @@ def shape_of(x: Any) -> tuple[int, ...]:
     return tuple(getattr(x, "shape", ()))
 
 
-def broadcast_inputs(tensor: Tensor) -> list[tuple[int, Tensor]]:
-    """(position, input) of the inputs of tensor's op that numpy stretched to its shape and
-    that require grad: their gradients are summed back by `unbroadcast`."""
+def stretched_shape(tensor: Tensor) -> tuple[int, ...]:
+    """The shape numpy stretched the broadcast inputs of tensor's op to: the output's, or
+    what the op's `stretched_to` says (Z's, for a layer fused with its cost)."""
     node = tensor._node
+    if node.op.stretched_to is None:
+        return tensor.shape
+    return node.op.stretched_to(*(shape_of(x) for x in node.inputs))
+
+
+def broadcast_inputs(tensor: Tensor) -> list[tuple[int, Tensor]]:
+    """(position, input) of the inputs of tensor's op that numpy stretched (to
+    `stretched_shape(tensor)`) and that require grad: their gradients are summed back by
+    `unbroadcast`."""
+    node = tensor._node
+    if not node.op.broadcasts:
+        return []
+    shape = stretched_shape(tensor)
     return [
         (position, x)
         for position, x in enumerate(node.inputs)
         if position in node.op.broadcasts
         and isinstance(x, Tensor)
         and x.requires_grad
-        and x.shape != tensor.shape
+        and x.shape != shape
     ]
 
 

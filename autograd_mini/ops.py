@@ -36,10 +36,21 @@ class Op:
     `broadcasts` lists the inputs that numpy may stretch, whose gradient goes through
     `unbroadcast` (drawings and explanations mark them). `prepare(g, *saved)`, when given,
     runs once per node before the VJPs, which then receive its result as their `g`: the
-    step a fused op's VJPs share (δ = dA ⊙ σ′(Z) of a fused layer).
+    step a fused op's VJPs share (δ = dA ⊙ σ′(Z) of a fused layer). `stretched_to(*shapes)`,
+    given the inputs' shapes, is the shape numpy stretched the `broadcasts` inputs to, when
+    that is not the output's (a layer fused with its cost stretches b to Z's shape).
     """
 
-    __slots__ = ("broadcasts", "forward", "name", "on_error", "prepare", "rules", "vjps")
+    __slots__ = (
+        "broadcasts",
+        "forward",
+        "name",
+        "on_error",
+        "prepare",
+        "rules",
+        "stretched_to",
+        "vjps",
+    )
 
     def __init__(
         self,
@@ -50,6 +61,7 @@ class Op:
         on_error: Callable[[str, Exception, list], Exception] | None = None,
         broadcasts: tuple[int, ...] = (),
         prepare: Callable[..., Any] | None = None,
+        stretched_to: Callable[..., tuple[int, ...]] | None = None,
     ) -> None:
         if len(vjps) != len(rules):
             raise ValueError(f"op {name}: {len(vjps)} VJPs but {len(rules)} rules")
@@ -62,6 +74,7 @@ class Op:
         self.on_error = on_error or _explain_error
         self.broadcasts = broadcasts
         self.prepare = prepare
+        self.stretched_to = stretched_to
         OPS[name] = self
 
     def __repr__(self) -> str:

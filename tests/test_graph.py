@@ -63,6 +63,24 @@ def test_svg_of_a_fused_mlp_shows_one_box_per_layer(tmp_path):
     assert "δ = dA ⊙ σ′(Z)" in text and "db = δ summed over the batch" in text
 
 
+def test_svg_of_model_loss_shows_the_output_layer_and_cost_as_one_box(tmp_path):
+    model = nn.MLP([784, 30, 10], seed=0, fuse=True)
+    X = np.random.default_rng(0).uniform(size=(10, 784))
+    loss = model.loss(X, np.zeros((10, 10)))
+    loss.backward()
+    path = ag.save_svg(loss, tmp_path / "fused_cost.svg")
+    titles = sorted(lines[0] for key, lines in svg_boxes(path).items() if key.startswith("op"))
+    assert titles == [
+        "linear+sigmoid (broadcast layers.0.bias)",
+        "linear+sigmoid+quadratic_cost (broadcast layers.1.bias)",
+    ]
+    # the bias is stretched to Z's shape (10, 10), not to the cost's ()
+    edges = svg_texts(path, "edge")
+    assert "broadcast (10,) → (10, 10) ∂ summed over axis 0" in edges
+    step = ag.explain(loss).steps[0]
+    assert step.gradients[2].note == "un-broadcast (10, 10) → (10,): summed over axis 0"
+
+
 def test_svg_of_a_two_layer_mlp(mlp_loss, tmp_path):
     _, loss = mlp_loss
     loss.backward()

@@ -18,6 +18,7 @@ from hypothesis.extra.numpy import mutually_broadcastable_shapes
 
 import autograd_mini as ag
 from autograd_mini import Tensor, gradcheck
+from autograd_mini.broadcasting import matmul_shape
 
 
 @dataclass(frozen=True)
@@ -447,4 +448,5 @@ def test_matmul_any_compatible_batch_shapes(shapes, seed):
     rng = np.random.default_rng(seed)
     x, y = (Tensor(rng.standard_normal(s), requires_grad=True) for s in shapes.input_shapes)
     assert (x @ y).shape == shapes.result_shape
+    assert matmul_shape(x.shape, y.shape) == shapes.result_shape  # what drawings compute
     assert gradcheck(lambda a, b: a @ b, x, y, **TIGHT)
