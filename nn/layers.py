@@ -247,7 +247,8 @@ class MLP(Module):
     fuse: record each layer with its sigmoid, tanh or relu as one node (`linear+sigmoid`,
     see `Linear.activated`): the same numbers, faster on small layers (less bookkeeping
     per layer), but drawings and `explain()` then show one box per layer and Z is not a
-    tensor of its own. The default keeps `linear` and the activation apart, as the book.
+    tensor of its own; `loss(X, Y, cost)` then records the last layer with the cost as one
+    node as well. The default keeps `linear`, the activation and the cost apart, as the book.
     """
 
     def __init__(
