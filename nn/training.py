@@ -93,6 +93,8 @@ def fit(
     train: (X, Y) with X (n, n_in) and Y either targets of the output's shape or integer
     labels (n,) (one-hot encoded here for the costs that need it). evaluation: (X, labels)
     scored after every epoch. Either `optimizer` or `lr` (plain SGD) must be given.
+    Each mini-batch's cost is `model.loss(X_batch, Y_batch, cost)` (`Module.loss`: the cost of
+    `model(X_batch)`; a fused MLP records its last layer and the cost as one node).
     callbacks: called with each epoch's `EpochResult` (printing, checkpoints). progress:
     a tqdm bar over the mini-batches (None: only when writing to a terminal).
     Returns the `History` (extended in place when one is passed, e.g. when resuming).
