@@ -99,7 +99,7 @@ def linear_cost(
 
     x: (m, n_in); weight: (n_in, n_out); bias: (n_out,); target: what `cost` takes for
     predictions of shape (m, n_out): `quadratic_cost` one (m, n_out) row per example,
-    `cross_entropy` class labels (m,) or probabilities (m, n_out) (the layer's output
+    `cross_entropy` class labels (m,) or probabilities (m, n_out) (the layer's outputs
     are then the logits, so use activation=None). Backward forms δ = ∂C/∂Z once (BP1),
     then dX = δ @ Wᵀ, dW = Xᵀ @ δ, db = Σ_rows δ (BP3/BP4). The same numbers as the two
     nodes it replaces; the target cannot require grad (it is not differentiated here).

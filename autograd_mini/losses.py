@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import LabelError, ShapeError
-from .ops import Op, _float, _sigmoid, softmax_parts
+from .ops import HALF, Op, _divide_by_count, _float, _sigmoid, softmax_parts
 from .tensor import Tensor, TensorLike, apply
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -33,19 +33,30 @@ REDUCTIONS = ("mean", "sum", "none")
 def _reduce(losses: np.ndarray, reduction: str):
     if reduction == "none":
         return losses
-    total = losses.sum()
-    return total / losses.size if reduction == "mean" else total
+    total = losses.sum(dtype=np.float32) if losses.dtype.char == HALF else losses.sum()
+    return _mean_or_sum(total, losses.size, reduction, losses.dtype)
 
 
 def _sum_of_squares(d: np.ndarray):
     """Σ d², by one BLAS dot product (d is a fresh contiguous difference)."""
+    if d.dtype.char == HALF:  # summed in float32, see _mean_or_sum
+        d = d.astype(np.float32)
     return np.vdot(d, d)
+
+
+def _mean_or_sum(total, count: int, reduction: str, dtype: np.dtype):
+    """The loss from its sum over `count` items: divided for "mean". float16 losses are
+    summed in float32 (a float16 sum overflows at 65504 long before the mean does) and
+    rounded back here."""
+    if reduction == "mean":
+        total = total / count  # a float32 or float64 scalar (or an integer one) here
+    return total.astype(dtype) if dtype.char == HALF else total
 
 
 def _per_item(g, reduction: str, n_items: int, ndim: int):
     """∂L/∂loss_item, shaped to broadcast over an input of `ndim` dimensions."""
     if reduction == "mean":
-        return g / n_items
+        return _divide_by_count(g, n_items)
     if reduction == "none":
         return g.reshape(g.shape + (1,) * (ndim - g.ndim))
     return g
@@ -88,7 +99,7 @@ def _mse(pred, target, reduction):
     if reduction == "none":
         return d * d, (d, reduction)
     total = _sum_of_squares(d)
-    return (total / d.size if reduction == "mean" else total), (d, reduction)
+    return _mean_or_sum(total, d.size, reduction, d.dtype), (d, reduction)
 
 
 mse = Op(
@@ -110,14 +121,14 @@ def _quadratic(a, y, reduction):
         per_example = 0.5 * (d * d).sum(axis=tuple(range(1, d.ndim)) if d.ndim >= 2 else None)
         return per_example, (d, reduction, m)
     total = 0.5 * _sum_of_squares(d)
-    return (total / m if reduction == "mean" else total), (d, reduction, m)
+    return _mean_or_sum(total, m, reduction, d.dtype), (d, reduction, m)
 
 
 def _quadratic_vjp(g, d, reduction, m):
-    if reduction != "mean":
+    if reduction != "mean" or d.dtype.char == HALF:
         return _per_item(g, reduction, m, d.ndim) * d
-    da = g * d  # then / m in place, by a 0-d array (numpy converts a Python int slowly):
-    da /= np.array(m, da.dtype)  # (a − y)/m correctly rounded when dz = 1, as written by hand
+    da = g * d  # then (a − y)/m, correctly rounded when dz = 1 (as written by hand), m as a
+    da /= np.array(m, da.dtype)  # 0-d array: numpy combines it faster than a Python int
     return da
 
 

@@ -102,6 +102,24 @@ def _float(x: Array) -> Array:
     return x if x.dtype.kind == "f" else x.astype(np.float64)
 
 
+HALF = "e"  # numpy's type character of float16, whatever its byte order (`dtype.char`)
+
+
+def _divide_by_count(x: Any, count: int) -> Any:
+    """x / count, the divisor of a mean, in x's dtype.
+
+    numpy converts a Python int to x's dtype, and float16 ends at 65504 (a mean over 70,000
+    items gave 0 and a zero gradient), so float16 divides in float32 and is rounded back.
+    A float array divides by a 0-d array, which numpy combines faster than a Python int.
+    """
+    dtype = x.dtype
+    if dtype.char == HALF:
+        return np.divide(x, np.float32(count)).astype(dtype)
+    if type(x) is not np.ndarray or dtype.kind != "f":  # a numpy scalar; integers
+        return x / count
+    return np.divide(x, np.array(count, dtype))
+
+
 # ----------------------------------------------------------------------------------------
 # Elementwise arithmetic with broadcasting. A Python scalar operand stays a Python scalar,
 # so float32 tensors stay float32 (numpy's weak scalars).
@@ -490,7 +508,7 @@ mean = Op(
     forward=_mean,
     vjps=(
         lambda g, shape, axes, keepdims, count: np.broadcast_to(
-            _restore_axes(g, axes, keepdims) / count, shape
+            _divide_by_count(_restore_axes(g, axes, keepdims), count), shape
         ),
     ),
     rules=("dx = dz / n copied along the averaged axes (n = elements averaged)",),
