@@ -125,11 +125,9 @@ def _quadratic(a, y, reduction):
 
 
 def _quadratic_vjp(g, d, reduction, m):
-    if reduction != "mean" or d.dtype.char == HALF:
+    if reduction != "mean":
         return _per_item(g, reduction, m, d.ndim) * d
-    da = g * d  # then (a − y)/m, correctly rounded when dz = 1 (as written by hand), m as a
-    da /= np.array(m, da.dtype)  # 0-d array: numpy combines it faster than a Python int
-    return da
+    return _divide_by_count(g * d, m)  # (a − y)/m, correctly rounded when dz = 1 (as by hand)
 
 
 quadratic = Op(

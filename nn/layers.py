@@ -299,7 +299,7 @@ class MLP(Module):
         cost = get_cost(cost)
         op = self._fused_cost_op(cost, y)
         if op is None:
-            return cost.loss(self(x), y)
+            return super().loss(x, y, cost)
         target = y if isinstance(y, Tensor) else np.asarray(y)
         return self._run(x, op, target, scope=self)  # as self(x) would, in this MLP's scope
 
