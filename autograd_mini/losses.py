@@ -49,7 +49,7 @@ def _mean_or_sum(total, count: int, reduction: str, dtype: np.dtype):
     summed in float32 (a float16 sum overflows at 65504 long before the mean does) and
     rounded back here."""
     if reduction == "mean":
-        total = total / count  # a float32 or float64 scalar (or an integer one) here
+        total = _divide_by_count(total, count)
     return total.astype(dtype) if dtype.char == HALF else total
 
 
