@@ -31,21 +31,11 @@ class Node:
     `edges` pairs each input that requires grad with its VJP: the paths gradients flow
     back along. `saved` becomes None once `backward()` has used it (unless
     `retain_graph=True`); `scope` holds the labels of the modules being called (drawings);
-    `sequence` numbers the nodes in the order they were recorded.
+    `sequence` numbers the nodes in the order they were recorded. Nodes are made by the
+    engine only, when it records an op (`_record`).
     """
 
     __slots__ = ("edges", "inputs", "op", "params", "saved", "scope", "sequence")
-
-    def __init__(
-        self, op: Op, inputs: tuple, edges: tuple, saved: tuple, params: dict, scope: tuple
-    ) -> None:
-        self.op = op
-        self.inputs = inputs
-        self.edges = edges
-        self.saved = saved
-        self.params = params
-        self.scope = scope
-        self.sequence = next(RECORDING_ORDER)  # later than every input's: a topological order
 
     def __repr__(self) -> str:
         return f"Node({self.op.name}, inputs={len(self.inputs)}, freed={self.saved is None})"
@@ -92,11 +82,11 @@ def apply(op: Op, *inputs: Any, **params: Any) -> Tensor:
         raise TypeError(f"{op.name} takes {len(vjps)} inputs, got {len(inputs)}.")
     arrays = []
     edges = ()  # (input, its VJP) for each input that requires grad
-    for position, x in enumerate(inputs):
+    for x, vjp in zip(inputs, vjps, strict=True):
         if isinstance(x, Tensor):
             arrays.append(x.data)
             if x._requires_grad:
-                edges += ((x, vjps[position]),)
+                edges += ((x, vjp),)
         else:
             arrays.append(_constant(x))
     try:
@@ -134,7 +124,14 @@ def _record(op: Op, out: Any, saved: tuple, inputs: tuple, edges: tuple, params:
     result._retains_grad = False
     if edges and state.grad_enabled:
         result._requires_grad = True
-        result._node = Node(op, inputs, edges, saved, params, state.scope)
+        result._node = node = Node()
+        node.op = op
+        node.inputs = inputs
+        node.edges = edges
+        node.saved = saved
+        node.params = params
+        node.scope = state.scope
+        node.sequence = next(RECORDING_ORDER)  # later than every input's: a topological order
     else:
         result._requires_grad = False
         result._node = None

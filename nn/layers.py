@@ -215,6 +215,20 @@ FUSABLE: dict[type[Activation], str | None] = {
 """The activations a fused op can stand for, by the name the engine's fused ops use (None:
 no activation). Only these classes themselves: a subclass may redefine `function`."""
 
+FUSED_LAYERS: dict[type[Activation], ops.Op] = {
+    cls: ops.FUSED_LINEAR[name] for cls, name in FUSABLE.items() if name is not None
+}
+"""A layer and its activation as one op, by activation class: {Sigmoid: linear+sigmoid, ...}."""
+
+FUSED_OUTPUTS: dict[tuple[type[Activation], str], ops.Op] = {
+    (cls, cost): op
+    for (activation, cost), op in FUSED_COSTS.items()
+    for cls, name in FUSABLE.items()
+    if name == activation
+}
+"""The output layer and its cost as one op, by (activation class, `Cost.fused`):
+{(Sigmoid, "quadratic_cost"): linear+sigmoid+quadratic_cost, (Identity, "cross_entropy"): ...}."""
+
 
 def make_activation(name: str | Activation | None) -> Activation:
     """An activation module from its name ("sigmoid", "tanh", "relu", "identity", "softmax"),
@@ -354,23 +368,16 @@ class MLP(Module):
     def _fused_cost_op(self, cost: Cost, y: Any) -> ops.Op | None:
         """The op recording the last layer with `cost` (`linear+sigmoid+quadratic_cost` ...)
         when this MLP fuses, the pair is one `ag.linear_cost` knows, and y needs no grad."""
-        output = type(self.output_activation)
-        if (
-            not self.fuse
-            or cost.fused is None
-            or output not in FUSABLE
-            or (isinstance(y, Tensor) and y.requires_grad)
-            or next(reversed(self.layers._modules.values())).bias is None
-        ):
+        if not self.fuse or (isinstance(y, Tensor) and y.requires_grad):
             return None
-        return FUSED_COSTS.get((FUSABLE[output], cost.fused))
+        if next(reversed(self.layers._modules.values())).bias is None:
+            return None
+        return FUSED_OUTPUTS.get((type(self.output_activation), cost.fused))
 
     def _fused_op(self, activation: Activation) -> ops.Op | None:
         """The fused op (`linear+sigmoid` ...) for layers followed by `activation`, when this
         MLP fuses and the activation is one of the built-in ones that can be fused."""
-        if not self.fuse or type(activation) not in FUSABLE:
-            return None
-        return ops.FUSED_LINEAR.get(FUSABLE[type(activation)])  # None for Identity
+        return FUSED_LAYERS.get(type(activation)) if self.fuse else None
 
     def config(self) -> dict[str, Any]:
         """The constructor arguments that rebuild this architecture (JSON-ready). `fuse` is
