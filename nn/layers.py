@@ -10,7 +10,7 @@ import numpy as np
 
 import autograd_mini as ag
 from autograd_mini import Tensor, ops
-from autograd_mini.fused_costs import FUSED_COSTS
+from autograd_mini.fused_costs import COSTS, FUSED_COSTS
 from autograd_mini.recording import STATE
 from autograd_mini.tensor import apply
 
@@ -221,10 +221,7 @@ FUSED_LAYERS: dict[type[Activation], ops.Op] = {
 """A layer and its activation as one op, by activation class: {Sigmoid: linear+sigmoid, ...}."""
 
 FUSED_OUTPUTS: dict[tuple[type[Activation], str], ops.Op] = {
-    (cls, cost): op
-    for (activation, cost), op in FUSED_COSTS.items()
-    for cls, name in FUSABLE.items()
-    if name == activation
+    (cls, cost): FUSED_COSTS[name, cost] for cls, name in FUSABLE.items() for cost in COSTS
 }
 """The output layer and its cost as one op, by (activation class, `Cost.fused`):
 {(Sigmoid, "quadratic_cost"): linear+sigmoid+quadratic_cost, (Identity, "cross_entropy"): ...}."""
