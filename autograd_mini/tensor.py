@@ -82,11 +82,11 @@ def apply(op: Op, *inputs: Any, **params: Any) -> Tensor:
         raise TypeError(f"{op.name} takes {len(vjps)} inputs, got {len(inputs)}.")
     arrays = []
     edges = ()  # (input, its VJP) for each input that requires grad
-    for x, vjp in zip(inputs, vjps, strict=True):
+    for position, x in enumerate(inputs):
         if isinstance(x, Tensor):
             arrays.append(x.data)
             if x._requires_grad:
-                edges += ((x, vjp),)
+                edges += ((x, vjps[position]),)
         else:
             arrays.append(_constant(x))
     try:
