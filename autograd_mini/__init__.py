@@ -5,19 +5,24 @@
 >>> loss = ag.mse_loss(ag.Tensor(np.ones((4, 3))) @ W, np.zeros((4, 2)))
 >>> loss.backward(); W.grad.shape
 (3, 2)
+
+The engine is `tensor.py` (recording and backward), `ops.py` and `losses.py` (the op table)
+and `broadcasting.py`; read those first. Around it: `functional.py` (the `ag.` spellings),
+`gradcheck.py` and `compare.py` (checking gradients), `visual/` (drawings, `explain`), and
+the optional `fused.py` (a layer as one node, for speed), which nothing else needs.
 """
 
 from .broadcasting import unbroadcast
-from .drawing import GraphvizMissingError, draw, save_svg
+from .compare import GradientReport, Row
 from .errors import (
     AnomalyError,
     AutogradError,
     BackwardError,
     GradcheckError,
+    InputError,
     LabelError,
     ShapeError,
 )
-from .explain import explain
 from .functional import (
     as_tensor,
     exp,
@@ -36,7 +41,6 @@ from .functional import (
     tanh,
     transpose,
 )
-from .fused_costs import linear_cost
 from .gradcheck import central_differences, gradcheck
 from .losses import (
     binary_cross_entropy,
@@ -48,6 +52,7 @@ from .losses import (
 from .ops import OPS, Op
 from .recording import detect_anomaly, enable_grad, is_grad_enabled, no_grad, scope
 from .tensor import Node, Tensor, apply, backward_order
+from .visual import GraphvizMissingError, draw, explain, save_svg
 
 __version__ = "0.1.0"
 
@@ -57,10 +62,13 @@ __all__ = [
     "AutogradError",
     "BackwardError",
     "GradcheckError",
+    "GradientReport",
     "GraphvizMissingError",
+    "InputError",
     "LabelError",
     "Node",
     "Op",
+    "Row",
     "ShapeError",
     "Tensor",
     "apply",
@@ -78,7 +86,6 @@ __all__ = [
     "gradcheck",
     "is_grad_enabled",
     "linear",
-    "linear_cost",
     "log",
     "log_softmax",
     "matmul",

@@ -14,6 +14,10 @@ class ShapeError(AutogradError, ValueError):
     """Operands whose shapes do not fit the op (broadcasting, matmul, losses)."""
 
 
+class InputError(AutogradError, ValueError):
+    """An argument an op cannot take: an unknown reduction, probabilities outside [0, 1]."""
+
+
 class BackwardError(AutogradError, RuntimeError):
     """`backward()` cannot run: no grad required, freed graph, bad seed gradient."""
 

@@ -6,8 +6,10 @@ the method of the same name, so the two spellings can never disagree.
 
 from __future__ import annotations
 
-from . import ops
-from .tensor import Tensor, TensorLike, apply
+import numpy as np
+
+from .errors import ShapeError
+from .tensor import Tensor, TensorLike
 
 
 def as_tensor(x: TensorLike) -> Tensor:
@@ -75,31 +77,37 @@ def matmul(a: TensorLike, b: TensorLike) -> Tensor:
     return as_tensor(a) @ b
 
 
+ACTIVATIONS = {"sigmoid": Tensor.sigmoid, "tanh": Tensor.tanh, "relu": Tensor.relu}
+"""The activations `linear` applies, by name."""
+
+
 def linear(
     x: TensorLike,
     weight: TensorLike,
     bias: TensorLike | None = None,
     activation: str | None = None,
 ) -> Tensor:
-    """`x @ weight + bias` as one fused op (row-batch convention).
+    """A layer in the row-batch convention: `Z = x @ weight + bias`, then `A = f(Z)`.
 
-    x: (m, n_in) or (n_in,); weight: (n_in, n_out); bias: (n_out,) or None.
-    Its VJPs are BP3/BP4 in row form: dX = dZ @ Wᵀ, dW = Xᵀ @ dZ, db = Σ_rows dZ.
-    activation ("sigmoid", "tanh" or "relu"): A = f(x @ weight + bias) as one node,
-    `linear+sigmoid` etc., whose backward first forms δ = dA ⊙ f′(Z) (BP2), then the same
-    VJPs on δ. Bit-identical to `linear(...)` followed by the activation, with half the
-    bookkeeping; Z is then not a tensor of its own.
+    x: (m, n_in) or (n_in,); weight: (n_in, n_out); bias: (n_out,) or None; activation:
+    "sigmoid", "tanh", "relu" or None. Recorded as the book writes it: `matmul`, `add`
+    (the bias broadcast over the m rows, so its gradient is the sum over the batch), then
+    the activation. `autograd_mini.fused.linear` records the same numbers as one node.
     """
-    if activation is not None and activation not in ops.FUSED_LINEAR:
+    if activation is not None and activation not in ACTIVATIONS:
         raise ValueError(
-            f"linear: activation must be one of {sorted(ops.FUSED_LINEAR)} or None, "
-            f"got {activation!r}."
+            f"linear: activation must be one of {sorted(ACTIVATIONS)} or None, got {activation!r}."
         )
-    if bias is None:
-        z = as_tensor(x) @ weight
-        return z if activation is None else getattr(z, activation)()
-    op = ops.linear if activation is None else ops.FUSED_LINEAR[activation]
-    return apply(op, x, weight, bias)
+    z = as_tensor(x) @ weight
+    if bias is not None:
+        stretched = z + bias
+        if stretched.shape != z.shape:
+            raise ShapeError(
+                f"linear: a bias of shape {np.shape(bias)} would stretch X @ W of shape "
+                f"{z.shape} to {stretched.shape}; give the bias shape {z.shape[-1:]}."
+            )
+        z = stretched
+    return z if activation is None else ACTIVATIONS[activation](z)
 
 
 def softmax(x: TensorLike, axis: int = -1) -> Tensor:

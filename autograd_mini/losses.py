@@ -1,4 +1,4 @@
-"""Loss functions, each one fused primitive: forward and VJPs in one table entry.
+"""Loss functions, each one primitive: forward and VJPs in one table entry.
 
 Where the 1/m goes is the most common source of a factor-m bug, so each docstring says
 what its "mean" divides by. With predictions `A: (m, k)` and targets `Y: (m, k)`:
@@ -11,66 +11,54 @@ what its "mean" divides by. With predictions `A: (m, k)` and targets `Y: (m, k)`
 | `cross_entropy(logits, labels)`   | Σ_x −ln softmax(z_x)[y_x] / m  | (softmax(Z) − onehot(Y))/m |
 
 Every function takes `reduction="mean" | "sum" | "none"` ("none" returns the per-element
-losses, or per-example ones for the two costs that sum over a row).
+losses, or per-example ones for the two costs that sum over a row). In the rules, C is the
+loss and `dC` the gradient arriving from above (1 when the loss is the root).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from .errors import LabelError, ShapeError
-from .ops import HALF, Op, _divide_by_count, _float, _sigmoid, softmax_parts
+from . import ops
+from .errors import InputError, LabelError, ShapeError
+from .ops import HALF, Op, as_float, divide_by_count
 from .tensor import Tensor, TensorLike, apply
 
 REDUCTIONS = ("mean", "sum", "none")
 
 
 # ----------------------------------------------------------------------------------------
-# Shared pieces: reducing per-item losses, and spreading the gradient back over the items.
+# Shared pieces: reducing per-item losses, spreading the gradient back, the checks.
 # ----------------------------------------------------------------------------------------
 
 
-def _reduce(losses: np.ndarray, reduction: str):
+def _reduce(losses: np.ndarray, reduction: str, count: int) -> Any:
+    """Σ losses, divided by `count` for "mean"; "none" keeps them. float16 sums in float32
+    (a float16 sum overflows at 65504 long before the mean does) and rounds back."""
     if reduction == "none":
         return losses
-    total = losses.sum(dtype=np.float32) if losses.dtype.char == HALF else losses.sum()
-    return _mean_or_sum(total, losses.size, reduction, losses.dtype)
-
-
-def _sum_of_squares(d: np.ndarray):
-    """Σ d², by one BLAS dot product (d is a fresh contiguous difference)."""
-    if d.dtype.char == HALF:  # summed in float32, see _mean_or_sum
-        d = d.astype(np.float32)
-    return np.vdot(d, d)
-
-
-def _mean_or_sum(total, count: int, reduction: str, dtype: np.dtype):
-    """The loss from its sum over `count` items: divided for "mean". float16 losses are
-    summed in float32 (a float16 sum overflows at 65504 long before the mean does) and
-    rounded back here."""
+    total = losses.sum(dtype=np.float32) if losses.dtype == HALF else losses.sum()
     if reduction == "mean":
-        total = _divide_by_count(total, count)
-    return total.astype(dtype) if dtype.char == HALF else total
+        total = total / count
+    return total.astype(HALF) if losses.dtype == HALF else total
 
 
-def _per_item(g, reduction: str, n_items: int, ndim: int):
+def _per_item(g: Any, reduction: str, count: int, ndim: int) -> Any:
     """∂L/∂loss_item, shaped to broadcast over an input of `ndim` dimensions."""
     if reduction == "mean":
-        return _divide_by_count(g, n_items)
+        return divide_by_count(g, count)
     if reduction == "none":
         return g.reshape(g.shape + (1,) * (ndim - g.ndim))
     return g
 
 
-def _check_reduction(name: str, reduction: str) -> None:
+def _refuse(name: str, pred: np.ndarray, target: np.ndarray, reduction: str) -> None:
+    """Raise the error for a reduction or a target shape that a loss cannot take."""
     if reduction not in REDUCTIONS:
         allowed = ", ".join(map(repr, REDUCTIONS))
-        raise ValueError(f"{name}: reduction must be one of {allowed}, got {reduction!r}")
-
-
-def _check_same_shape(name: str, pred: np.ndarray, target: np.ndarray) -> None:
-    if pred.shape == target.shape:
-        return
+        raise InputError(f"{name}: reduction must be one of {allowed}, got {reduction!r}")
     try:
         stretched = f" would give {np.broadcast_shapes(pred.shape, target.shape)} and"
     except ValueError:
@@ -93,41 +81,61 @@ def _check_same_shape(name: str, pred: np.ndarray, target: np.ndarray) -> None:
 # ----------------------------------------------------------------------------------------
 
 
-def _mse(pred, target, reduction):
-    _check_same_shape("mse_loss", pred, target)
+def _difference(name: str, pred: np.ndarray, target: Any, reduction: str) -> tuple:
+    """pred − target, as the float the loss is computed in, and the loss's dtype. float16
+    is computed in float32 (its sums overflow at 65504), integers in float64."""
+    target = np.asarray(target)
+    if pred.shape != target.shape or reduction not in REDUCTIONS:
+        _refuse(name, pred, target, reduction)
     d = pred - target
+    dtype = d.dtype if d.dtype.kind == "f" else np.dtype(np.float64)
+    return (d.astype(np.float32) if dtype == HALF else d), dtype
+
+
+def _mse(pred, target, reduction="mean"):
+    d, dtype = _difference("mse_loss", pred, target, reduction)
     if reduction == "none":
-        return d * d, (d, reduction)
-    total = _sum_of_squares(d)
-    return _mean_or_sum(total, d.size, reduction, d.dtype), (d, reduction)
+        return (d * d).astype(dtype, copy=False), (d, reduction, dtype)
+    flat = d.reshape(-1)
+    total = flat @ flat  # Σ d², one dot product
+    if reduction == "mean":
+        total = total / d.size
+    return (total if dtype is d.dtype else total.astype(dtype)), (d, reduction, dtype)
+
+
+def _mse_vjp(g, d, reduction, dtype):
+    return (_per_item(g, reduction, d.size, d.ndim) * (2 * d)).astype(dtype, copy=False)
 
 
 mse = Op(
     "mse_loss",
     forward=_mse,
-    vjps=(
-        lambda g, d, reduction: _per_item(g, reduction, d.size, d.ndim) * (2 * d),
-        lambda g, d, reduction: _per_item(g, reduction, d.size, d.ndim) * (-2 * d),
-    ),
-    rules=("dpred = dz ⊙ 2(pred − target) / N", "dtarget = −dpred"),
+    vjps=(_mse_vjp, lambda g, d, reduction, dtype: -_mse_vjp(g, d, reduction, dtype)),
+    rules=("dpred = dC ⊙ 2(pred − target) / N", "dtarget = −dpred"),
 )
 
 
-def _quadratic(a, y, reduction):
-    _check_same_shape("quadratic_cost", a, y)
-    d = a - y
+def _quadratic(a, y, reduction="mean"):
+    d, dtype = _difference("quadratic_cost", a, y, reduction)
     m = d.shape[0] if d.ndim >= 2 else 1
     if reduction == "none":
-        per_example = 0.5 * (d * d).sum(axis=tuple(range(1, d.ndim)) if d.ndim >= 2 else None)
-        return per_example, (d, reduction, m)
-    total = 0.5 * _sum_of_squares(d)
-    return _mean_or_sum(total, m, reduction, d.dtype), (d, reduction, m)
+        c = 0.5 * (d * d).sum(axis=tuple(range(1, d.ndim)) if d.ndim >= 2 else None)
+    else:
+        flat = d.reshape(-1)
+        c = 0.5 * (flat @ flat)  # ½ Σ d², one dot product
+        if reduction == "mean":
+            c = c / m
+    return (c if dtype is d.dtype else c.astype(dtype)), (d, reduction, m, dtype)
 
 
-def _quadratic_vjp(g, d, reduction, m):
-    if reduction != "mean":
-        return _per_item(g, reduction, m, d.ndim) * d
-    return _divide_by_count(g * d, m)  # (a − y)/m, correctly rounded when dz = 1 (as by hand)
+def _quadratic_vjp(g, d, reduction, m, dtype):
+    if reduction == "mean":
+        da = g * d / m  # (a − y)/m, to the bit as by hand when dC = 1
+    elif reduction == "none":
+        da = g.reshape(g.shape + (1,) * (d.ndim - g.ndim)) * d
+    else:
+        da = g * d
+    return da if dtype is da.dtype else da.astype(dtype)
 
 
 quadratic = Op(
@@ -135,9 +143,9 @@ quadratic = Op(
     forward=_quadratic,
     vjps=(
         _quadratic_vjp,
-        lambda g, d, reduction, m: np.negative(_quadratic_vjp(g, d, reduction, m)),
+        lambda g, d, reduction, m, dtype: -_quadratic_vjp(g, d, reduction, m, dtype),
     ),
-    rules=("da = dz ⊙ (a − y) / m", "dy = −da"),
+    rules=("da = dC ⊙ (a − y) / m", "dy = −da"),
 )
 
 
@@ -149,10 +157,12 @@ LOG_FLOOR = -100.0  # PyTorch's clamp on each log in binary_cross_entropy
 DENOMINATOR_FLOOR = 1e-12  # and on p(1 − p) in its gradient
 
 
-def _bce(p, y, reduction):
-    _check_same_shape("binary_cross_entropy", p, y)
+def _bce(p, y, reduction="mean"):
+    y = np.asarray(y)
+    if p.shape != y.shape or reduction not in REDUCTIONS:
+        _refuse("binary_cross_entropy", p, y, reduction)
     if p.size and not (p.min() >= 0 and p.max() <= 1):
-        raise ValueError(
+        raise InputError(
             f"binary_cross_entropy: prob must hold probabilities in [0, 1], got values from "
             f"{p.min():.4g} to {p.max():.4g}. Apply sigmoid first, or pass raw scores to "
             "binary_cross_entropy_with_logits."
@@ -161,7 +171,7 @@ def _bce(p, y, reduction):
         log_p = np.maximum(np.log(p), LOG_FLOOR)
         log_q = np.maximum(np.log1p(-p), LOG_FLOOR)
     losses = -(y * log_p + (1 - y) * log_q)
-    return _reduce(losses, reduction), (p, y, log_p, log_q, reduction)
+    return _reduce(losses, reduction, losses.size), (p, y, log_p, log_q, reduction)
 
 
 binary_cross_entropy_op = Op(
@@ -176,25 +186,29 @@ binary_cross_entropy_op = Op(
             _per_item(g, reduction, p.size, p.ndim) * (log_q - log_p)
         ),
     ),
-    rules=("dp = dz ⊙ (p − y) / (p(1 − p)) / N", "dy = dz ⊙ (ln(1 − p) − ln p) / N"),
+    rules=("dp = dC ⊙ (p − y) / (p(1 − p)) / N", "dy = dC ⊙ (ln(1 − p) − ln p) / N"),
 )
 
 
-def _bce_logits(x, y, reduction):
-    _check_same_shape("binary_cross_entropy_with_logits", x, y)
-    x = _float(x)
+def _bce_logits(x, y, reduction="mean"):
+    y = np.asarray(y)
+    if x.shape != y.shape or reduction not in REDUCTIONS:
+        _refuse("binary_cross_entropy_with_logits", x, y, reduction)
+    x = as_float(x)
     losses = np.maximum(x, 0) - x * y + np.log1p(np.exp(-np.abs(x)))
-    return _reduce(losses, reduction), (x, y, reduction)
+    return _reduce(losses, reduction, losses.size), (x, y, reduction)
 
 
 binary_cross_entropy_with_logits_op = Op(
     "binary_cross_entropy_with_logits",
     forward=_bce_logits,
     vjps=(
-        lambda g, x, y, reduction: _per_item(g, reduction, x.size, x.ndim) * (_sigmoid(x)[0] - y),
+        lambda g, x, y, reduction: (
+            _per_item(g, reduction, x.size, x.ndim) * (ops.sigmoid.forward(x)[0] - y)
+        ),
         lambda g, x, y, reduction: _per_item(g, reduction, x.size, x.ndim) * -x,
     ),
-    rules=("dx = dz ⊙ (σ(x) − y) / N", "dy = −dz ⊙ x / N"),
+    rules=("dx = dC ⊙ (σ(x) − y) / N", "dy = −dC ⊙ x / N"),
 )
 
 
@@ -228,12 +242,15 @@ def _class_labels(target: np.ndarray, logits_shape: tuple[int, ...]) -> np.ndarr
     return labels
 
 
-def _cross_entropy(logits, target, reduction):
+def _cross_entropy(logits, target, reduction="mean"):
+    target = np.asarray(target)
+    if reduction not in REDUCTIONS:
+        _refuse("cross_entropy", logits, target, reduction)
     if logits.ndim not in (1, 2):
         raise ShapeError(
             f"cross_entropy: logits must have shape (m, k) or (k,), got {logits.shape}."
         )
-    p, log_p = softmax_parts(_float(logits), axis=-1)
+    p, log_p = ops.softmax_parts(logits, axis=-1)
     if target.shape == logits.shape:  # probabilities or one-hot rows
         labels = None
         losses = -(target * log_p).sum(axis=-1)
@@ -246,7 +263,8 @@ def _cross_entropy(logits, target, reduction):
             f"{logits.shape[:-1]} nor probabilities {logits.shape} for logits of shape "
             f"{logits.shape}."
         )
-    return _reduce(losses, reduction), (p, log_p, target, labels, reduction, losses.size)
+    m = losses.size
+    return _reduce(losses, reduction, m), (p, log_p, target, labels, reduction, m)
 
 
 def _cross_entropy_vjp_logits(g, p, log_p, target, labels, reduction, m):
@@ -266,20 +284,13 @@ cross_entropy_op = Op(
             _per_item(g, reduction, m, p.ndim) * -log_p
         ),
     ),
-    rules=("dlogits = dz ⊙ (softmax(logits) − target) / m", "dtarget = −dz ⊙ log_softmax / m"),
+    rules=("dz = dC ⊙ (softmax(z) − y) / m", "dy = −dC ⊙ log softmax(z) / m"),
 )
 
 
 # ----------------------------------------------------------------------------------------
 # The public functions
 # ----------------------------------------------------------------------------------------
-
-
-def _loss(op: Op, pred: TensorLike, target: TensorLike, reduction: str) -> Tensor:
-    _check_reduction(op.name, reduction)
-    if not isinstance(target, Tensor):
-        target = np.asarray(target)
-    return apply(op, pred, target, reduction=reduction)
 
 
 def mse_loss(pred: TensorLike, target: TensorLike, reduction: str = "mean") -> Tensor:
@@ -290,7 +301,7 @@ def mse_loss(pred: TensorLike, target: TensorLike, reduction: str = "mean") -> T
     "mean" divides by N = m·k, so `∂L/∂pred = 2(pred − target)/(m·k)`: k times smaller
     than `quadratic_cost`'s `(A − Y)/m` times 2. "sum": Σ (pred − target)². "none": per element.
     """
-    return _loss(mse, pred, target, reduction)
+    return apply(mse, pred, target, reduction=reduction)
 
 
 def quadratic_cost(a: TensorLike, y: TensorLike, reduction: str = "mean") -> Tensor:
@@ -301,7 +312,7 @@ def quadratic_cost(a: TensorLike, y: TensorLike, reduction: str = "mean") -> Ten
     `∂C/∂a = (a − y)/m` (`mse_loss` is `2·C/k`). "sum": `½ Σ_x ‖a_x − y_x‖²` (no 1/m);
     "none": the per-example costs `½‖a_x − y_x‖²`, shape `(m,)`.
     """
-    return _loss(quadratic, a, y, reduction)
+    return apply(quadratic, a, y, reduction=reduction)
 
 
 def binary_cross_entropy(prob: TensorLike, target: TensorLike, reduction: str = "mean") -> Tensor:
@@ -314,7 +325,7 @@ def binary_cross_entropy(prob: TensorLike, target: TensorLike, reduction: str = 
     `p(1 − p)` is clamped at 1e-12. For raw scores use `binary_cross_entropy_with_logits`,
     which is exact everywhere.
     """
-    return _loss(binary_cross_entropy_op, prob, target, reduction)
+    return apply(binary_cross_entropy_op, prob, target, reduction=reduction)
 
 
 def binary_cross_entropy_with_logits(
@@ -325,7 +336,7 @@ def binary_cross_entropy_with_logits(
     loss = max(x, 0) − x·y + ln(1 + e^(−|x|)), whose gradient is simply σ(x) − y
     (divided by N = m·k for "mean").
     """
-    return _loss(binary_cross_entropy_with_logits_op, logits, target, reduction)
+    return apply(binary_cross_entropy_with_logits_op, logits, target, reduction=reduction)
 
 
 def cross_entropy(logits: TensorLike, target: TensorLike, reduction: str = "mean") -> Tensor:
@@ -343,4 +354,4 @@ def cross_entropy(logits: TensorLike, target: TensorLike, reduction: str = "mean
             "cross_entropy: class labels cannot require grad (they are indices); "
             "pass them as a plain array or a Tensor with requires_grad=False."
         )
-    return _loss(cross_entropy_op, logits, target, reduction)
+    return apply(cross_entropy_op, logits, target, reduction=reduction)

@@ -1,16 +1,24 @@
-"""The primitive ops: each one's forward on numpy arrays, declared beside its VJPs.
+"""The op table: each primitive's forward on numpy arrays, declared beside its VJPs.
 
 An op is one `Op(...)` entry. `forward(*arrays, **params)` returns `(out, saved)`, where
 `saved` is the tuple of whatever the backward pass needs. `vjps[i](g, *saved)` is the
-vector-Jacobian product for input i: given `g = ∂L/∂out` it returns `∂L/∂input_i`, already
-in input i's shape (broadcast inputs go through `unbroadcast`). `rules[i]` says the same in
-math, for `explain()` and the graph drawings: `z` is the output, `dz` its gradient.
+vector-Jacobian product for input i: given `g = ∂L/∂out` it returns `∂L/∂input_i`.
+`rules[i]` says the same in words, for `explain()` and the drawings. Inputs listed in
+`broadcasts` may be stretched by numpy (a bias added to every row): their VJPs return the
+gradient at the output's shape, and the engine sums it back over the stretched axes
+(`unbroadcast`, in one place: `backward()`). Every other VJP returns its input's shape.
 
-The contract a VJP keeps, which lets `backward()` avoid copies: it returns a new array, or
-`g` itself, or a view of `g`; never an array saved by the forward or owned by anyone else.
+The numerical helpers the table shares with `losses.py` and `fused.py` (the float the math
+runs in, dividing by a count, the stable softmax) are at the end, public.
 
-Adding an op: write one `Op(...)` here (or in `losses.py`), a method or function that calls
-`apply(op, ...)`, and one line in the op table of `tests/test_ops.py`.
+Letters, as in the book: a generic op takes x (and y) and gives z, so `dz` is the gradient
+arriving from above; an activation takes the weighted input z and gives the activation a,
+so its rule reads `dz = da ⊙ σ′(z)`; matrices are capitals (`dX = dZ @ Wᵀ`).
+
+The contract a VJP keeps: it returns a new array, `g` itself, or a view of `g`; never an
+array saved by the forward or owned by anyone else (`backward()` relies on it to avoid
+copies). Adding an op: one `Op(...)` here (or in `losses.py`), a method or function that
+calls `apply(op, ...)`, and one line in the op table of `tests/test_ops.py`.
 """
 
 from __future__ import annotations
@@ -24,33 +32,20 @@ from numpy.lib.array_utils import normalize_axis_tuple
 from .broadcasting import broadcast_error, matmul_error, unbroadcast
 from .errors import ShapeError
 
-Array = np.ndarray
 Axis = int | tuple[int, ...] | None
 
 
 class Op:
-    """A primitive: `forward` on numpy arrays and one VJP per input.
+    """A primitive: `forward` on numpy arrays, one VJP and one rule per input.
 
-    `on_error(name, exc, arrays)` turns a numpy error raised by `forward` into one that
-    names this op and its shapes; the default explains broadcasting failures.
-    `broadcasts` lists the inputs that numpy may stretch, whose gradient goes through
-    `unbroadcast` (drawings and explanations mark them). `prepare(g, *saved)`, when given,
-    runs once per node before the VJPs, which then receive its result as their `g`: the
-    step a fused op's VJPs share (δ = dA ⊙ σ′(Z) of a fused layer). `stretched_to(*shapes)`,
-    given the inputs' shapes, is the shape numpy stretched the `broadcasts` inputs to, when
-    that is not the output's (a layer fused with its cost stretches b to Z's shape).
+    broadcasts: the inputs numpy may stretch to the output's shape; their VJPs return the
+    output's shape and `backward()` sums them back (drawings and `explain()` mark them).
+    on_error(name, exc, arrays): the error to raise
+    when numpy's forward fails, naming this op and the shapes (by default it explains
+    broadcasting failures).
     """
 
-    __slots__ = (
-        "broadcasts",
-        "forward",
-        "name",
-        "on_error",
-        "prepare",
-        "rules",
-        "stretched_to",
-        "vjps",
-    )
+    __slots__ = ("broadcasts", "forward", "name", "on_error", "rules", "vjps")
 
     def __init__(
         self,
@@ -58,10 +53,8 @@ class Op:
         forward: Callable[..., tuple[Any, tuple]],
         vjps: Sequence[Callable[..., Any]],
         rules: Sequence[str],
-        on_error: Callable[[str, Exception, list], Exception] | None = None,
         broadcasts: tuple[int, ...] = (),
-        prepare: Callable[..., Any] | None = None,
-        stretched_to: Callable[..., tuple[int, ...]] | None = None,
+        on_error: Callable[[str, Exception, list], Exception] | None = None,
     ) -> None:
         if len(vjps) != len(rules):
             raise ValueError(f"op {name}: {len(vjps)} VJPs but {len(rules)} rules")
@@ -71,10 +64,8 @@ class Op:
         self.forward = forward
         self.vjps = tuple(vjps)
         self.rules = tuple(rules)
-        self.on_error = on_error or _explain_error
         self.broadcasts = broadcasts
-        self.prepare = prepare
-        self.stretched_to = stretched_to
+        self.on_error = on_error or explain_error
         OPS[name] = self
 
     def __repr__(self) -> str:
@@ -85,7 +76,8 @@ OPS: dict[str, Op] = {}
 """Every primitive by name: the table that the gradient tests are checked against."""
 
 
-def _explain_error(name: str, exc: Exception, arrays: list) -> Exception:
+def explain_error(name: str, exc: Exception, arrays: list) -> Exception:
+    """numpy's error from op `name`'s forward, restated with the op's name and the shapes."""
     shapes = [np.shape(a) for a in arrays]
     shown = " and ".join(str(s) for s in shapes)
     if isinstance(exc, ValueError):  # numpy's AxisError is a ValueError and an IndexError
@@ -97,52 +89,28 @@ def _explain_error(name: str, exc: Exception, arrays: list) -> Exception:
     return TypeError(f"{name}: {exc} (input shapes {shown})")
 
 
-def _float(x: Array) -> Array:
-    """`x` as a floating-point array (integer inputs become float64)."""
-    return x if x.dtype.kind == "f" else x.astype(np.float64)
-
-
-HALF = "e"  # numpy's type character of float16, whatever its byte order (`dtype.char`)
-
-
-def _divide_by_count(x: Any, count: int) -> Any:
-    """x / count, the divisor of a mean, in x's dtype.
-
-    numpy converts a Python int to x's dtype, and float16 ends at 65504 (a mean over 70,000
-    items gave 0 and a zero gradient), so float16 divides in float32 and is rounded back.
-    A float array divides by a 0-d array, which numpy combines faster than a Python int.
-    """
-    dtype = x.dtype
-    if dtype.char == HALF:
-        return np.divide(x, np.float32(count)).astype(dtype)
-    if type(x) is not np.ndarray or dtype.kind != "f":  # a numpy scalar; integers
-        return x / count
-    return np.divide(x, np.array(count, dtype))
-
-
 # ----------------------------------------------------------------------------------------
-# Elementwise arithmetic with broadcasting. A Python scalar operand stays a Python scalar,
-# so float32 tensors stay float32 (numpy's weak scalars).
+# Elementwise arithmetic with broadcasting. A Python number stays a Python number, so a
+# float32 tensor times 2.0 stays float32 (numpy's weak scalars).
 # ----------------------------------------------------------------------------------------
+
+
+def _pass_back(g, *saved):
+    return g
+
 
 add = Op(
     "add",
-    forward=lambda x, y: (x + y, (np.shape(x), np.shape(y))),
-    vjps=(
-        lambda g, sx, sy: unbroadcast(g, sx),
-        lambda g, sx, sy: unbroadcast(g, sy),
-    ),
+    forward=lambda x, y: (x + y, ()),
+    vjps=(_pass_back, _pass_back),
     rules=("dx = dz", "dy = dz"),
     broadcasts=(0, 1),
 )
 
 sub = Op(
     "sub",
-    forward=lambda x, y: (x - y, (np.shape(x), np.shape(y))),
-    vjps=(
-        lambda g, sx, sy: unbroadcast(g, sx),
-        lambda g, sx, sy: -unbroadcast(g, sy),
-    ),
+    forward=lambda x, y: (x - y, ()),
+    vjps=(_pass_back, lambda g: -g),
     rules=("dx = dz", "dy = −dz"),
     broadcasts=(0, 1),
 )
@@ -150,41 +118,29 @@ sub = Op(
 mul = Op(
     "mul",
     forward=lambda x, y: (x * y, (x, y)),
-    vjps=(
-        lambda g, x, y: unbroadcast(g * y, np.shape(x)),
-        lambda g, x, y: unbroadcast(g * x, np.shape(y)),
-    ),
+    vjps=(lambda g, x, y: g * y, lambda g, x, y: g * x),
     rules=("dx = dz ⊙ y", "dy = dz ⊙ x"),
     broadcasts=(0, 1),
 )
 
-
-def _div(x, y):
-    z = x / y
-    return z, (np.shape(x), y, z)
-
-
 div = Op(
     "div",
-    forward=_div,
-    vjps=(
-        lambda g, sx, y, z: unbroadcast(g / y, sx),
-        lambda g, sx, y, z: unbroadcast(-g * z / y, np.shape(y)),
-    ),
+    forward=lambda x, y: ((z := x / y), (y, z)),
+    vjps=(lambda g, y, z: g / y, lambda g, y, z: -g * z / y),
     rules=("dx = dz / y", "dy = −dz ⊙ z / y"),
     broadcasts=(0, 1),
 )
 
 
 def _pow_vjp(g, x, p):
-    if p == 0:  # z = 1 everywhere; also avoids 0 * x**-1 = nan at x = 0
+    if p == 0:  # z = 1 everywhere; this also avoids 0 · x⁻¹ = nan at x = 0
         return np.zeros_like(g * x)
     return g * (p * x ** (p - 1))
 
 
 pow_ = Op(
     "pow",
-    forward=lambda x, exponent: (x**exponent, (x, exponent)),
+    forward=lambda x, p: (x**p, (x, p)),
     vjps=(_pow_vjp,),
     rules=("dx = dz ⊙ p·x^(p−1)",),
 )
@@ -199,7 +155,7 @@ neg = Op(
 
 # ----------------------------------------------------------------------------------------
 # Matrix product. numpy's matmul drops the axis of a 1-D operand and broadcasts batch
-# axes; the VJPs put the dropped axes back, take the two products, and un-broadcast.
+# axes; the general VJPs put the dropped axes back, take the two products, un-broadcast.
 # ----------------------------------------------------------------------------------------
 
 
@@ -212,17 +168,17 @@ def _as_matrices(g, x, y):
     return g, x, y
 
 
-def _matmul_vjp_x(g, x, y):  # dX = dZ @ Yᵀ
-    if x.ndim == 2 and y.ndim == 2:
+def _matmul_vjp_x(g, x, y):
+    if x.ndim == 2 and y.ndim == 2:  # the layer's case: dX = dZ @ Wᵀ
         return g @ y.T
-    if x.ndim == 1 and y.ndim == 1:
+    if x.ndim == 1 and y.ndim == 1:  # a dot product: z is a number
         return g * y
     g2, x2, y2 = _as_matrices(g, x, y)
     return unbroadcast(g2 @ np.swapaxes(y2, -1, -2), x2.shape).reshape(x.shape)
 
 
-def _matmul_vjp_y(g, x, y):  # dY = Xᵀ @ dZ
-    if x.ndim == 2 and y.ndim == 2:
+def _matmul_vjp_y(g, x, y):
+    if x.ndim == 2 and y.ndim == 2:  # the layer's case: dW = Xᵀ @ dZ
         return x.T @ g
     if x.ndim == 1 and y.ndim == 1:
         return g * x
@@ -232,234 +188,77 @@ def _matmul_vjp_y(g, x, y):  # dY = Xᵀ @ dZ
 
 matmul = Op(
     "matmul",
-    forward=lambda x, y: (x @ y, (x, y)),
+    forward=lambda x, w: (x @ w, (x, w)),
     vjps=(_matmul_vjp_x, _matmul_vjp_y),
-    rules=("dA = dZ @ Bᵀ", "dB = Aᵀ @ dZ"),
+    rules=("dX = dZ @ Wᵀ", "dW = Xᵀ @ dZ"),
     on_error=lambda name, exc, arrays: matmul_error(*(np.shape(a) for a in arrays)),
 )
 
 
-def _linear(x, w, b, name="linear"):
-    """The fused linear layer Z = X @ W + b (row-batch convention): one node, not two.
-    `name`: the op to name in an error (a fused layer's is `linear+sigmoid`...)."""
-    z = x @ w
-    if type(z) is np.ndarray and type(b) is np.ndarray and b.dtype is z.dtype:
-        try:  # in place, saving a temporary of z's size; numpy refuses a b that stretches z
-            z += b
-            return z, (x, w, b.shape)
-        except ValueError:
-            pass  # a bias that stretches X @ W (or does not fit at all): explained below
-    stretched = z + b
-    if stretched.shape != z.shape:
-        raise ShapeError(
-            f"{name}: a bias of shape {np.shape(b)} would stretch X @ W of shape {z.shape} "
-            f"to {stretched.shape}; give the bias shape {z.shape[-1:]}."
-        )
-    return stretched, (x, w, np.shape(b))
-
-
-def _linear_error(name, exc, arrays):
-    x, w, b = (np.shape(a) for a in arrays)
-    if not x or not w or x[-1] != (w[-2] if len(w) >= 2 else w[0]):
-        return matmul_error(x, w)
-    return broadcast_error(name, x[:-1] + w[-1:], b)
-
-
-# The linear VJPs ignore what follows shape_b in `saved` (a fused layer's output A).
-
-
-def _linear_vjp_x(g, x, w, shape_b, *_):  # dX = dZ @ Wᵀ
-    return g @ w.T if g.ndim == 2 == w.ndim else _matmul_vjp_x(g, x, w)
-
-
-def _linear_vjp_w(g, x, w, shape_b, *_):  # dW = Xᵀ @ dZ
-    return x.T @ g if g.ndim == 2 == x.ndim else _matmul_vjp_y(g, x, w)
-
-
-def _linear_vjp_b(g, x, w, shape_b, *_):  # db = dZ summed over the batch
-    return unbroadcast(g, shape_b)
-
-
-linear = Op(
-    "linear",
-    forward=_linear,
-    vjps=(_linear_vjp_x, _linear_vjp_w, _linear_vjp_b),
-    rules=("dX = dZ @ Wᵀ", "dW = Xᵀ @ dZ", "db = dZ summed over the batch"),
-    on_error=_linear_error,
-    broadcasts=(2,),
-)
-
-
 # ----------------------------------------------------------------------------------------
-# Elementwise functions. Each saves its output when the derivative is a function of it.
+# Elementwise functions. Each saves its output when its derivative is written through it;
+# integers are computed in float64 (numpy would give float16 for int8).
 # ----------------------------------------------------------------------------------------
 
 exp = Op(
     "exp",
-    forward=lambda x: ((z := np.exp(x)), (z,)),
+    forward=lambda x: ((z := np.exp(as_float(x))), (z,)),
     vjps=(lambda g, z: g * z,),
     rules=("dx = dz ⊙ z",),
 )
 
 log = Op(
     "log",
-    forward=lambda x: (np.log(x), (x,)),
+    forward=lambda x: (np.log(as_float(x)), (x,)),
     vjps=(lambda g, x: g / x,),
     rules=("dx = dz / x",),
 )
 
 
-def _exp_cap(dtype: np.dtype) -> np.floating:
-    """The largest t of `dtype` with e^t finite (709.78 for float64, 88.72 for float32)."""
-    cap = dtype.type(np.log(np.finfo(dtype).max))
-    with np.errstate(over="ignore"):
-        while not np.isfinite(np.exp(cap)):  # the rounded log may land just above
-            cap = np.nextafter(cap, dtype.type(0))
-    return cap
+def _sigmoid(z):
+    """a = σ(z) = 1 / (1 + e^(−z)), elementwise, for any z without overflow.
 
-
-def _sigmoid_constants(dtype: np.dtype) -> tuple[Array, Array]:
-    """The cap on −x and the 1 of σ, as 0-d arrays of `dtype` (numpy combines a 0-d array
-    with an array faster than it converts a Python float)."""
-    return np.array(_exp_cap(dtype), dtype), np.ones((), dtype)
-
-
-_SIGMOID_CONSTANTS = {
-    np.dtype(t): _sigmoid_constants(np.dtype(t)) for t in (np.float32, np.float64)
-}
-
-
-def _sigmoid(x):
-    """σ(x) = 1 / (1 + e^(−x)), on one buffer, without overflow.
-
-    −x is capped where e^(−x) would overflow; that changes σ only where it is subnormal
-    (σ(x) < 1e-308 in float64, < 1e-38 in float32); everywhere else it is bit-identical
-    to the textbook formula. float16 is computed in float32 and rounded: its e^(−x)
-    overflows already at −x > 11.1, where σ is still 1.5e-5.
+    −z is capped where e^(−z) would overflow; that changes σ only where it is below the
+    smallest normal number (σ(z) < 1e-308 in float64, < 1e-38 in float32), elsewhere the
+    result is the textbook formula's to the bit. Integers are computed in float64; float16
+    in float32 and rounded back (its e^(−z) overflows already at −z > 11.1, where σ is
+    still 1.5e-5).
     """
-    s = _sigmoid_in_place(np.negative(x) if x.dtype.kind == "f" else -x.astype(np.float64))
-    return s, (s,)
-
-
-def _sigmoid_in_place(s: Array) -> Array:
-    """Turn s = −x into σ(x) = 1 / (1 + e^(−x)), in its own buffer."""
-    if s.dtype.itemsize < 4:  # float16: in float32, see _sigmoid
-        s[...] = _sigmoid_in_place(s.astype(np.float32))
-        return s
-    constants = _SIGMOID_CONSTANTS.get(s.dtype)
-    cap, one = constants if constants is not None else _sigmoid_constants(s.dtype)
-    np.minimum(s, cap, out=s)
-    np.exp(s, out=s)
-    np.add(s, one, out=s)
-    return np.reciprocal(s, out=s)  # exactly 1 / s, without converting a Python 1.0
-
-
-def _sigmoid_vjp(g, s):
-    constants = _SIGMOID_CONSTANTS.get(s.dtype)
-    one = constants[1] if constants is not None else 1.0
-    dx = np.subtract(one, s)  # one temporary, then in place: dz ⊙ s ⊙ (1 − s)
-    dx *= s
-    dx *= g
-    return dx
+    if z.dtype.kind != "f" or z.dtype == HALF:
+        a = _sigmoid(z.astype(np.float32 if z.dtype == HALF else np.float64))[0]
+        return (a.astype(HALF) if z.dtype == HALF else a), (a,)
+    a = np.negative(z)  # −z, in a new buffer that becomes a:
+    np.minimum(a, EXP_CAPS.get(z.dtype) or exp_cap(z.dtype), out=a)  # capped,
+    np.exp(a, out=a)  # e^(−z),
+    a += 1  # 1 + e^(−z),
+    np.reciprocal(a, out=a)  # 1 / (1 + e^(−z))
+    return a, (a,)
 
 
 sigmoid = Op(
     "sigmoid",
     forward=_sigmoid,
-    vjps=(_sigmoid_vjp,),
-    rules=("dx = dz ⊙ σ′(x) = dz ⊙ z ⊙ (1 − z)",),
+    vjps=(lambda g, a: g * (a * (1 - a)),),
+    rules=("dz = da ⊙ σ′(z) = da ⊙ a ⊙ (1 − a)",),
 )
-
-
-def _tanh_vjp(g, z):
-    dx = np.multiply(z, z)  # dz ⊙ (1 − z²), on one temporary
-    np.subtract(1.0, dx, out=dx)
-    dx *= g
-    return dx
-
 
 tanh = Op(
     "tanh",
-    forward=lambda x: ((z := np.tanh(x)), (z,)),
-    vjps=(_tanh_vjp,),
-    rules=("dx = dz ⊙ (1 − z²)",),
+    forward=lambda z: ((a := np.tanh(as_float(z))), (a,)),
+    vjps=(lambda g, a: g * (1 - a * a),),
+    rules=("dz = da ⊙ (1 − a²)",),
 )
-
-
-def _relu_vjp(g, z):
-    return g * (z > 0)
-
 
 relu = Op(
     "relu",
-    forward=lambda x: ((z := np.maximum(x, 0)), (z,)),
-    vjps=(_relu_vjp,),
-    rules=("dx = dz ⊙ [x > 0]",),
+    forward=lambda z: ((a := np.maximum(as_float(z), 0)), (a,)),
+    vjps=(lambda g, a: g * (a > 0),),
+    rules=("dz = da ⊙ [z > 0]",),
 )
-
-
-# ----------------------------------------------------------------------------------------
-# A linear layer and its activation as one node, A = f(X @ W + b): half the engine's
-# bookkeeping per layer of an MLP, and numbers bit-identical to `linear` followed by the
-# activation. The price: Z is not a tensor of its own (a drawing shows one box per layer).
-# Backward forms δ = dA ⊙ f′(Z) from the saved A once (`prepare`; BP2's Hadamard
-# product), then runs linear's VJPs on δ (BP1–BP4 in row form: dW = Xᵀδ, db = Σ_rows δ).
-# ----------------------------------------------------------------------------------------
-
-
-def _fused_linear(
-    activation: str,
-    activate_in_place: Callable[[Array], Array],
-    delta: Callable[[Array, Array], Array],
-    derivative: str,
-) -> Op:
-    """The op `linear+<activation>`. `activate_in_place(z)` overwrites Z with f(Z);
-    `delta(dA, A)` returns dA ⊙ f′(Z) as a new array, f′ written through A = f(Z): the
-    activation's own VJP."""
-
-    name = f"linear+{activation}"
-
-    def forward(x, w, b):
-        z, saved = _linear(x, w, b, name)  # z is a fresh array: activated in place
-        if type(z) is not np.ndarray or z.dtype.kind != "f":  # a 0-d result, or integers
-            z = _float(np.asarray(z))
-        a = activate_in_place(z)
-        return a, (*saved, a)
-
-    return Op(
-        name,
-        forward=forward,
-        vjps=linear.vjps,
-        rules=(
-            f"dX = δ @ Wᵀ, with δ = dA ⊙ {derivative}",
-            "dW = Xᵀ @ δ",
-            "db = δ summed over the batch",
-        ),
-        on_error=_linear_error,
-        broadcasts=(2,),
-        prepare=lambda g, x, w, shape_b, a: delta(g, a),
-    )
-
-
-linear_sigmoid = _fused_linear(
-    "sigmoid",
-    lambda z: _sigmoid_in_place(np.negative(z, out=z)),
-    _sigmoid_vjp,
-    "σ′(Z) = dA ⊙ A ⊙ (1 − A)",
-)
-linear_tanh = _fused_linear("tanh", lambda z: np.tanh(z, out=z), _tanh_vjp, "(1 − A²)")
-linear_relu = _fused_linear("relu", lambda z: np.maximum(z, 0, out=z), _relu_vjp, "[Z > 0]")
-FUSED_LINEAR = {"sigmoid": linear_sigmoid, "tanh": linear_tanh, "relu": linear_relu}
-"""The activations a linear layer can be fused with, by name."""
-
-
-def _astype(x, dtype):
-    return x.astype(dtype), (x.dtype,)
-
 
 astype = Op(
     "astype",
-    forward=_astype,
+    forward=lambda x, dtype: (x.astype(dtype), (x.dtype,)),
     vjps=(lambda g, dtype: g.astype(dtype),),
     rules=("dx = dz cast back to x's dtype",),
 )
@@ -508,7 +307,7 @@ mean = Op(
     forward=_mean,
     vjps=(
         lambda g, shape, axes, keepdims, count: np.broadcast_to(
-            _divide_by_count(_restore_axes(g, axes, keepdims), count), shape
+            divide_by_count(_restore_axes(g, axes, keepdims), count), shape
         ),
     ),
     rules=("dx = dz / n copied along the averaged axes (n = elements averaged)",),
@@ -584,20 +383,12 @@ getitem = Op(
 
 
 # ----------------------------------------------------------------------------------------
-# Softmax and log-softmax, shifted by the maximum so exp never overflows.
+# Softmax and log-softmax, shifted by the maximum so that exp never overflows.
 # ----------------------------------------------------------------------------------------
 
 
-def softmax_parts(x, axis=-1):
-    """(softmax, log_softmax) of x along axis, computed stably from x − max(x)."""
-    shifted = x - x.max(axis=axis, keepdims=True)
-    e = np.exp(shifted)
-    total = e.sum(axis=axis, keepdims=True)
-    return e / total, shifted - np.log(total)
-
-
 def _softmax(x, axis=-1):
-    s, _ = softmax_parts(_float(x), axis)
+    s, _ = softmax_parts(x, axis)
     return s, (s, axis)
 
 
@@ -615,7 +406,7 @@ softmax = Op(
 
 
 def _log_softmax(x, axis=-1):
-    s, log_s = softmax_parts(_float(x), axis)
+    s, log_s = softmax_parts(x, axis)
     return log_s, (s, axis)
 
 
@@ -625,3 +416,48 @@ log_softmax = Op(
     vjps=(lambda g, s, axis: g - s * g.sum(axis=axis, keepdims=True),),
     rules=("dx = dz − softmax(x) ⊙ Σⱼ dzⱼ",),
 )
+
+
+# ----------------------------------------------------------------------------------------
+# Numerical helpers, shared with losses.py and fused.py
+# ----------------------------------------------------------------------------------------
+
+HALF = np.dtype(np.float16)
+
+
+def as_float(x: Any) -> Any:
+    """`x` unchanged when it is floating point, else (integers, bools) as float64."""
+    return x if x.dtype.kind == "f" else x.astype(np.float64)
+
+
+def divide_by_count(x: Any, count: int) -> Any:
+    """`x / count`, the divisor of a mean, in x's dtype.
+
+    numpy converts a Python int to x's dtype, and float16 ends at 65504 (a mean over 70,000
+    items gave 0 and a zero gradient), so float16 divides in float32 and is rounded back.
+    """
+    if x.dtype == HALF:
+        return np.divide(x, np.float32(count)).astype(HALF)
+    return x / count
+
+
+def exp_cap(dtype: np.dtype) -> np.floating:
+    """The largest t of `dtype` with e^t finite (709.78 for float64, 88.72 for float32)."""
+    cap = dtype.type(np.log(np.finfo(dtype).max))
+    with np.errstate(over="ignore"):
+        while not np.isfinite(np.exp(cap)):  # the rounded log may land just above
+            cap = np.nextafter(cap, dtype.type(0))
+    return cap
+
+
+EXP_CAPS = {np.dtype(t): exp_cap(np.dtype(t)) for t in (np.float32, np.float64)}
+"""exp_cap of float32 and float64, computed once."""
+
+
+def softmax_parts(x: Any, axis: int = -1) -> tuple[Any, Any]:
+    """(softmax, log_softmax) of x along `axis`, from x − max(x) so that e^x never overflows."""
+    x = as_float(x)
+    shifted = x - x.max(axis=axis, keepdims=True)
+    e = np.exp(shifted)
+    total = e.sum(axis=axis, keepdims=True)
+    return e / total, shifted - np.log(total)

@@ -1,4 +1,4 @@
-"""What the engine records, and how: the grad switch, anomaly detection, module scopes.
+"""What the engine records, and how: the grad switch, anomaly detection, scope labels.
 
 This is the engine's only mutable state. The switches are per thread, like PyTorch's grad
 mode, so a `no_grad()` in one thread never changes what another thread records; the
@@ -17,8 +17,8 @@ import numpy as np
 
 class _RecordingState(threading.local):
     grad_enabled: bool = True  # record ops so that backward() can run
-    detect_anomaly: bool = False  # check every op's output and gradients for NaN/inf
-    scope: tuple[str, ...] = ()  # labels of the modules being called, outermost first
+    detect_anomaly: bool = False  # check outputs and gradients for NaN/inf, and saved arrays
+    scope: tuple[str, ...] = ()  # labels of the scopes being recorded in, outermost first
 
 
 STATE = _RecordingState()
@@ -59,11 +59,15 @@ def enable_grad():
 
 @contextmanager
 def detect_anomaly() -> Iterator[None]:
-    """Raise `AnomalyError` at the first op whose output or gradient holds NaN or inf.
+    """Check the recording and the backward pass for what numpy would let through silently.
 
-    Ops recorded inside are checked in the forward pass; `backward()` called inside
-    checks every gradient a VJP returns. It costs one `isfinite` pass per array. numpy's
-    own floating-point warnings are silenced inside: the error names the op instead.
+    Inside, every op's output is checked for NaN and inf as it is recorded, and
+    `backward()` checks every gradient a VJP returns: the first non-finite one raises
+    `AnomalyError` naming the op. Ops recorded inside also fingerprint the arrays their
+    VJPs will read, and `backward()` refuses to run a VJP whose arrays were changed in
+    place since (`w.data *= 5` between forward and backward), naming the op and the input.
+    It costs a pass over each array. numpy's own floating-point warnings are silenced
+    inside: the error names the op instead.
     """
     previous = STATE.detect_anomaly
     STATE.detect_anomaly = True
@@ -74,28 +78,28 @@ def detect_anomaly() -> Iterator[None]:
         STATE.detect_anomaly = previous
 
 
-def enter_scope(label: str) -> tuple[str, ...]:
-    """Push a scope label (e.g. `layers.0: Linear(784→30)`); return the token for `exit_scope`.
+class scope:  # noqa: N801 (used like a function: `with ag.scope("layers.0"):`)
+    """`with scope("layers.0: Linear(784→30)"):` labels every op recorded inside.
 
-    Every op recorded until `exit_scope` remembers the labels, outermost first, so that a
-    drawing can group the ops of a module. `nn.Module.__call__` uses this pair; the
-    engine knows nothing about modules.
+    Labels nest, outermost first, and a drawing groups the ops of each label in a box:
+    `nn.Module.__call__` records a module's ops in its scope, the engine knows nothing
+    about modules. One `scope` object may be entered again and again (a module keeps
+    its own), also inside itself.
     """
-    previous = STATE.scope
-    STATE.scope = (*previous, label)
-    return previous
 
+    __slots__ = ("label",)
 
-def exit_scope(token: tuple[str, ...]) -> None:
-    """Restore the scope that `enter_scope` returned."""
-    STATE.scope = token
+    def __init__(self, label: str) -> None:
+        if not isinstance(label, str):
+            raise TypeError(f"scope: the label must be a string, got {type(label).__name__}.")
+        self.label = label
 
+    def __enter__(self) -> scope:
+        STATE.scope = (*STATE.scope, self.label)
+        return self
 
-@contextmanager
-def scope(label: str) -> Iterator[None]:
-    """Context-manager form of `enter_scope`/`exit_scope`."""
-    token = enter_scope(label)
-    try:
-        yield
-    finally:
-        exit_scope(token)
+    def __exit__(self, *exc_info: object) -> None:
+        STATE.scope = STATE.scope[:-1]
+
+    def __repr__(self) -> str:
+        return f"scope({self.label!r})"

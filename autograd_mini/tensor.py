@@ -1,16 +1,20 @@
 """`Tensor`: a numpy array that records the ops applied to it, and `backward()`.
 
 Recording: `apply(op, *inputs, **params)` runs the op's forward on the inputs' arrays and,
-when some input requires grad, hangs a `Node` (op, inputs, saved arrays) on the result.
+when some input requires grad, hangs a `Node` on the result: the op, its inputs, what its
+VJPs saved, and for each input that requires grad the VJP that computes its gradient.
+
 Backward: the recorded tensors behind the loss are collected (without recursion, so a chain
-of 100,000 ops is fine) and visited newest first: ops are recorded after their inputs, so
-that is a topological order (`backward_order` gives it). Each node's VJPs run once, and
-gradients are summed where a tensor fed several ops.
+of 100,000 ops is fine) and visited newest first. Ops are recorded after their inputs, so
+that order is topological (`backward_order` gives it): when a tensor's turn comes, every op
+that used it has passed its gradient back, and the contributions have been summed. Its
+node's VJPs then run once, and pass the gradient on to its inputs.
 """
 
 from __future__ import annotations
 
 import warnings
+import zlib
 from collections.abc import Sequence
 from operator import attrgetter
 from typing import Any, Union
@@ -18,6 +22,7 @@ from typing import Any, Union
 import numpy as np
 
 from . import ops
+from .broadcasting import unbroadcast
 from .errors import AnomalyError, AutogradError, BackwardError, ShapeError
 from .ops import Op
 from .recording import RECORDING_ORDER, STATE
@@ -26,16 +31,28 @@ TensorLike = Union["Tensor", np.ndarray, float, int, Sequence]
 
 
 class Node:
-    """One recorded op: which op made a tensor, from which inputs, what its VJPs need.
+    """One recorded op: which op made a tensor, from which inputs, and what its VJPs need.
 
-    `edges` pairs each input that requires grad with its VJP: the paths gradients flow
-    back along. `saved` becomes None once `backward()` has used it (unless
-    `retain_graph=True`); `scope` holds the labels of the modules being called (drawings);
-    `sequence` numbers the nodes in the order they were recorded. Nodes are made by the
-    engine only, when it records an op (`_record`).
+    op: the `Op`. inputs: its inputs as given (Tensors and constants). params: its keyword
+    parameters (an axis, a reduction). saved: what its forward saved for the VJPs; None once
+    `backward()` has used it (unless `retain_graph=True`). edges: (input, VJP, broadcasts)
+    for each input that requires grad, the paths gradients flow back along; `broadcasts`
+    when the op lets numpy stretch that input (its gradient is then summed back). scope:
+    the labels of the scopes it was recorded in (module names, for drawings). sequence: its
+    place in the order ops were recorded. fingerprints: checksums of the saved arrays,
+    taken only inside `detect_anomaly()`. Nodes are made by `apply`, never by hand.
     """
 
-    __slots__ = ("edges", "inputs", "op", "params", "saved", "scope", "sequence")
+    __slots__ = (
+        "edges",
+        "fingerprints",
+        "inputs",
+        "op",
+        "params",
+        "saved",
+        "scope",
+        "sequence",
+    )
 
     def __repr__(self) -> str:
         return f"Node({self.op.name}, inputs={len(self.inputs)}, freed={self.saved is None})"
@@ -63,9 +80,7 @@ def _to_array(data: Any, copy: bool) -> np.ndarray:
 
 
 def _constant(x: Any) -> Any:
-    """A non-Tensor operand as forward() sees it."""
-    if isinstance(x, (float, int, np.ndarray)):
-        return x  # Python scalars stay weak: float32 + 2.0 is float32
+    """A numpy scalar or a list given as an operand, as forward() sees it."""
     if isinstance(x, np.generic):
         return x.item()
     if isinstance(x, (list, tuple)):
@@ -76,17 +91,18 @@ def _constant(x: Any) -> Any:
 
 
 def apply(op: Op, *inputs: Any, **params: Any) -> Tensor:
-    """Run `op` on the inputs (Tensors or constants) and record it when a gradient is needed."""
-    vjps = op.vjps
-    if len(inputs) != len(vjps):
-        raise TypeError(f"{op.name} takes {len(vjps)} inputs, got {len(inputs)}.")
+    """Run `op` on the inputs (Tensors or constants); record it when a gradient is needed."""
+    if len(inputs) != len(op.vjps):
+        raise TypeError(f"{op.name} takes {len(op.vjps)} inputs, got {len(inputs)}.")
     arrays = []
-    edges = ()  # (input, its VJP) for each input that requires grad
+    edges = []  # (input, its VJP, may numpy stretch it) for each input that requires grad
     for position, x in enumerate(inputs):
         if isinstance(x, Tensor):
             arrays.append(x.data)
             if x._requires_grad:
-                edges += ((x, vjps[position]),)
+                edges.append((x, op.vjps[position], position in op.broadcasts))
+        elif isinstance(x, (np.ndarray, float, int)):
+            arrays.append(x)  # Python numbers stay weak: float32 + 2.0 is float32
         else:
             arrays.append(_constant(x))
     try:
@@ -95,58 +111,26 @@ def apply(op: Op, *inputs: Any, **params: Any) -> Tensor:
         raise
     except (ValueError, IndexError, TypeError) as exc:
         raise op.on_error(op.name, exc, arrays) from exc
-    return _record(op, out, saved, inputs, edges, params)
 
-
-def apply_to(op: Op, x: Tensor, **params: Any) -> Tensor:
-    """`apply` for an op whose only input is the Tensor x (the Tensor methods): no input loop."""
-    try:
-        out, saved = op.forward(x.data, **params)
-    except AutogradError:
-        raise
-    except (ValueError, IndexError, TypeError) as exc:
-        raise op.on_error(op.name, exc, [x.data]) from exc
-    return _record(op, out, saved, (x,), ((x, op.vjps[0]),) if x._requires_grad else (), params)
-
-
-def _record(op: Op, out: Any, saved: tuple, inputs: tuple, edges: tuple, params: dict) -> Tensor:
-    """Wrap `out` in a Tensor and, when some input requires grad, hang the op's Node on it."""
-    if type(out) is not np.ndarray:
-        out = np.asarray(out)
+    result = Tensor.__new__(Tensor)  # filled in here: no checks needed on a fresh result
+    result.data = out if type(out) is np.ndarray else np.asarray(out)
+    result._grad = None
+    result._retains_grad = False
+    result.name = None
+    result._node = None
+    result._requires_grad = False
     state = STATE
     if state.detect_anomaly:
-        arrays = [x.data if isinstance(x, Tensor) else x for x in inputs]
-        _check_finite(out, f"{op.name} produced a non-finite output", arrays)
-    result = Tensor.__new__(Tensor)
-    result.data = out
-    result._grad = None
-    result.name = None
-    result._retains_grad = False
+        _check_finite(result.data, f"{op.name} produced a non-finite output", arrays)
     if edges and state.grad_enabled:
-        result._requires_grad = True
-        result._node = node = Node()
-        node.op = op
-        node.inputs = inputs
-        node.edges = edges
-        node.saved = saved
-        node.params = params
-        node.scope = state.scope
+        node = Node()
+        node.op, node.inputs, node.params, node.saved = op, inputs, params, saved
+        node.edges, node.scope = tuple(edges), state.scope
         node.sequence = next(RECORDING_ORDER)  # later than every input's: a topological order
-    else:
-        result._requires_grad = False
-        result._node = None
+        node.fingerprints = _fingerprints(saved) if state.detect_anomaly else None
+        result._node = node
+        result._requires_grad = True
     return result
-
-
-def _check_finite(array: np.ndarray, what: str, arrays: Sequence) -> None:
-    if np.isfinite(array).all():
-        return
-    bad = tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0]) if array.ndim else ()
-    shapes = " and ".join(str(np.shape(a)) for a in arrays)
-    raise AnomalyError(
-        f"detect_anomaly: {what} ({array[bad]} at index {bad}, shape {array.shape}; "
-        f"inputs of shapes {shapes})."
-    )
 
 
 class Tensor:
@@ -157,6 +141,11 @@ class Tensor:
     (constants and labels; they cannot require grad). A tensor that requires grad owns a
     copy of its data, so in-place updates (`W.data -= lr * W.grad`) never touch the caller's
     array; a constant wraps the given array without copying.
+
+    `.data` is the array itself. Changing it in place between the forward pass and
+    `backward()` changes what the VJPs read, so the gradients would no longer be those of
+    the loss that was computed: update parameters after `backward()`, or run the pass
+    inside `detect_anomaly()`, which refuses a backward pass whose saved arrays changed.
     """
 
     __slots__ = ("__weakref__", "_grad", "_node", "_requires_grad", "_retains_grad", "data", "name")
@@ -219,6 +208,11 @@ class Tensor:
         self._requires_grad = bool(value)
 
     @property
+    def node(self) -> Node | None:
+        """The recorded op that computed this tensor (None for a leaf)."""
+        return self._node
+
+    @property
     def is_leaf(self) -> bool:
         """True unless this tensor was computed by a recorded op."""
         return self._node is None
@@ -254,7 +248,12 @@ class Tensor:
                 f"grad: cannot set a gradient of shape {array.shape} on a tensor of shape "
                 f"{self.shape}."
             )
-        self._grad = array.astype(self.dtype, copy=False)
+        self._grad = np.array(array, dtype=self.dtype)
+
+    @property
+    def retains_grad(self) -> bool:
+        """True when this intermediate result keeps its `.grad` (see `retain_grad()`)."""
+        return self._retains_grad
 
     def retain_grad(self) -> Tensor:
         """Keep `.grad` on this intermediate result at the next `backward()`."""
@@ -304,7 +303,7 @@ class Tensor:
         return f"Tensor({body}, {', '.join(extras)})"
 
     # ------------------------------------------------------------------------------------
-    # Operators: Python scalars, lists and arrays are accepted on either side
+    # Operators: Python numbers, lists and arrays are accepted on either side
     # ------------------------------------------------------------------------------------
 
     def __add__(self, other: TensorLike) -> Tensor:
@@ -347,7 +346,7 @@ class Tensor:
                 f"pow: the exponent must be a Python number, got {type(exponent).__name__}; "
                 "for a tensor exponent write exp(b * log(a))."
             )
-        return apply_to(ops.pow_, self, exponent=exponent)
+        return apply(ops.pow_, self, p=exponent)
 
     def __rpow__(self, base: float) -> Tensor:
         if not isinstance(base, (int, float)) or base <= 0:
@@ -355,10 +354,10 @@ class Tensor:
         return (self * float(np.log(base))).exp()
 
     def __neg__(self) -> Tensor:
-        return apply_to(ops.neg, self)
+        return apply(ops.neg, self)
 
     def __getitem__(self, index: Any) -> Tensor:
-        return apply_to(ops.getitem, self, index=_index_arrays(index))
+        return apply(ops.getitem, self, index=_index_arrays(index))
 
     # ------------------------------------------------------------------------------------
     # Elementwise functions, reductions, shapes
@@ -366,23 +365,23 @@ class Tensor:
 
     def exp(self) -> Tensor:
         """e^x, elementwise."""
-        return apply_to(ops.exp, self)
+        return apply(ops.exp, self)
 
     def log(self) -> Tensor:
         """Natural logarithm, elementwise."""
-        return apply_to(ops.log, self)
+        return apply(ops.log, self)
 
     def sigmoid(self) -> Tensor:
-        """σ(x) = 1/(1 + e^(−x)), elementwise; σ′(x) = σ(x)(1 − σ(x)). Stable for any x."""
-        return apply_to(ops.sigmoid, self)
+        """a = σ(z) = 1/(1 + e^(−z)), elementwise; σ′(z) = a(1 − a). Stable for any z."""
+        return apply(ops.sigmoid, self)
 
     def tanh(self) -> Tensor:
-        """tanh(x), elementwise; tanh′(x) = 1 − tanh²(x)."""
-        return apply_to(ops.tanh, self)
+        """a = tanh(z), elementwise; tanh′(z) = 1 − a²."""
+        return apply(ops.tanh, self)
 
     def relu(self) -> Tensor:
-        """max(x, 0), elementwise; the gradient at exactly 0 is taken as 0."""
-        return apply_to(ops.relu, self)
+        """a = max(z, 0), elementwise; the gradient at exactly 0 is taken as 0."""
+        return apply(ops.relu, self)
 
     def sqrt(self) -> Tensor:
         """√x, elementwise (as x ** 0.5)."""
@@ -390,31 +389,31 @@ class Tensor:
 
     def astype(self, dtype: Any) -> Tensor:
         """A differentiable cast, e.g. to float32; the gradient is cast back."""
-        return apply_to(ops.astype, self, dtype=np.dtype(dtype))
+        return apply(ops.astype, self, dtype=np.dtype(dtype))
 
     def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
         """Sum over `axis` (all axes when None)."""
-        return apply_to(ops.sum_, self, axis=axis, keepdims=keepdims)
+        return apply(ops.sum_, self, axis=axis, keepdims=keepdims)
 
     def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
         """Mean over `axis` (all axes when None)."""
-        return apply_to(ops.mean, self, axis=axis, keepdims=keepdims)
+        return apply(ops.mean, self, axis=axis, keepdims=keepdims)
 
     def max(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
         """Maximum over `axis`; the gradient goes to the maximum, split evenly among ties."""
-        return apply_to(ops.max_, self, axis=axis, keepdims=keepdims)
+        return apply(ops.max_, self, axis=axis, keepdims=keepdims)
 
     def reshape(self, *shape: int | tuple[int, ...]) -> Tensor:
         """The same values in a new shape: `t.reshape(2, 3)` or `t.reshape((2, 3))`."""
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
-        return apply_to(ops.reshape, self, shape=shape)
+        return apply(ops.reshape, self, shape=shape)
 
     def transpose(self, *axes: int | tuple[int, ...]) -> Tensor:
         """Permute the axes (reverse them when none are given), as numpy's transpose."""
         if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
             axes = tuple(axes[0])
-        return apply_to(ops.transpose, self, axes=axes or None)
+        return apply(ops.transpose, self, axes=axes or None)
 
     @property
     def T(self) -> Tensor:  # noqa: N802 (numpy's name)
@@ -423,17 +422,11 @@ class Tensor:
 
     def softmax(self, axis: int = -1) -> Tensor:
         """e^x / Σ e^x along `axis`, computed from x − max(x) so it never overflows."""
-        return apply_to(ops.softmax, self, axis=axis)
+        return apply(ops.softmax, self, axis=axis)
 
     def log_softmax(self, axis: int = -1) -> Tensor:
         """x − ln Σ e^x along `axis`, stable for any x."""
-        return apply_to(ops.log_softmax, self, axis=axis)
-
-    def draw(self, **options: Any) -> Any:
-        """The computation graph behind this tensor (`autograd_mini.draw(self, **options)`)."""
-        from .drawing import draw  # imported on use: the engine does not need graphviz
-
-        return draw(self, **options)
+        return apply(ops.log_softmax, self, axis=axis)
 
     # ------------------------------------------------------------------------------------
     # Backward
@@ -452,80 +445,64 @@ class Tensor:
                 "has requires_grad=True (or it was computed inside no_grad()). Create the "
                 "parameters with Tensor(..., requires_grad=True)."
             )
-        if grad is None and self.data.ndim == 0:  # a scalar loss, the usual root: dL/dL = 1
-            seed = np.array(1, self.data.dtype)  # (much cheaper than np.ones_like)
+        if grad is None and self.data.size == 1:  # a loss: ∂L/∂L = 1
+            seed = np.array(1, dtype=self.data.dtype).reshape(self.data.shape)
         else:
             seed = self._seed_gradient(grad)
         if self._node is None:
-            self._accumulate_grad(seed, shared=True)
+            self._accumulate_grad(seed, False)
             return
-        order = _topological_order(self)
-        check_anomaly = STATE.detect_anomaly
-        grads = {self: seed}  # non-leaf tensor -> the sum of the gradients passed back so far
-        shared = {self}  # non-leaf tensors whose gradient array is also someone else's (the
-        # seed, or an array a VJP passed through unchanged): copied if it becomes a .grad
-        for tensor in order:
+        anomaly = STATE.detect_anomaly
+        grads = {self: seed}  # recorded tensor → the sum of the gradients passed back so far
+        for tensor in _topological_order(self):
             g = grads.pop(tensor)
             node = tensor._node
             if tensor._retains_grad:
-                tensor._accumulate_grad(g, shared=tensor in shared)
-            saved = node.saved
-            if node.op.prepare is not None:  # a fused op's shared first step, e.g. δ
-                g = node.op.prepare(g, *saved)
-            for x, vjp in node.edges:
-                gx = vjp(g, *saved)
-                if check_anomaly:
+                tensor._accumulate_grad(g, False)
+            if node.fingerprints is not None:
+                _check_unchanged(node)
+            for x, vjp, broadcasts in node.edges:
+                gx = vjp(g, *node.saved)
+                if broadcasts and gx.shape != x.data.shape:  # numpy stretched x (a bias
+                    gx = unbroadcast(gx, x.data.shape)  # added to every row): sum it back
+                if anomaly:
                     what = f"the gradient that {node.op.name} passed back is non-finite"
                     _check_finite(np.asarray(gx), what, [x.data])
-                if x._node is None:  # a leaf: its .grad accumulates right away
-                    if x._grad is None and gx is not g and _private(gx, x):
-                        x._grad = gx  # the usual first gradient, a fresh array: kept as is
-                    else:
-                        x._accumulate_grad(gx, shared=gx is g)
-                elif x in grads:
-                    grads[x] = grads[x] + gx  # a new array
-                    shared.discard(x)
+                if x._node is None:  # a leaf: into its .grad
+                    x._accumulate_grad(gx, gx is not g)
+                elif x in grads:  # a tensor used by several ops: the contributions add up
+                    grads[x] = grads[x] + gx
                 else:
                     grads[x] = gx
-                    if gx is g:
-                        shared.add(x)
             if not retain_graph:
                 node.saved = None
 
     def _seed_gradient(self, grad: TensorLike | None) -> np.ndarray:
         if grad is None:
-            if self.data.size != 1:
-                raise BackwardError(
-                    f"backward: this tensor has shape {self.shape}; backward() without a "
-                    "gradient needs a scalar (one element). Reduce it first (e.g. a loss, or "
-                    f".sum()), or pass backward(grad=...) with an array of shape {self.shape}."
-                )
-            return np.ones_like(self.data)
+            raise BackwardError(
+                f"backward: this tensor has shape {self.shape}; backward() without a "
+                "gradient needs a scalar (one element). Reduce it first (e.g. a loss, or "
+                f".sum()), or pass backward(grad=...) with an array of shape {self.shape}."
+            )
         seed = np.asarray(grad.data if isinstance(grad, Tensor) else grad)
         if seed.shape != self.shape:
             raise ShapeError(
                 f"backward: grad has shape {seed.shape} but the tensor has shape {self.shape}; "
                 "they must be equal (the gradient of the loss with respect to this tensor)."
             )
-        return seed.astype(self.dtype, copy=False)
+        return seed.astype(self.data.dtype, copy=False)
 
-    def _accumulate_grad(self, g: Any, shared: bool) -> None:
-        """Add g to `.grad`; keep g itself only when no one else can see that array (not
-        `shared`, not a view, the right dtype), else a copy. Never writes into an array."""
-        current = self._grad
-        if current is not None:
-            total = current + g
-            self._grad = total if total.dtype == self.data.dtype else total.astype(self.data.dtype)
-        elif shared or not _private(g, self):
-            self._grad = np.array(g, dtype=self.data.dtype)
-        else:
+    def _accumulate_grad(self, g: Any, fresh: bool) -> None:
+        """Add g to `.grad`, never writing into an array. The first g is kept as it is when
+        it is `fresh` (made by a VJP for this tensor alone, not passed through) and an
+        array of its own with this tensor's dtype; otherwise `.grad` gets a copy."""
+        dtype = self.data.dtype
+        if self._grad is not None:
+            self._grad = np.asarray(self._grad + g, dtype=dtype)
+        elif fresh and type(g) is np.ndarray and g.base is None and g.dtype == dtype:
             self._grad = g
-
-
-def _private(g: Any, owner: Tensor) -> bool:
-    """Whether g can become owner's .grad as it is: an array of its own (not a view of
-    another) with owner's dtype. (Whether someone else holds it is tracked separately.)"""
-    return type(g) is np.ndarray and g.base is None and g.dtype == owner.data.dtype
+        else:
+            self._grad = np.array(g, dtype=dtype)
 
 
 def _index_arrays(index: Any) -> Any:
@@ -558,7 +535,7 @@ def _topological_order(root: Tensor, allow_freed: bool = False) -> list[Tensor]:
                 "earlier backward(). Pass backward(retain_graph=True) the first time to go "
                 "through a graph twice, or compute the forward pass again."
             )
-        for x, _ in node.edges:
+        for x, _, _ in node.edges:
             if x._node is not None and x not in seen:
                 seen.add(x)
                 found.append(x)
@@ -577,3 +554,47 @@ def backward_order(root: Tensor) -> list[Tensor]:
     if root._node is None:
         return []
     return _topological_order(root, allow_freed=True)
+
+
+# ----------------------------------------------------------------------------------------
+# detect_anomaly(): non-finite numbers, and saved arrays changed in place
+# ----------------------------------------------------------------------------------------
+
+
+def _check_finite(array: np.ndarray, what: str, arrays: Sequence) -> None:
+    if np.isfinite(array).all():
+        return
+    bad = tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0]) if array.ndim else ()
+    shapes = " and ".join(str(np.shape(a)) for a in arrays)
+    raise AnomalyError(
+        f"detect_anomaly: {what} ({array[bad]} at index {bad}, shape {array.shape}; "
+        f"inputs of shapes {shapes})."
+    )
+
+
+def _fingerprint(array: np.ndarray) -> int:
+    return zlib.crc32(np.ascontiguousarray(array).view(np.uint8))
+
+
+def _fingerprints(saved: tuple) -> tuple:
+    """A checksum of every array in `saved` (None for what is not an array)."""
+    return tuple(_fingerprint(s) if isinstance(s, np.ndarray) else None for s in saved)
+
+
+def _check_unchanged(node: Node) -> None:
+    """Refuse to run node's VJPs on saved arrays that changed since the forward pass."""
+    for position, (array, before) in enumerate(zip(node.saved, node.fingerprints, strict=True)):
+        if before is None or _fingerprint(array) == before:
+            continue
+        owners = [
+            f"input {i}" + (f" ({x.name!r})" if x.name else "") + f" of shape {x.shape}"
+            for i, x in enumerate(node.inputs)
+            if isinstance(x, Tensor) and np.may_share_memory(x.data, array)
+        ]
+        whose = owners[0] if owners else f"its output (shape {array.shape})"
+        raise AnomalyError(
+            f"detect_anomaly: {node.op.name} saved an array for its backward pass (saved "
+            f"value {position}, {whose}) that was changed in place after the forward pass "
+            "(e.g. by .data -= ... or out=); its gradients would be silently wrong. Change "
+            ".data only after backward(), or compute the forward pass again."
+        )

@@ -29,8 +29,8 @@ def numpy_impl(params, X, Y, cost, lr):
 
 def autograd_mini_impl(params, X, Y, cost, lr, fuse=True):
     """What a user writes: nn.MLP, nn.SGD and the cost, one SGD step per call. `fuse`: each
-    layer and its sigmoid as one node, the last one with the cost (nn.MLP(..., fuse=True),
-    `model.loss`), or the layer, its activation and the cost as nodes of their own."""
+    layer and its activation as one node (nn.MLP(..., fuse=True)), or the default tape:
+    matmul, add, the activation, each a node of its own."""
     sizes = [params[0][0].shape[0]] + [W.shape[1] for W, _ in params]
     softmax = cost == "softmax"
     model = nn.MLP(
@@ -48,12 +48,12 @@ def autograd_mini_impl(params, X, Y, cost, lr, fuse=True):
 
     def step():
         optimizer.zero_grad()
-        model.loss(X, Y, cost).backward()
+        cost.loss(model(X), Y).backward()
         optimizer.step()
 
     def first_gradients():
         optimizer.zero_grad()
-        model.loss(X, Y, cost).backward()
+        cost.loss(model(X), Y).backward()
         return [(layer.weight.grad, layer.bias.grad) for layer in model.layers]
 
     return step, first_gradients

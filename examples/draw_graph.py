@@ -14,7 +14,7 @@ import numpy as np
 
 import autograd_mini as ag
 import nn
-from nn.cli import GATE_INPUTS, GATES, gate_network
+from nn.gates import INPUTS, TARGETS, network
 
 
 def main() -> None:
@@ -33,8 +33,8 @@ def main() -> None:
     loss.backward()
     print("wrote", ag.save_svg(loss, args.output_dir / "nielsen_784_30_10.svg"))
 
-    model = gate_network("OR")
-    loss = ag.quadratic_cost(model(GATE_INPUTS), GATES["OR"])
+    model = network("OR")
+    loss = ag.quadratic_cost(model(INPUTS), TARGETS["OR"])
     loss.backward()
     print("wrote", ag.save_svg(loss, args.output_dir / "or_gate.svg"))
 

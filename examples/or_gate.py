@@ -16,7 +16,7 @@ import numpy as np
 
 import autograd_mini as ag
 import nn
-from nn.cli import GATE_INPUTS, GATES, OR_START, train_gate
+from nn.gates import INPUTS, OR_START, TARGETS, train
 
 
 def show(name: str, array: np.ndarray) -> None:
@@ -25,7 +25,7 @@ def show(name: str, array: np.ndarray) -> None:
 
 
 def main() -> None:
-    X, Y = GATE_INPUTS, GATES["OR"]
+    X, Y = INPUTS, TARGETS["OR"]
     m = len(X)
     W1, b1 = OR_START["layers.0.weight"], OR_START["layers.0.bias"]
     W2, b2 = OR_START["layers.1.weight"], OR_START["layers.1.bias"]
@@ -81,7 +81,7 @@ def main() -> None:
     print(ag.explain(loss))
 
     print("\nTraining: full-batch gradient descent, η = 3.0, 2000 steps")
-    costs = train_gate(model, Y)
+    costs = train(model, Y)
     print("  cost every 500 steps: " + "  ".join(f"{c:.5f}" for c in costs))
     with ag.no_grad():
         out = model(X).data

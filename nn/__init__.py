@@ -5,12 +5,13 @@
 >>> optimizer = nn.SGD(model.parameters(), lr=3.0)
 """
 
-from . import init, optim
+from autograd_mini.compare import GradientReport
+
+from . import gates, init, optim
 from .backprop import backprop_columns, backprop_rows, layers_of
 from .batches import accuracy, batches, count_correct, one_hot, predictions
-from .check import MethodComparison, autodiff_gradients, check_backprop, numerical_gradients
 from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
-from .compare import GradientReport, compare_gradients
+from .compare import autodiff_gradients, check_backprop, compare_gradients, numerical_gradients
 from .costs import COSTS, Cost, get_cost
 from .data import MNIST, DataError, load_mnist
 from .layers import (
@@ -44,7 +45,6 @@ __all__ = [
     "History",
     "Identity",
     "Linear",
-    "MethodComparison",
     "Module",
     "Optimizer",
     "ReLU",
@@ -63,6 +63,7 @@ __all__ = [
     "count_correct",
     "evaluate",
     "fit",
+    "gates",
     "get_cost",
     "init",
     "layers_of",

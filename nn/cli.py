@@ -20,10 +20,11 @@ import numpy as np
 
 import autograd_mini as ag
 
+from . import gates
 from . import init as inits
 from .batches import accuracy, one_hot
-from .check import check_backprop
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .compare import check_backprop
 from .costs import COSTS, get_cost
 from .layers import MLP
 from .optim import SGD, nielsen_l2
@@ -40,65 +41,29 @@ class UsageError(Exception):
 # demo
 # ----------------------------------------------------------------------------------------
 
-GATE_INPUTS = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
-GATES = {
-    "OR": np.array([[0], [1], [1], [1]], dtype=float),
-    "XOR": np.array([[0], [1], [1], [0]], dtype=float),
-}
-# The OR-gate network's stated starting weights (row convention: W[i][j] from unit i to j).
-OR_START = {
-    "layers.0.weight": np.array([[0.5, -0.4], [0.3, 0.8]]),
-    "layers.0.bias": np.array([0.1, -0.2]),
-    "layers.1.weight": np.array([[0.7], [-0.6]]),
-    "layers.1.bias": np.array([0.05]),
-}
-
-
-def gate_network(gate: str) -> MLP:
-    """The 2-2-1 sigmoid network: OR from its stated starting weights, XOR from seed 0."""
-    model = MLP([2, 2, 1], seed=0)
-    if gate == "OR":
-        model.load_state_dict(OR_START)
-    return model
-
-
-def train_gate(model: MLP, Y: np.ndarray, steps: int = 2000, lr: float = 3.0) -> list[float]:
-    """Full-batch gradient descent on the four rows; returns the cost every 500 steps."""
-    optimizer = SGD(model.parameters(), lr=lr)
-    costs = []
-    for step in range(steps + 1):
-        optimizer.zero_grad()
-        loss = ag.quadratic_cost(model(GATE_INPUTS), Y)
-        if step % 500 == 0:
-            costs.append(loss.item())
-        if step < steps:
-            loss.backward()
-            optimizer.step()
-    return costs
-
 
 def run_demo(args: argparse.Namespace) -> int:
     out = sys.stdout
-    for gate, Y in GATES.items():
-        model = gate_network(gate)
-        costs = train_gate(model, Y)
+    for gate, Y in gates.TARGETS.items():
+        model = gates.network(gate)
+        costs = gates.train(model, Y)
         with ag.no_grad():
-            predictions = model(GATE_INPUTS).data[:, 0]
+            predictions = model(gates.INPUTS).data[:, 0]
         out.write(
             f"{gate} gate, network {model.describe()}, quadratic cost, η = 3.0, "
             "2000 full-batch steps\n"
         )
         out.write("  cost every 500 steps: " + "  ".join(f"{c:.4f}" for c in costs) + "\n")
         out.write("  x1 x2 | target | output\n")
-        for (x1, x2), y, p in zip(GATE_INPUTS, Y[:, 0], predictions, strict=True):
+        for (x1, x2), y, p in zip(gates.INPUTS, Y[:, 0], predictions, strict=True):
             out.write(f"   {x1:.0f}  {x2:.0f} |   {y:.0f}    | {p:.4f}\n")
         out.write(f"  accuracy: {accuracy(predictions[:, None], Y):.0%}\n\n")
 
-    model = gate_network("OR")
+    model = gates.network("OR")
     out.write("Gradients of the OR network's cost at its starting weights, four ways:\n")
-    out.write(str(check_backprop(model, GATE_INPUTS, GATES["OR"], "quadratic")) + "\n\n")
+    out.write(str(check_backprop(model, gates.INPUTS, gates.TARGETS["OR"], "quadratic")) + "\n\n")
 
-    loss = ag.quadratic_cost(model(GATE_INPUTS), GATES["OR"])
+    loss = ag.quadratic_cost(model(gates.INPUTS), gates.TARGETS["OR"])
     loss.backward()
     path = _save_graph(loss, args.output)
     out.write(f"Wrote the OR network's computation graph (after backward) to {path}\n")
@@ -293,7 +258,10 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def _output_activation(cost: Any) -> str | None:
-    return None if cost.name == "softmax-cross-entropy" else "sigmoid"
+    """The output layer a cost needs: logits (None) for softmax cross-entropy, else sigmoid."""
+    if cost.output_activation == "identity":
+        return None
+    return cost.output_activation or "sigmoid"
 
 
 # ----------------------------------------------------------------------------------------
@@ -316,7 +284,7 @@ def _random_problem(args: argparse.Namespace):
     rng = np.random.default_rng(args.seed + 1)
     X = rng.standard_normal((args.batch_size, sizes[0]))
     labels = rng.integers(0, sizes[-1], args.batch_size)
-    if cost.name == "softmax-cross-entropy":
+    if cost.takes_labels:
         Y = labels
     elif sizes[-1] == 1:
         Y = (labels[:, None] % 2).astype(float)

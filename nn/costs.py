@@ -36,7 +36,7 @@ class Cost:
     loss: Callable[[Tensor, Any], Tensor]
     delta: Callable[[np.ndarray, np.ndarray, np.ndarray, Any], np.ndarray]
     output_activation: str | None  # the output activation it needs, or None for any
-    fused: str | None = None  # the engine's cost that `ag.linear_cost` fuses with a layer
+    takes_labels: bool = False  # its targets may be integer class labels (m,) as they are
 
     def targets(self, Y: Any, n_outputs: int, dtype: Any) -> np.ndarray:
         """Y as an array of the output's shape (m, k): integer labels (m,) become one-hot rows
@@ -63,7 +63,6 @@ QUADRATIC = Cost(
     loss=ag.quadratic_cost,
     delta=lambda z, a, y, activation: (a - y) * activation.derivative(z),
     output_activation=None,
-    fused="quadratic_cost",
 )
 
 CROSS_ENTROPY = Cost(
@@ -78,7 +77,7 @@ SOFTMAX_CROSS_ENTROPY = Cost(
     loss=ag.cross_entropy,
     delta=lambda z, a, y, activation: _softmax(z) - y,
     output_activation="identity",
-    fused="cross_entropy",
+    takes_labels=True,
 )
 
 COSTS = {cost.name: cost for cost in (QUADRATIC, CROSS_ENTROPY, SOFTMAX_CROSS_ENTROPY)}

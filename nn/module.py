@@ -3,23 +3,19 @@
 A module registers the parameters (leaf Tensors that require grad) and sub-modules
 assigned to it as attributes, as in PyTorch. Attaching a module gives everything under it
 a dotted path (`layers.0.weight`), which becomes each parameter's `name`, so drawings and
-gradient reports show it. Calling a module runs `forward` inside a recording scope labelled
-with that path (`layers.0: Linear(784→30)`), so drawings can group its ops (the same as
-`autograd_mini.scope(label)`, with the scope tuple cached per caller to keep calls cheap).
+gradient reports show it. Calling a module runs `forward` inside `autograd_mini.scope`
+with that path as label (`layers.0: Linear(784→30)`), so drawings group its ops.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
 
 import autograd_mini as ag
 from autograd_mini import Tensor
-from autograd_mini.recording import STATE
-
-from .costs import Cost, get_cost
 
 
 class StateDictError(KeyError):
@@ -40,7 +36,7 @@ class Module:
         object.__setattr__(self, "_parameters", {})
         object.__setattr__(self, "_modules", {})
         object.__setattr__(self, "_path", "")
-        object.__setattr__(self, "_scope", (None, ()))  # (caller's scope, ours inside it)
+        object.__setattr__(self, "_scope", None)  # the ag.scope its calls record in
         object.__setattr__(self, "training", True)
 
     # ------------------------------------------------------------------------------------
@@ -57,6 +53,7 @@ class Module:
             self._parameters.pop(name, None)
             self._modules[name] = value  # a replaced entry keeps its place in the order
             value._rename(_join(self._path, name))
+            object.__setattr__(self, "_scope", None)  # its description may change
         elif isinstance(value, Tensor) and value.requires_grad and value.is_leaf:
             self._modules.pop(name, None)
             self._parameters[name] = value
@@ -74,7 +71,7 @@ class Module:
     def _rename(self, path: str) -> None:
         """Give this module (and everything under it) its dotted path in the tree."""
         object.__setattr__(self, "_path", path)
-        object.__setattr__(self, "_scope", (None, ()))
+        object.__setattr__(self, "_scope", None)
         for name, parameter in self._parameters.items():
             parameter.name = _join(path, name)
         for name, module in self._modules.items():
@@ -88,34 +85,20 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args: Any) -> Any:
-        return self.in_scope(self.forward, *args)
+        scope = self._scope
+        if scope is None:
+            scope = self.scope
+        with scope:
+            return self.forward(*args)
 
-    def loss(self, x: Any, y: Any, cost: str | Cost = "quadratic") -> Tensor:
-        """The cost of this module's output on x against targets y, a mean over the batch:
-        `get_cost(cost).loss(self(x), y)`. Networks that can record their last layer and the
-        cost as one node (`MLP(..., fuse=True)`) do so here, with the same numbers."""
-        return get_cost(cost).loss(self(x), y)
-
-    def in_scope(self, method: Callable[..., Any], *args: Any) -> Any:
-        """`method(*args)` with the ops it records labelled as this module's (drawings
-        group them under its name); `module(x)` is `module.in_scope(module.forward, x)`."""
-        state = STATE
-        outer = state.scope
-        state.scope = self.scope_within(outer)
-        try:
-            return method(*args)
-        finally:
-            state.scope = outer
-
-    def scope_within(self, outer: tuple[str, ...]) -> tuple[str, ...]:
-        """The recording scope of this module when called inside `outer`: outer + its label,
-        e.g. ("MLP(784→30→10, sigmoid)", "layers.0: Linear(784→30)"). Cached per caller."""
-        cached_outer, scope = self._scope
-        if outer is not cached_outer:
+    @property
+    def scope(self) -> ag.scope:
+        """The `ag.scope` this module's calls record their ops in, labelled with its path
+        and description, e.g. `layers.0: Linear(784→30)`."""
+        if self._scope is None:
             label = self.describe() if not self._path else f"{self._path}: {self.describe()}"
-            scope = (*outer, label)
-            object.__setattr__(self, "_scope", (outer, scope))
-        return scope
+            object.__setattr__(self, "_scope", ag.scope(label))
+        return self._scope
 
     def describe(self) -> str:
         """A one-line description, e.g. `Linear(784→30)`; used in scope labels and repr."""

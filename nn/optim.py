@@ -81,7 +81,7 @@ class Optimizer:
         """Forget every parameter's gradient (sets `.grad` to None)."""
         for group in self.param_groups:
             for p in group["params"]:
-                p._grad = None  # the engine's slot behind .grad: no checks needed for None
+                p.grad = None
 
     def step(self) -> None:
         raise NotImplementedError
@@ -156,14 +156,13 @@ class SGD(Optimizer):
         """Update every parameter that has a gradient, in place."""
         for group in self.param_groups:
             lr, momentum, decay = group["lr"], group["momentum"], group["weight_decay"]
-            rate = None  # lr as a 0-d array of the parameters' dtype: numpy multiplies by it
-            # faster than by a Python float, which it casts to that dtype just the same
+            rate = None  # lr as a 0-d array of the parameters' dtype: numpy multiplies by
+            # that faster than by a Python float (which it converts to that dtype each time)
             for p in group["params"]:
-                g = p._grad  # the engine's slot behind .grad (a leaf's: no warning needed)
+                g = p.grad
                 if g is None:
                     continue
-                if rate is None or rate.dtype is not p.data.dtype:  # (equal dtypes are
-                    # nearly always the same object; when not, making rate again is still right)
+                if rate is None or rate.dtype != p.data.dtype:
                     rate = np.array(lr, dtype=p.data.dtype)
                 if decay:
                     g = g + decay * p.data

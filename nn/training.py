@@ -93,8 +93,7 @@ def fit(
     train: (X, Y) with X (n, n_in) and Y either targets of the output's shape or integer
     labels (n,) (one-hot encoded here for the costs that need it). evaluation: (X, labels)
     scored after every epoch. Either `optimizer` or `lr` (plain SGD) must be given.
-    Each mini-batch's cost is `model.loss(X_batch, Y_batch, cost)` (`Module.loss`: the cost of
-    `model(X_batch)`; a fused MLP records its last layer and the cost as one node).
+    Each mini-batch's cost is `cost.loss(model(X_batch), Y_batch)`.
     callbacks: called with each epoch's `EpochResult` (printing, checkpoints). progress:
     a tqdm bar over the mini-batches (None: only when writing to a terminal).
     Returns the `History` (extended in place when one is passed, e.g. when resuming).
@@ -111,7 +110,7 @@ def fit(
         raise ValueError(f"fit: X has {len(X)} rows but Y has {len(Y)}.")
     dtype = model.parameters()[0].dtype
     n_outputs = _output_size(model, X[:1].astype(dtype))
-    targets = Y if cost.name == "softmax-cross-entropy" else cost.targets(Y, n_outputs, dtype)
+    targets = Y if cost.takes_labels else cost.targets(Y, n_outputs, dtype)
     history = History() if history is None else history
     for epoch in range(start_epoch, epochs):
         rng = np.random.default_rng([seed, epoch])
@@ -120,7 +119,7 @@ def fit(
         started, total_loss, count = time.perf_counter(), 0.0, 0
         for X_batch, Y_batch in bar:
             optimizer.zero_grad()
-            loss = model.loss(X_batch.astype(dtype, copy=False), Y_batch, cost)
+            loss = cost.loss(model(X_batch.astype(dtype, copy=False)), Y_batch)
             loss.backward()
             optimizer.step()
             total_loss += loss.item()

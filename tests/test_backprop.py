@@ -87,7 +87,8 @@ def test_check_backprop_table():
     model = nn.MLP([2, 3, 2], seed=0)
     X, Y = batch([2, 3, 2], 4, "quadratic", seed=0)
     report = nn.check_backprop(model, X, Y, "quadratic")
-    assert report.ok and len(report.rows) == 4
+    assert report.ok and len(report.rows) == 4 * 3, "each parameter, by each method"
+    assert {row.source for row in report.rows} == {"rows", "columns", "finite differences"}
     text = str(report)
     for word in (
         "layers.0.weight",

@@ -84,7 +84,7 @@ def test_bad_option_values_are_refused_by_the_parser(capsys):
 
 def test_python_dash_m_runs_the_same_program():
     result = subprocess.run(
-        [sys.executable, "-m", "autograd_mini", "check", "--sizes", "2", "2"],
+        [sys.executable, "-m", "nn", "check", "--sizes", "2", "2"],
         capture_output=True,
         text=True,
         check=False,

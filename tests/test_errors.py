@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import autograd_mini as ag
-from autograd_mini import Tensor
+from autograd_mini import Tensor, fused
 
 
 def param(shape, dtype=np.float64):
@@ -57,24 +57,41 @@ def test_non_broadcastable_shapes_name_the_op_and_both_shapes(name, op):
     assert "(10, 1)" in message, "the hint to make the vector a column"
 
 
-@pytest.mark.parametrize("activation", [None, "sigmoid", "relu"])
-def test_linear_with_a_bias_of_the_wrong_size(activation):
-    name = "linear" if activation is None else f"linear\\+{activation}"
+@pytest.mark.parametrize(
+    ("layer", "name"),
+    [
+        (lambda x, w, b: ag.linear(x, w, b), "add"),
+        (lambda x, w, b: ag.linear(x, w, b, "sigmoid"), "add"),
+        (lambda x, w, b: fused.linear(x, w, b), "linear"),
+        (lambda x, w, b: fused.linear(x, w, b, "relu"), "linear\\+relu"),
+    ],
+    ids=["linear", "linear sigmoid", "fused linear", "fused linear+relu"],
+)
+def test_linear_with_a_bias_of_the_wrong_size(layer, name):
     with pytest.raises(ag.ShapeError, match=rf"^{name}: shapes \(5, 4\) and \(3,\)"):
-        ag.linear(param((5, 3)), param((3, 4)), param((3,)), activation)
+        layer(param((5, 3)), param((3, 4)), param((3,)))
 
 
-@pytest.mark.parametrize("activation", [None, "sigmoid", "tanh"])
-def test_linear_with_a_bias_that_would_stretch_the_output(activation):
-    name = "linear" if activation is None else f"linear\\+{activation}"
+@pytest.mark.parametrize(
+    ("layer", "name"),
+    [
+        (lambda x, w, b: ag.linear(x, w, b), "linear"),
+        (lambda x, w, b: fused.linear(x, w, b, "sigmoid"), "linear\\+sigmoid"),
+        (lambda x, w, b: fused.linear(x, w, b, "tanh"), "linear\\+tanh"),
+    ],
+    ids=["linear", "fused linear+sigmoid", "fused linear+tanh"],
+)
+def test_linear_with_a_bias_that_would_stretch_the_output(layer, name):
     with pytest.raises(ag.ShapeError, match=rf"^{name}: .*would stretch X @ W of shape \(4,\)"):
-        ag.linear(param((3,)), param((3, 4)), param((2, 4)), activation)
+        layer(param((3,)), param((3, 4)), param((2, 4)))
 
 
-@pytest.mark.parametrize("activation", [None, "sigmoid"])
-def test_linear_with_mismatched_weight(activation):
+@pytest.mark.parametrize(
+    "layer", [ag.linear, fused.linear, lambda x, w, b: fused.linear(x, w, b, "sigmoid")]
+)
+def test_linear_with_mismatched_weight(layer):
     with pytest.raises(ag.ShapeError, match=r"did you mean A @ B.T"):
-        ag.linear(param((5, 3)), param((4, 3)), param((4,)), activation)
+        layer(param((5, 3)), param((4, 3)), param((4,)))
 
 
 def test_reshape_to_an_incompatible_shape():

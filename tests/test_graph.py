@@ -10,7 +10,7 @@ import pytest
 
 import autograd_mini as ag
 import nn
-from autograd_mini import Tensor
+from autograd_mini import Tensor, fused
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -59,26 +59,30 @@ def test_svg_of_a_fused_mlp_shows_one_box_per_layer(tmp_path):
     ]
     clusters = svg_texts(tmp_path / "fused.svg", "cluster")
     assert any("layers.0: Linear(784→30)" in c for c in clusters)
+    assert "broadcast (30,) → (10, 30) ∂ summed over axis 0" in svg_texts(
+        tmp_path / "fused.svg", "edge"
+    )
     text = str(ag.explain(loss))
-    assert "δ = dA ⊙ σ′(Z)" in text and "db = δ summed over the batch" in text
+    assert "δ = dA ⊙ σ′(Z) = dA ⊙ A ⊙ (1 − A)" in text and "db = δ summed over the batch" in text
 
 
-def test_svg_of_model_loss_shows_the_output_layer_and_cost_as_one_box(tmp_path):
-    model = nn.MLP([784, 30, 10], seed=0, fuse=True)
-    X = np.random.default_rng(0).uniform(size=(10, 784))
-    loss = model.loss(X, np.zeros((10, 10)))
+def test_svg_of_a_layer_fused_with_its_cost_shows_one_box(tmp_path):
+    rng = np.random.default_rng(0)
+    W = Tensor(rng.standard_normal((30, 10)), requires_grad=True, name="W2")
+    b = Tensor(np.zeros(10), requires_grad=True, name="b2")
+    loss = fused.linear_cost(
+        rng.uniform(size=(10, 30)), W, b, np.zeros((10, 10)), activation="sigmoid"
+    )
     loss.backward()
     path = ag.save_svg(loss, tmp_path / "fused_cost.svg")
     titles = sorted(lines[0] for key, lines in svg_boxes(path).items() if key.startswith("op"))
-    assert titles == [
-        "linear+sigmoid (broadcast layers.0.bias)",
-        "linear+sigmoid+quadratic_cost (broadcast layers.1.bias)",
-    ]
-    # the bias is stretched to Z's shape (10, 10), not to the cost's ()
-    edges = svg_texts(path, "edge")
-    assert "broadcast (10,) → (10, 10) ∂ summed over axis 0" in edges
+    assert titles == ["linear+sigmoid+quadratic_cost"], "its bias is summed inside, not marked"
     step = ag.explain(loss).steps[0]
-    assert step.gradients[2].note == "un-broadcast (10, 10) → (10,): summed over axis 0"
+    assert step.gradients[1].rule == "dW = Xᵀ @ δ"
+    assert (
+        "δ from the cost: da = dC ⊙ (a − y) / m, then δ = dA ⊙ σ′(Z)"
+        in fused.COSTS["sigmoid", ag.quadratic_cost].rules[0]
+    )
 
 
 def test_svg_of_a_two_layer_mlp(mlp_loss, tmp_path):
@@ -87,15 +91,17 @@ def test_svg_of_a_two_layer_mlp(mlp_loss, tmp_path):
     path = ag.save_svg(loss, tmp_path / "mlp.svg")
     boxes = svg_boxes(path)
     ops = {k: v for k, v in boxes.items() if k.startswith("op")}
-    assert len(ops) == len(ag.backward_order(loss)) == 5, "one box per recorded op"
+    assert len(ops) == len(ag.backward_order(loss)) == 7, "one box per recorded op"
     titles = sorted(lines[0] for lines in ops.values())
     assert titles == [
-        "linear (broadcast layers.0.bias)",
-        "linear (broadcast layers.1.bias)",
+        "add (broadcast layers.0.bias)",
+        "add (broadcast layers.1.bias)",
+        "matmul",
+        "matmul",
         "quadratic_cost",
         "sigmoid",
         "sigmoid",
-    ]
+    ], "the book's tape: Z = X @ W + b (matmul, add), A = σ(Z), the cost"
     text = " | ".join(" ".join(lines) for lines in boxes.values())
     for expected in (
         "layers.0.weight",
@@ -120,7 +126,7 @@ def test_svg_of_a_two_layer_mlp(mlp_loss, tmp_path):
 
 def test_before_backward_there_are_no_gradients_drawn(mlp_loss):
     _, loss = mlp_loss
-    assert "∇" not in loss.draw().source
+    assert "∇" not in ag.draw(loss).source
     assert "∇" not in ag.draw(loss, show_grads=False).source
 
 
@@ -134,7 +140,7 @@ def test_options_change_the_picture(mlp_loss):
 
 def test_loss_and_kinds_have_distinct_styles(mlp_loss):
     _, loss = mlp_loss
-    source = loss.draw().source
+    source = ag.draw(loss).source
     assert "doubleoctagon" not in source  # styles are ours, not defaults
     assert source.count("peripheries=2") == 2, "the loss and its legend entry"
     assert 'fillcolor="#d4e6fb"' in source and "legend" in source
@@ -146,32 +152,30 @@ def test_explain_lists_every_vjp_in_backward_order(mlp_loss):
     assert [s.op for s in explanation.steps] == [
         "quadratic_cost",
         "sigmoid",
-        "linear",
+        "add",
+        "matmul",
         "sigmoid",
-        "linear",
+        "add",
+        "matmul",
     ]
-    first_linear = explanation.steps[4]
-    assert first_linear.inputs == [
-        ("array", (10, 784)),
-        ("layers.0.weight", (784, 30)),
-        ("layers.0.bias", (30,)),
-    ]
-    assert first_linear.output == (10, 30)
-    rules = {g.input: g for g in first_linear.gradients}
+    first_add, first_matmul = explanation.steps[5], explanation.steps[6]
+    assert first_matmul.inputs == [("array", (10, 784)), ("layers.0.weight", (784, 30))]
+    assert first_matmul.output == (10, 30)
+    rules = {g.input: g for g in first_matmul.gradients}
     assert rules["array"].shape is None and "not computed" in rules["array"].rule
-    assert rules["layers.0.weight"].rule == "dW = Xᵀ @ dZ" and rules["layers.0.weight"].shape == (
-        784,
-        30,
-    )
-    assert rules["layers.0.bias"].shape == (30,)
-    assert rules["layers.0.bias"].note == "un-broadcast (10, 30) → (30,): summed over axis 0"
-    second_linear = explanation.steps[2]
-    assert second_linear.gradients[0].rule == "dX = dZ @ Wᵀ" and second_linear.gradients[
-        0
-    ].shape == (10, 30)
+    assert rules["layers.0.weight"].rule == "dW = Xᵀ @ dZ"
+    assert rules["layers.0.weight"].shape == (784, 30)
+    bias = first_add.gradients[1]
+    assert (bias.input, bias.rule, bias.shape) == ("layers.0.bias", "dy = dz", (30,))
+    assert bias.note == "un-broadcast (10, 30) → (30,): summed over axis 0"
+    second_matmul = explanation.steps[3]
+    assert second_matmul.gradients[0].rule == "dX = dZ @ Wᵀ"
+    assert second_matmul.gradients[0].shape == (10, 30)
+    sigmoid = explanation.steps[1].gradients[0]
+    assert sigmoid.rule == "dz = da ⊙ σ′(z) = da ⊙ a ⊙ (1 − a)", "the book's letters"
     text = str(explanation)
     assert text == repr(explanation)
-    assert "step  3  linear: sigmoid(step 4) (10, 30)" in text
+    assert "step  4  matmul: sigmoid(step 5) (10, 30), layers.1.weight (30, 10)" in text
     assert "→ (784, 30) for layers.0.weight" in text
 
 
@@ -225,7 +229,7 @@ def test_names_render_literally_in_valid_svg(name, tmp_path):
 
 def test_escaped_dot_has_no_html_labels():
     w = Tensor(np.ones(2), requires_grad=True, name="<i>x</i>")
-    source = (w * 1.0).sum().draw().source
+    source = ag.draw((w * 1.0).sum()).source
     assert "label=<" not in source
 
 
@@ -252,12 +256,12 @@ def test_a_20000_op_chain_is_collapsed_quickly_and_renders(tmp_path):
 
 
 def test_a_deep_mlp_collapses_to_one_box_per_layer():
-    model = nn.MLP([4] * 301, seed=0)  # 300 layers: 600 ops + 600 parameters
+    model = nn.MLP([4] * 301, seed=0)  # 300 layers: 900 ops + 600 parameters
     loss = model(np.ones((2, 4))).sum()
-    layout = loss.draw(max_nodes=400).source
+    layout = ag.draw(loss, max_nodes=400).source
     assert "one per module at depth 2" in layout
     assert "layers.17: Linear(4→4)" in layout
-    assert "1 linear" in layout and "2 parameters" in layout
+    assert "3 ops (1 matmul, 1 add, 1 sigmoid), 2 parameters" in layout
 
 
 def test_a_wide_graph_without_structure_is_truncated_but_keeps_the_loss():
@@ -266,7 +270,7 @@ def test_a_wide_graph_without_structure_is_truncated_but_keeps_the_loss():
     for i, p in enumerate(leaves[1:]):
         total = total * p if i % 2 else total + p.exp()
     loss = total.sum()
-    source = loss.draw(max_nodes=50).source
+    source = ag.draw(loss, max_nodes=50).source
     assert "truncated:" in source and "not drawn" in source
     assert "sum" in source
 
@@ -300,7 +304,7 @@ def test_several_roots_and_a_leaf_root():
 
 def test_jupyter_shows_the_digraph_inline(mlp_loss):
     _, loss = mlp_loss
-    bundle = loss.draw()._repr_mimebundle_()
+    bundle = ag.draw(loss)._repr_mimebundle_()
     assert "image/svg+xml" in bundle and bundle["image/svg+xml"].lstrip().startswith(
         ("<?xml", "<svg")
     )

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import mutually_broadcastable_shapes
 
 import autograd_mini as ag
-from autograd_mini import Tensor, gradcheck
+from autograd_mini import Tensor, fused, gradcheck
 from autograd_mini.broadcasting import matmul_shape
 
 
@@ -79,13 +79,13 @@ def _labels(shape, dtype):  # class labels for logits of `shape`, (m,) or a 0-d 
     return np.arange(int(np.prod(shape[:-1]))).reshape(shape[:-1]) % shape[-1]
 
 
-COST_TARGETS = {  # targets for predictions of a shape and dtype, by cost
-    "quadratic_cost": {
+COST_TARGETS = {  # targets for predictions of a shape and dtype, by cost function
+    ag.quadratic_cost: {
         "rows": lambda shape, dtype: np.linspace(
             0.1, 0.9, int(np.prod(shape)), dtype=dtype
         ).reshape(shape)
     },
-    "cross_entropy": {
+    ag.cross_entropy: {
         "labels": _labels,
         "probabilities": lambda shape, dtype: np.full(shape, 1 / shape[-1], dtype),
     },
@@ -148,16 +148,15 @@ CASES += [
         label="matmul[array@t]",
         mixes_float64=True,
     ),
-    # the fused linear layer, with its bias broadcast over the batch, and fused with an
-    # activation as well (linear+sigmoid, linear+tanh, linear+relu)
-    *[Case("linear", lambda x, w, b: ag.linear(x, w, b), shapes) for shapes in LINEAR_SHAPES],
+    # the optional fused layer (autograd_mini.fused), its bias broadcast over the batch, on
+    # its own and with an activation (linear, linear+sigmoid, linear+tanh, linear+relu)
     *[
         Case(
-            f"linear+{activation}",
-            lambda x, w, b, activation=activation: ag.linear(x, w, b, activation=activation),
+            fused.LAYERS[activation].name,
+            lambda x, w, b, activation=activation: fused.linear(x, w, b, activation),
             shapes,
         )
-        for activation in FUSED_ACTIVATIONS
+        for activation in fused.LAYERS
         for shapes in LINEAR_SHAPES
     ],
     # the output layer fused with its cost (linear+sigmoid+quadratic_cost, ...); the targets
@@ -165,13 +164,13 @@ CASES += [
     *[
         Case(
             op.name,
-            lambda x, w, b, key=key, reduction=reduction, target=target: ag.linear_cost(
+            lambda x, w, b, key=key, reduction=reduction, target=target: fused.linear_cost(
                 x, w, b, target(x.shape[:-1] + w.shape[-1:], x.dtype), key[1], key[0], reduction
             ),
             shapes,
             label=f"{op.name}[{reduction}, {name}]{list(shapes)}",
         )
-        for key, op in ag.fused_costs.FUSED_COSTS.items()
+        for key, op in fused.COSTS.items()
         for reduction in ("mean", "sum", "none")
         for name, target in COST_TARGETS[key[1]].items()
         for shapes in LINEAR_SHAPES[:2]
@@ -312,38 +311,49 @@ def test_float32_agrees_with_float64(case):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shapes", LINEAR_SHAPES, ids=str)
-@pytest.mark.parametrize("activation", FUSED_ACTIVATIONS)
-def test_fused_linear_is_bit_identical_to_linear_then_activation(activation, shapes, dtype):
+@pytest.mark.parametrize("activation", [None, *FUSED_ACTIVATIONS])
+def test_fused_layer_is_bit_identical_to_matmul_add_activation(activation, shapes, dtype):
+    """fused.linear records one node; ag.linear records matmul, add, the activation."""
     fused_inputs = make_inputs(Case("linear", None, shapes), dtype)
     plain_inputs = [Tensor(x.data, requires_grad=True) for x in fused_inputs]
-    fused = ag.linear(*fused_inputs, activation=activation)
-    plain = getattr(ag.linear(*plain_inputs), activation)()
-    assert fused.op == f"linear+{activation}" and fused.dtype == dtype
-    np.testing.assert_array_equal(fused.data, plain.data)
-    weights = np.random.default_rng(2).standard_normal(fused.shape).astype(dtype)
-    fused.backward(weights)
+    one_node = fused.linear(*fused_inputs, activation)
+    plain = ag.linear(*plain_inputs, activation=activation)
+    assert one_node.op == fused.LAYERS[activation].name and one_node.dtype == dtype
+    assert [t.op for t in ag.backward_order(plain)][-2:] == ["add", "matmul"]
+    np.testing.assert_array_equal(one_node.data, plain.data)
+    weights = np.random.default_rng(2).standard_normal(one_node.shape).astype(dtype)
+    one_node.backward(weights)
     plain.backward(weights)
     for x_fused, x_plain in zip(fused_inputs, plain_inputs, strict=True):
         assert x_fused.grad.dtype == dtype
         np.testing.assert_array_equal(x_fused.grad, x_plain.grad)
 
 
+def test_fused_layer_gradients_are_recomputed_in_a_second_backward():
+    """The shared δ is computed again when backward runs again with another gradient."""
+    x, w, b = make_inputs(Case("linear", None, LINEAR_SHAPES[0]))
+    out = fused.linear(x, w, b, "sigmoid")
+    out.backward(np.ones(out.shape), retain_graph=True)
+    first = w.grad.copy()
+    w.grad = None
+    out.backward(2 * np.ones(out.shape))
+    np.testing.assert_allclose(w.grad, 2 * first, rtol=1e-15)
+
+
 @pytest.mark.parametrize("activation", FUSED_ACTIVATIONS)
-def test_fused_linear_on_integers_computes_in_float64(activation):
+def test_fused_layer_on_integers_computes_in_float64(activation):
     """Integer constants become float64 (the engine's rule, as for softmax), not float16."""
     x = np.arange(6, dtype=np.int8).reshape(2, 3)
     w, b = np.ones((3, 2), np.int8), np.array([1, -9], np.int8)
-    fused = ag.linear(x, w, b, activation=activation)
-    plain = getattr(ag.linear(*(a.astype(np.float64) for a in (x, w, b))), activation)()
-    assert fused.dtype == np.float64
-    np.testing.assert_array_equal(fused.data, plain.data)
+    one_node = fused.linear(x, w, b, activation)
+    plain = ag.linear(*(a.astype(np.float64) for a in (x, w, b)), activation=activation)
+    assert one_node.dtype == np.float64
+    np.testing.assert_array_equal(one_node.data, plain.data)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
-@pytest.mark.parametrize(
-    "key", list(ag.fused_costs.FUSED_COSTS), ids=lambda k: ag.fused_costs.FUSED_COSTS[k].name
-)
+@pytest.mark.parametrize("key", list(fused.COSTS), ids=lambda k: fused.COSTS[k].name)
 def test_fused_cost_is_bit_identical_to_layer_then_cost(key, reduction, dtype):
     activation, cost = key
     for name, target_of in COST_TARGETS[cost].items():
@@ -351,13 +361,13 @@ def test_fused_cost_is_bit_identical_to_layer_then_cost(key, reduction, dtype):
         plain_inputs = [Tensor(x.data, requires_grad=True) for x in fused_inputs]
         x, w = fused_inputs[:2]
         target = target_of(x.shape[:-1] + w.shape[-1:], dtype)
-        fused = ag.linear_cost(*fused_inputs, target, cost, activation, reduction)
+        one_node = fused.linear_cost(*fused_inputs, target, cost, activation, reduction)
         layer = ag.linear(*plain_inputs, activation=activation)
-        plain = getattr(ag, cost)(layer, target, reduction=reduction)
-        assert fused.op == ag.fused_costs.FUSED_COSTS[key].name and fused.dtype == plain.dtype
-        np.testing.assert_array_equal(fused.data, plain.data, err_msg=name)
-        weights = np.random.default_rng(2).standard_normal(fused.shape).astype(dtype)
-        fused.backward(weights)
+        plain = cost(layer, target, reduction=reduction)
+        assert one_node.op == fused.COSTS[key].name and one_node.dtype == plain.dtype
+        np.testing.assert_array_equal(one_node.data, plain.data, err_msg=name)
+        weights = np.random.default_rng(2).standard_normal(one_node.shape).astype(dtype)
+        one_node.backward(weights)
         plain.backward(weights)
         for x_fused, x_plain in zip(fused_inputs, plain_inputs, strict=True):
             assert x_fused.grad.dtype == dtype
@@ -369,36 +379,31 @@ def test_fused_cost_refuses_targets_that_require_grad():
     y = Tensor(np.zeros((5, 4)), requires_grad=True)
     with pytest.raises(
         ag.BackwardError,
-        match=r"linear_cost: the target requires grad.*"
-        r"quadratic_cost\(linear\(\.\.\.\), target\)",
+        match=r"fused.linear_cost: the target requires grad.*quadratic_cost\(\.\.\.\)",
     ):
-        ag.linear_cost(x, w, b, y)
+        fused.linear_cost(x, w, b, y)
     # apply() on the op itself records it; backward then says why it cannot go on
-    op = ag.fused_costs.FUSED_COSTS[None, "quadratic_cost"]
+    op = fused.COSTS[None, ag.quadratic_cost]
     with pytest.raises(ag.BackwardError, match=r"linear\+quadratic_cost: the targets are not"):
         ag.apply(op, x, w, b, y, reduction="mean").backward()
 
 
-def test_fused_cost_refuses_bad_arguments():
+def test_fused_ops_refuse_bad_arguments():
     x, w, b = make_inputs(Case("linear", None, LINEAR_SHAPES[0]))
     y = np.zeros((5, 4))
-    with pytest.raises(ValueError, match=r"linear_cost: activation must be one of None, 'sigm"):
-        ag.linear_cost(x, w, b, y, activation="softmax")
-    with pytest.raises(ValueError, match=r"linear_cost: cost must be one of \['cross_entropy"):
-        ag.linear_cost(x, w, b, y, cost="mse_loss")
-    with pytest.raises(ValueError, match=r"linear_cost: reduction must be one of"):
-        ag.linear_cost(x, w, b, y, reduction="avg")
-    with pytest.raises(ValueError, match=r"linear_cost: the fused layer needs a bias"):
-        ag.linear_cost(x, w, None, y)
+    with pytest.raises(ValueError, match=r"no fused op for activation 'sigmoid' with cross_entr"):
+        fused.linear_cost(x, w, b, [0, 1, 2, 3, 0], ag.cross_entropy, "sigmoid")
+    with pytest.raises(ValueError, match=r"no fused op for activation None with mse_loss"):
+        fused.linear_cost(x, w, b, y, ag.mse_loss)
+    with pytest.raises(ValueError, match=r"reduction must be one of"):
+        fused.linear_cost(x, w, b, y, reduction="avg")
     with pytest.raises(ag.ShapeError, match=r"quadratic_cost: .*\(5, 4\).*\(5, 3\)"):
-        ag.linear_cost(x, w, b, np.zeros((5, 3)))
+        fused.linear_cost(x, w, b, np.zeros((5, 3)))
     with pytest.raises(ag.ShapeError, match=r"matmul: shapes \(5, 3\) and \(4, 4\) do not fit"):
-        ag.linear_cost(x, Tensor(np.ones((4, 4))), b, [0, 1, 2, 3, 0], "cross_entropy", "sigmoid")
-
-
-def test_fused_linear_refuses_an_unknown_activation():
-    x, w, b = (Tensor(np.ones(s)) for s in LINEAR_SHAPES[0])
-    with pytest.raises(ValueError, match=r"linear: activation must be one of .*'softmax'"):
+        fused.linear_cost(x, Tensor(np.ones((4, 4))), b, [0, 1, 2, 3, 0], ag.cross_entropy)
+    with pytest.raises(ValueError, match=r"fused.linear: activation must be one of .*'relu'"):
+        fused.linear(x, w, b, "softmax")
+    with pytest.raises(ValueError, match=r"linear: activation must be one of .*'tanh'"):
         ag.linear(x, w, b, activation="softmax")
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import autograd_mini as ag
+import autograd_mini.fused
 from autograd_mini import Tensor, enable_grad, no_grad
 
 
@@ -252,8 +253,8 @@ def test_scope_labels_are_recorded():
     w = leaf([1.0])
     with ag.scope("layers.0: Linear(1→1)"), ag.scope("inner"):
         y = w * 2
-    assert y._node.scope == ("layers.0: Linear(1→1)", "inner")
-    assert (w * 2)._node.scope == ()
+    assert y.node.scope == ("layers.0: Linear(1→1)", "inner")
+    assert (w * 2).node.scope == ()
 
 
 def test_detect_anomaly_names_the_op_in_the_forward_pass():
@@ -297,7 +298,9 @@ def test_float16_sigmoid_is_float64_sigmoid_rounded(fused):
     with np.errstate(over="ignore"):
         exact = (1 / (1 + np.exp(-x.astype(np.float64)))).astype(np.float16)
     if fused:  # x @ I + 0 is x exactly
-        s = ag.linear(x[:, None], np.eye(1, dtype=np.float16), np.zeros(1, np.float16), "sigmoid")
+        s = ag.fused.linear(
+            x[:, None], np.eye(1, dtype=np.float16), np.zeros(1, np.float16), "sigmoid"
+        )
     else:
         s = Tensor(x).sigmoid()
     got = s.data.ravel()
@@ -366,10 +369,10 @@ def test_backward_order_is_the_order_backward_runs():
     planned = ag.backward_order(loss)
     ran = []
     for t in planned:  # wrap each node's VJPs to log the order they actually run in
-        node = t._node
+        node = t.node
         node.edges = tuple(
-            (x, lambda g, *saved, vjp=vjp, t=t: (ran.append(t), vjp(g, *saved))[1])
-            for x, vjp in node.edges
+            (x, lambda g, *saved, vjp=vjp, t=t: (ran.append(t), vjp(g, *saved))[1], stretched)
+            for x, vjp, stretched in node.edges
         )
     loss.backward()
     assert len(planned) == 6 and planned[0] is loss

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .broadcasting import summed_axes
-from .graph import broadcast_inputs, shape_of, stretched_shape
-from .tensor import Tensor, backward_order
+from ..broadcasting import summed_axes
+from ..tensor import Tensor, backward_order
+from .graph import broadcast_inputs, shape_of
 
 
 @dataclass(frozen=True)
@@ -69,15 +69,15 @@ def explain(root: Tensor) -> Explanation:
     def name(x) -> str:
         if not isinstance(x, Tensor):
             return "array" if getattr(x, "ndim", 0) else f"{x:g}"
-        if x._node is not None:
+        if x.node is not None:
             return (
-                f"{x._node.op.name}(step {step_of[id(x)]})" if id(x) in step_of else x._node.op.name
+                f"{x.node.op.name}(step {step_of[id(x)]})" if id(x) in step_of else x.node.op.name
             )
         return x.name or ("parameter" if x.requires_grad else "input")
 
     steps = []
     for number, tensor in enumerate(order, start=1):
-        node = tensor._node
+        node = tensor.node
         inputs = [(name(x), shape_of(x)) for x in node.inputs]
         stretched = {position for position, _ in broadcast_inputs(tensor)}
         gradients = []
@@ -90,10 +90,10 @@ def explain(root: Tensor) -> Explanation:
                 continue
             note = ""
             if position in stretched:
-                stretched_to = stretched_shape(tensor)
+                stretched_to = tensor.shape
                 axes = ", ".join(map(str, summed_axes(x.shape, stretched_to)))
                 note = f"un-broadcast {stretched_to} → {x.shape}: summed over axis {axes}"
             gradients.append(Gradient(name(x), rule, x.shape, note))
         steps.append(Step(number, node.op.name, inputs, tensor.shape, gradients))
-    described = root.name or (root._node.op.name if root._node else "a leaf")
+    described = root.name or (root.node.op.name if root.node else "a leaf")
     return Explanation(f"{described} {root.shape}", steps)

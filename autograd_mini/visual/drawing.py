@@ -5,7 +5,7 @@ after backward, its gradient's shape and norm), each constant operand. Parameter
 ops and the loss have distinct shapes and colours, explained by a small legend. An input
 that numpy broadcast is marked on its edge, which says its gradient was summed back. With
 `group_modules`, the ops of each `nn` module (the recording scopes) sit in a labelled
-cluster. Big graphs are collapsed (see `graph.plan`) so `dot` stays fast.
+cluster. Big graphs are collapsed (see `layout.plan`) so `dot` stays fast.
 
 Every user-supplied string (tensor names, module labels) is escaped for DOT: backslashes,
 quotes, `<...>` and newlines show literally and cannot inject attributes or HTML labels.
@@ -22,19 +22,11 @@ from typing import Any
 import graphviz
 import numpy as np
 
-from .broadcasting import summed_axes
-from .errors import AutogradError
-from .graph import (
-    Constant,
-    Plan,
-    Unit,
-    broadcast_inputs,
-    plan,
-    shape_of,
-    snapshot,
-    stretched_shape,
-)
-from .tensor import Tensor
+from ..broadcasting import summed_axes
+from ..errors import AutogradError
+from ..tensor import Tensor
+from .graph import Constant, broadcast_inputs, shape_of, snapshot
+from .layout import Plan, Unit, plan
 
 RANKDIRS = ("LR", "RL", "TB", "BT")
 STYLES = {
@@ -170,8 +162,13 @@ def _shape_line(array: np.ndarray) -> str:
     return f"{tuple(array.shape)} {array.dtype}"
 
 
+def known_grad(tensor: Tensor) -> np.ndarray | None:
+    """The gradient backward() left on `tensor` (leaves, and results that retain theirs)."""
+    return tensor.grad if tensor.is_leaf or tensor.retains_grad else None
+
+
 def _grad_line(tensor: Tensor) -> str | None:
-    grad = tensor._grad
+    grad = known_grad(tensor)
     if grad is None:
         return None
     return f"∇ {tuple(grad.shape)}, ‖∇‖ = {float(np.linalg.norm(grad)):.3g}"
@@ -193,7 +190,7 @@ def _describe(unit: Unit, root_ids: set[int], options: dict) -> tuple[str, list[
         return "constant", [text(shown)]
     tensor: Tensor = member
     lines = []
-    if tensor._node is not None:
+    if tensor.node is not None:
         kind = "loss" if id(tensor) in root_ids else "op"
         lines.append(text(_op_title(tensor)))
         if options["shapes"]:
@@ -215,9 +212,9 @@ def _describe(unit: Unit, root_ids: set[int], options: dict) -> tuple[str, list[
 def _op_title(tensor: Tensor) -> str:
     stretched = [x for _, x in broadcast_inputs(tensor)]
     if not stretched:
-        return tensor._node.op.name
+        return tensor.node.op.name
     names = ", ".join(x.name or str(x.shape) for x in stretched)
-    return f"{tensor._node.op.name} (broadcast {names})"
+    return f"{tensor.node.op.name} (broadcast {names})"
 
 
 # ----------------------------------------------------------------------------------------
@@ -236,7 +233,7 @@ def _edges(dot: graphviz.Digraph, snap, layout: Plan) -> None:
         drawn.add((source.key, target.key))
         if edge.broadcast and not target.collapsed:
             source_value = edge.source if isinstance(edge.source, Tensor) else edge.source.value
-            shape_in, shape_out = shape_of(source_value), stretched_shape(edge.target)
+            shape_in, shape_out = shape_of(source_value), edge.target.shape
             axes = ", ".join(map(str, summed_axes(shape_in, shape_out)))
             note = f"broadcast {shape_in} → {shape_out}\\n∂ summed over axis {axes}"
             dot.edge(source.key, target.key, label=graphviz.nohtml(note), **BROADCAST_EDGE)

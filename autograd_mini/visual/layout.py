@@ -1,117 +1,20 @@
-"""The recorded graph behind some tensors, as plain data to draw or print.
+"""What to draw as one box: `plan(snapshot, max_nodes, group_modules)`.
 
-`snapshot(roots)` walks the recorded nodes without recursion and returns every op (in the
-order it was recorded), every leaf tensor, every constant operand and the edges between
-them, each edge marked when its input was broadcast (and so gets an un-broadcast, summed
-gradient). `plan(snapshot, max_nodes, group_modules)` decides what to draw as one box: each
-op and leaf on its own, or, for big graphs, whole modules or runs of repeated ops collapsed
-into one box, so that `dot` never gets more than `max_nodes` nodes.
+Each op, leaf and constant gets a box of its own, unless there are more than `max_nodes`:
+then whole modules (the recording scopes), or runs of a repeated op pattern, are collapsed
+into one box each, and if that is still too many, only the boxes nearest the roots are kept.
+`dot`'s layout time grows faster than the number of boxes, so a big graph needs a summary,
+not a bigger timeout. The stepper page steps through a collapsed box as one step.
 """
 
 from __future__ import annotations
 
 from collections import Counter, deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from .tensor import Tensor
-
-
-@dataclass(frozen=True)
-class Constant:
-    """A non-Tensor operand (a Python number or a numpy array) of one op."""
-
-    value: Any
-    consumer: Tensor
-    position: int
-
-
-@dataclass(frozen=True)
-class Edge:
-    source: Tensor | Constant
-    target: Tensor  # the output of the op that used `source`
-    position: int  # which input of that op
-    broadcast: bool  # numpy stretched the input: its gradient is summed back (un-broadcast)
-
-
-@dataclass
-class Snapshot:
-    roots: list[Tensor]
-    ops: list[Tensor]  # recorded tensors, in the order they were recorded
-    leaves: list[Tensor]
-    constants: list[Constant]
-    edges: list[Edge]
-    consumers: dict[int, list[Tensor]] = field(default_factory=dict)  # id(tensor) → ops using it
-
-
-def snapshot(roots: list[Tensor]) -> Snapshot:
-    """Everything recorded behind `roots` (one walk with an explicit stack)."""
-    ops: dict[int, Tensor] = {}
-    leaves: dict[int, Tensor] = {}
-    constants: list[Constant] = []
-    edges: list[Edge] = []
-    consumers: dict[int, list[Tensor]] = {}
-    stack = list(roots)
-    while stack:
-        tensor = stack.pop()
-        key = id(tensor)
-        if key in ops or key in leaves:
-            continue
-        node = tensor._node
-        if node is None:
-            leaves[key] = tensor
-            continue
-        ops[key] = tensor
-        stretched_inputs = {position for position, _ in broadcast_inputs(tensor)}
-        for position, x in enumerate(node.inputs):
-            stretched = position in stretched_inputs
-            if isinstance(x, Tensor):
-                edges.append(Edge(x, tensor, position, stretched))
-                consumers.setdefault(id(x), []).append(tensor)
-                stack.append(x)
-            else:
-                constant = Constant(x, tensor, position)
-                constants.append(constant)
-                edges.append(Edge(constant, tensor, position, stretched))
-    ordered = sorted(ops.values(), key=lambda t: t._node.sequence)
-    return Snapshot(list(roots), ordered, list(leaves.values()), constants, edges, consumers)
-
-
-def shape_of(x: Any) -> tuple[int, ...]:
-    """The shape of an op's input: a Tensor, a numpy array or a Python number (())."""
-    return tuple(getattr(x, "shape", ()))
-
-
-def stretched_shape(tensor: Tensor) -> tuple[int, ...]:
-    """The shape numpy stretched the broadcast inputs of tensor's op to: the output's, or
-    what the op's `stretched_to` says (Z's, for a layer fused with its cost)."""
-    node = tensor._node
-    if node.op.stretched_to is None:
-        return tensor.shape
-    return node.op.stretched_to(*(shape_of(x) for x in node.inputs))
-
-
-def broadcast_inputs(tensor: Tensor) -> list[tuple[int, Tensor]]:
-    """(position, input) of the inputs of tensor's op that numpy stretched (to
-    `stretched_shape(tensor)`) and that require grad: their gradients are summed back by
-    `unbroadcast`."""
-    node = tensor._node
-    if not node.op.broadcasts:
-        return []
-    shape = stretched_shape(tensor)
-    return [
-        (position, x)
-        for position, x in enumerate(node.inputs)
-        if position in node.op.broadcasts
-        and isinstance(x, Tensor)
-        and x.requires_grad
-        and x.shape != shape
-    ]
-
-
-# ----------------------------------------------------------------------------------------
-# What to draw: units (one box each)
-# ----------------------------------------------------------------------------------------
+from ..tensor import Tensor
+from .graph import Snapshot
 
 
 @dataclass
@@ -141,7 +44,7 @@ def plan(snap: Snapshot, max_nodes: int, group_modules: bool) -> Plan:
     n_items = len(snap.ops) + len(snap.leaves) + len(snap.constants)
     if n_items <= max_nodes:
         return _single_units(snap, group_modules)
-    depth = max((len(t._node.scope) for t in snap.ops), default=0)
+    depth = max((len(t.node.scope) for t in snap.ops), default=0)
     root_ids = {id(r) for r in snap.roots}
     for level in range(depth, 0, -1):  # the finest module grouping that fits
         grouped = _grouped(snap, lambda t, level=level: _module_key(t, level), "modules", root_ids)
@@ -164,7 +67,7 @@ def plan(snap: Snapshot, max_nodes: int, group_modules: bool) -> Plan:
 def _single_units(snap: Snapshot, group_modules: bool) -> Plan:
     units, unit_of = [], {}
     for i, tensor in enumerate(snap.ops):
-        unit = Unit(f"op{i}", [tensor], scope=tensor._node.scope if group_modules else ())
+        unit = Unit(f"op{i}", [tensor], scope=tensor.node.scope if group_modules else ())
         units.append(unit)
         unit_of[id(tensor)] = unit
     for i, leaf in enumerate(snap.leaves):
@@ -173,7 +76,7 @@ def _single_units(snap: Snapshot, group_modules: bool) -> Plan:
         units.append(unit)
         unit_of[id(leaf)] = unit
     for i, constant in enumerate(snap.constants):
-        scope = constant.consumer._node.scope if group_modules else ()
+        scope = constant.consumer.node.scope if group_modules else ()
         unit = Unit(f"const{i}", [constant], scope=scope)
         units.append(unit)
         unit_of[id(constant)] = unit
@@ -184,7 +87,7 @@ def _shared_scope(ops: list[Tensor]) -> tuple[str, ...]:
     """The deepest scope that contains every op in `ops` (a leaf sits with its users)."""
     if not ops:
         return ()
-    scopes = [t._node.scope for t in ops]
+    scopes = [t.node.scope for t in ops]
     common = scopes[0]
     for scope in scopes[1:]:
         n = 0
@@ -195,7 +98,7 @@ def _shared_scope(ops: list[Tensor]) -> tuple[str, ...]:
 
 
 def _module_key(tensor: Tensor, level: int) -> tuple[str, ...] | None:
-    scope = tensor._node.scope
+    scope = tensor.node.scope
     return None if len(scope) < level else scope[:level]
 
 
@@ -213,7 +116,7 @@ def _run_keys(snap: Snapshot):
             if len(users) != 1 or position[id(users[0])] != position[id(last)] + 1:
                 break
             chain.append(users[0])
-        names = [t._node.op.name for t in chain]
+        names = [t.node.op.name for t in chain]
         start = 0
         while start < len(chain):
             period, repeats = _repetition(names, start)
@@ -258,7 +161,7 @@ def _grouped(snap: Snapshot, key, kind: str, root_ids: set[int]) -> Plan:
             continue
         if group is None:
             unit = Unit(
-                f"op{i}", [tensor], scope=tensor._node.scope[:1] if kind == "modules" else ()
+                f"op{i}", [tensor], scope=tensor.node.scope[:1] if kind == "modules" else ()
             )
         elif group in groups:
             groups[group].members.append(tensor)
@@ -296,27 +199,27 @@ def _follows(tensor: Tensor, snap: Snapshot, unit_of: dict[int, Unit]) -> Unit |
     """The collapsed group an op belongs with when it only transforms that group's output
     (its one recorded input comes from the group, and nothing else uses that input) and it
     was recorded in an enclosing module's scope."""
-    recorded = [x for x in tensor._node.inputs if isinstance(x, Tensor) and x._node is not None]
+    recorded = [x for x in tensor.node.inputs if isinstance(x, Tensor) and x.node is not None]
     if len(recorded) != 1 or len(snap.consumers.get(id(recorded[0]), [])) != 1:
         return None
     group = unit_of.get(id(recorded[0]))
     if group is None or not group.collapsed:
         return None
-    scope, inner = tensor._node.scope, recorded[0]._node.scope
+    scope, inner = tensor.node.scope, recorded[0].node.scope
     return group if scope and len(scope) < len(inner) and inner[: len(scope)] == scope else None
 
 
 def _group_title(unit: Unit, kind: str) -> str:
-    ops = [m for m in unit.members if isinstance(m, Tensor) and m._node is not None]
-    n_params = sum(1 for m in unit.members if isinstance(m, Tensor) and m._node is None)
+    ops = [m for m in unit.members if isinstance(m, Tensor) and m.node is not None]
+    n_params = sum(1 for m in unit.members if isinstance(m, Tensor) and m.node is None)
     if kind == "modules":
         heading = unit.grouped_by[-1]
     else:
-        names = [t._node.op.name for t in ops]
+        names = [t.node.op.name for t in ops]
         period, repeats = _repetition(names, 0)
         pattern = " → ".join(names[:period])
         heading = f"({pattern}) × {repeats}" if period > 1 else f"{pattern} × {repeats}"
-    counts = Counter(t._node.op.name for t in ops)
+    counts = Counter(t.node.op.name for t in ops)
     detail = ", ".join(f"{n} {name}" for name, n in counts.most_common(4))
     extra = f", {n_params} parameter{'s' * (n_params != 1)}" if n_params else ""
     return f"{heading}\n{len(ops)} ops ({detail}){extra}"
@@ -338,7 +241,7 @@ def _truncated(runs: Plan, snap: Snapshot, max_nodes: int) -> Plan:
             keep[id(unit)] = unit
             frontier.extend(inputs_of.get(id(unit), []))
     dropped = [u for u in runs.units if id(u) not in keep]
-    n_ops = sum(1 for u in dropped for m in u.members if isinstance(m, Tensor) and m._node)
+    n_ops = sum(1 for u in dropped for m in u.members if isinstance(m, Tensor) and m.node)
     rest = Unit("rest", [], title=f"… {len(dropped):,} more boxes ({n_ops:,} ops) not drawn")
     unit_of = {key: unit if id(unit) in keep else rest for key, unit in runs.unit_of.items()}
     note = (

@@ -1,0 +1,498 @@
+"""Comparing gradients: one row per tensor, a verdict, and what is wrong, in words.
+
+Everything in the project that puts two gradients side by side goes through here:
+`ag.check_backward` (a hand-written backward pass, intermediate by intermediate),
+`nn.compare_gradients` (a network's parameter gradients) and `nn.check_backprop` (autodiff
+against the closed forms and finite differences). Each comparison is a `Row`; a
+`GradientReport` holds the rows, prints them as a table and says which one is the first
+wrong one.
+
+Verdicts: "exact" (bit for bit), "agrees to rounding", "wrong", "wrong shape", "not finite"
+(the given array holds NaN or inf), "not an array" and "missing".
+
+How "agrees to rounding" is decided. Two correct computations of the same gradient
+differ because each rounds differently (REFERENCE: Higham, ch. 3): each op is off by up to
+u of its result (u = 2⁻²⁴ in float32, 2⁻⁵³ in float64), sums by up to n·u of the sum of
+the magnitudes of their terms, and errors grow along a chain of ops. How large that is
+depends on the graph: where terms cancel (a softmax row's gradient sums to ≈ 0), the
+rounding error is large next to the result. So, when the graph is known, it is measured
+on the graph itself: the forward and backward pass are replayed in the other precision
+(float32 ↔ float64, `replay.gradients_in`) and the difference of the two gradients is the
+rounding error of the less precise one; scaled by the ratio of the unit roundoffs when the
+checked gradient is the more precise one (float64: the float32 difference × 2⁻²⁹). The
+allowance is `SAFETY` (8) times that, since another correct order of the same operations
+rounds differently but by the same order of magnitude; and at least 2u of the largest
+entry (a correctly rounded result may differ from another by that much). Without a graph
+(two dicts of arrays), the allowance is the probabilistic bound `SAFETY · √n · u · max|g|`
+with n the number of entries standing in for the length of the sums. Either way the row
+states the allowance ("rounding allows ≤ 2e-08 in float64 here"). A float64 bug of
+relative size 1e-6 is far above any of these, and a correct float32 pass far below.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+SAFETY = 8.0
+"""How many times the measured rounding error of one correct computation the allowance is."""
+
+OK_VERDICTS = ("exact", "agrees to rounding")
+
+
+def unit_roundoff(dtype: Any) -> float:
+    """u = 2⁻ᵖ for a float dtype with p bits of mantissa: 2⁻²⁴ float32, 2⁻⁵³ float64."""
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":
+        dtype = np.dtype(np.float64)
+    return float(np.finfo(dtype).eps) / 2
+
+
+def allowance(expected: np.ndarray, dtype: Any, measured: float | None = None) -> tuple[float, str]:
+    """How far a correct gradient computed in `dtype` may be from `expected` by rounding,
+    and the sentence that says so. `measured`: the rounding error found by replaying the
+    graph in the other precision (see the module docstring), when the graph is known."""
+    u = unit_roundoff(dtype)
+    scale = float(np.max(np.abs(expected))) if expected.size else 0.0
+    name = np.dtype(dtype).name if np.dtype(dtype).kind == "f" else "float64"
+    if measured is not None:
+        allowed = max(SAFETY * measured, 2 * u * scale)
+        how = "measured on this graph"
+    else:
+        allowed = SAFETY * math.sqrt(max(expected.size, 1)) * u * scale
+        how = f"{SAFETY:g}·√n·u·max|g|"
+    return allowed, f"rounding allows ≤ {allowed:.1g} in {name} here ({how})"
+
+
+# ----------------------------------------------------------------------------------------
+# Rows and reports
+# ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    """One tensor's gradient against the reference.
+
+    name: the tensor's name. op: the op that produced the tensor (None for a leaf or a
+    parameter). source: whose gradient was compared with the reference ("your gradients",
+    "rows", "finite differences"...). verdict: see the module docstring. max_abs_error,
+    max_rel_error (relative to the largest reference entry), worst_index: where the two
+    differ most (None when the shapes differ). allowed, allowance: the tolerance and the
+    sentence stating it. diagnoses: what is wrong, in words.
+    """
+
+    name: str
+    verdict: str
+    expected_shape: tuple[int, ...] | None = None
+    actual_shape: tuple[int, ...] | None = None
+    max_abs_error: float | None = None
+    max_rel_error: float | None = None
+    worst_index: tuple[int, ...] | None = None
+    allowed: float | None = None
+    allowance: str = ""
+    diagnoses: list[str] = field(default_factory=list)
+    op: str | None = None
+    source: str = "actual"
+
+    @property
+    def ok(self) -> bool:
+        return self.verdict in OK_VERDICTS
+
+
+@dataclass
+class GradientReport:
+    """Rows of comparisons, in order: print it, check `.ok`, `assert_ok()`, or find the
+    `first_wrong` row. With several sources per tensor (`check_backprop`), the table has
+    one column of errors per source."""
+
+    rows: list[Row]
+    expected_label: str = "expected"
+    actual_label: str = "actual"
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(row.ok for row in self.rows)
+
+    @property
+    def first_wrong(self) -> Row | None:
+        """The first row that does not agree, in the report's order (None when all agree)."""
+        return next((row for row in self.rows if not row.ok), None)
+
+    def row(self, name: str, source: str | None = None) -> Row:
+        """The row of the tensor called `name` (of `source`, when there are several)."""
+        for row in self.rows:
+            if row.name == name and (source is None or row.source == source):
+                return row
+        names = list(dict.fromkeys(r.name for r in self.rows))
+        raise KeyError(f"no row {name!r} in this report; it has {names}")
+
+    def diagnoses(self, name: str) -> list[str]:
+        """What was found wrong with one tensor's gradient (empty when it agrees)."""
+        return [d for row in self.rows if row.name == name for d in row.diagnoses]
+
+    def assert_ok(self) -> None:
+        """Raise AssertionError with the whole report unless every row agrees."""
+        if not self.ok:
+            raise AssertionError(f"gradients disagree:\n{self}")
+
+    def __str__(self) -> str:
+        sources = list(dict.fromkeys(row.source for row in self.rows))
+        if len(sources) > 1:
+            return self._by_source(sources)
+        with_op = any(row.op for row in self.rows)
+        header = ["tensor", *(["op"] if with_op else []), "shape", "verdict", "max abs err"]
+        header += ["max rel err", "at"]
+        body = []
+        for row in self.rows:
+            cells = [row.name, *([row.op or "(leaf)"] if with_op else []), _shape_cell(row)]
+            cells += [_mark(row) + " " + row.verdict, _number(row.max_abs_error)]
+            cells += [_number(row.max_rel_error), _index(row.worst_index)]
+            body.append(cells)
+        lines = [f"{self.actual_label} vs {self.expected_label}:", format_table(header, body)]
+        for row in self.rows:
+            detail = [*row.diagnoses]
+            if row.verdict == "agrees to rounding" and row.allowance:
+                continue
+            if not row.ok and row.allowance and row.max_abs_error is not None:
+                detail.append(f"max diff {row.max_abs_error:.1g}, {row.allowance}")
+            lines += [f"• {row.name}: {d}" for d in detail]
+        lines += self.notes
+        return "\n".join(lines)
+
+    def _by_source(self, sources: list[str]) -> str:
+        names = list(dict.fromkeys(row.name for row in self.rows))
+        header = ["parameter", "shape", *(f"{s} vs {self.expected_label}" for s in sources), "ok"]
+        body = []
+        for name in names:
+            rows = {row.source: row for row in self.rows if row.name == name}
+            first = next(iter(rows.values()))
+            cells = [name, _shape_cell(first)]
+            cells += [_number(rows[s].max_rel_error) if s in rows else "-" for s in sources]
+            body.append([*cells, "✓" if all(r.ok for r in rows.values()) else "✗"])
+        lines = [format_table(header, body), "(errors are max |difference| / max |reference|)"]
+        for row in self.rows:
+            lines += [f"• {row.name} ({row.source}): {d}" for d in row.diagnoses]
+        lines += self.notes
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:  # Jupyter shows the same table, as text
+        from html import escape
+
+        return f"<pre>{escape(str(self))}</pre>"
+
+
+def _mark(row: Row) -> str:
+    return "✓" if row.ok else "✗"
+
+
+def _number(x: float | None) -> str:
+    return "-" if x is None else f"{x:.1e}"
+
+
+def _index(index: tuple[int, ...] | None) -> str:
+    return "-" if index is None else str(index)
+
+
+def _shape_cell(row: Row) -> str:
+    if row.expected_shape == row.actual_shape or row.actual_shape is None:
+        return str(row.expected_shape)
+    return f"{row.actual_shape} ≠ {row.expected_shape}"
+
+
+def format_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Left-aligned columns separated by two spaces, with a rule under the header."""
+    lines = [list(map(str, header)), *(list(map(str, row)) for row in rows)]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    rendered = [
+        "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
+        for line in lines
+    ]
+    rendered.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(rendered)
+
+
+# ----------------------------------------------------------------------------------------
+# Comparing one array with its reference
+# ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Hints:
+    """What the diagnosis may use beyond the two arrays.
+
+    batch_size: m, to recognise a missing or doubled 1/m. others: the reference gradients
+    of the other tensors, by name (an array equal to one of them is that tensor's
+    gradient). alternatives: (description, array) pairs, known wrong answers for this
+    tensor (a planted mistake, one branch of a fan-out). rule: the op table's rule for this
+    gradient, quoted with a transpose. role: "weight" or "bias" of a layer, for the book's
+    wording of the classic mistakes.
+    """
+
+    batch_size: int | None = None
+    others: dict[str, np.ndarray] = field(default_factory=dict)
+    alternatives: list[tuple[str, np.ndarray]] = field(default_factory=list)
+    rule: str | None = None
+    role: str | None = None
+
+
+def compare(
+    name: str,
+    expected: np.ndarray,
+    actual: Any,
+    *,
+    measured: float | None = None,
+    extra: float = 0.0,
+    hints: Hints | None = None,
+    op: str | None = None,
+    source: str = "actual",
+) -> Row:
+    """The row comparing `actual` (anything: it is checked) with the reference `expected`.
+
+    measured: the rounding error measured on the graph (see `allowance`). extra: error the
+    method of `actual` is allowed on top of rounding (finite differences' truncation).
+    """
+    hints = hints or Hints()
+    expected = np.asarray(expected)
+    row = Row(name, "wrong", expected.shape, None, op=op, source=source)
+    if actual is None:
+        row.verdict, row.diagnoses = "missing", ["missing: no gradient was given for it"]
+        return row
+    if hasattr(actual, "data") and not isinstance(actual, np.ndarray):  # a Tensor
+        actual = actual.data
+    try:
+        actual = np.asarray(actual)
+    except (TypeError, ValueError):
+        actual = np.array(None)
+    if actual.dtype.kind not in "fiub":
+        row.verdict = "not an array"
+        row.diagnoses = [
+            f"it is not an array of numbers ({type(actual).__name__} of dtype {actual.dtype})"
+        ]
+        return row
+    row.actual_shape = actual.shape
+    if actual.dtype.kind == "f" and not np.isfinite(actual).all():
+        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(actual))[0]) if actual.ndim else ()
+        row.verdict = "not finite"
+        row.diagnoses = [
+            f"it holds {actual[bad]} at {bad} ({int((~np.isfinite(actual)).sum())} of "
+            f"{actual.size} entries are NaN or inf)"
+        ]
+        return row
+    dtype = _lower_precision(expected.dtype, actual.dtype)
+    row.allowed, row.allowance = allowance(expected, dtype, measured)
+    row.allowed += extra
+    if actual.shape == expected.shape:
+        difference = np.abs(actual.astype(np.float64) - expected.astype(np.float64))
+        scale = float(np.max(np.abs(expected))) if expected.size else 0.0
+        if expected.size:
+            worst = np.unravel_index(int(np.argmax(difference)), expected.shape)
+            row.worst_index = tuple(int(i) for i in worst)
+            row.max_abs_error = float(difference[worst])
+        else:
+            row.worst_index, row.max_abs_error = (), 0.0
+        row.max_rel_error = row.max_abs_error / scale if scale else row.max_abs_error
+        if np.array_equal(actual, expected):
+            row.verdict = "exact"
+            return row
+        if row.max_abs_error <= row.allowed:
+            row.verdict = "agrees to rounding"
+            return row
+    else:
+        row.verdict = "wrong shape"
+
+    def close(a: np.ndarray, b: np.ndarray) -> bool:
+        return a.shape == b.shape and float(np.max(np.abs(a - b), initial=0.0)) <= row.allowed
+
+    row.diagnoses = diagnose(expected, actual, close, hints) or [_fallback(expected, actual)]
+    return row
+
+
+def _lower_precision(*dtypes: np.dtype) -> np.dtype:
+    floats = [np.dtype(d) for d in dtypes if np.dtype(d).kind == "f"]
+    return min(floats, key=lambda d: d.itemsize) if floats else np.dtype(np.float64)
+
+
+def _fallback(expected: np.ndarray, actual: np.ndarray) -> str:
+    if actual.shape != expected.shape:
+        return (
+            f"its shape is {actual.shape} where {expected.shape} is needed; no known mistake fits"
+        )
+    worst = np.unravel_index(int(np.argmax(np.abs(actual - expected))), expected.shape)
+    index = tuple(int(i) for i in worst)
+    return (
+        f"no known mistake explains it; the largest difference is at {index}: expected "
+        f"{expected[worst]:.6g}, got {actual[worst]:.6g}"
+    )
+
+
+# ----------------------------------------------------------------------------------------
+# Diagnoses
+# ----------------------------------------------------------------------------------------
+
+
+def diagnose(
+    expected: np.ndarray, actual: np.ndarray, close: Any, hints: Hints, depth: int = 0
+) -> list[str]:
+    """Sentences naming the mistakes that explain `actual` exactly (to rounding)."""
+    found: list[str] = []
+    m = hints.batch_size
+    if actual.shape == expected.shape:
+        if close(actual, -expected):
+            found.append("the sign is flipped: it points uphill; (y − a) where (a − y) belongs?")
+        ratio = constant_ratio(actual, expected)
+        if ratio is not None and not np.isclose(ratio, 1) and not np.isclose(ratio, -1):
+            found.append(_describe_factor(ratio, m))
+        if actual.ndim == 2 and actual.shape[0] == actual.shape[1] and close(actual.T, expected):
+            found.append(_transpose_message(actual.shape, expected.shape, hints))
+    elif actual.ndim == 2 and actual.shape[::-1] == expected.shape:
+        if close(actual.T, expected):
+            found.append(_transpose_message(actual.shape, expected.shape, hints))
+        elif depth == 0:
+            inner = diagnose(expected, actual.T, close, hints, depth + 1)
+            found += [
+                f"it has the transposed shape {actual.shape}, and after transposing: {d}"
+                for d in inner
+            ]
+    else:
+        found += _broadcast_messages(expected, actual, close, hints, depth)
+    reshaped = actual.size == expected.size and actual.shape != expected.shape
+    if not found and reshaped and close(actual.reshape(expected.shape), expected):
+        found.append(
+            f"the numbers are right but the shape is {actual.shape}: {expected.shape} is needed"
+        )
+    for other, grad in hints.others.items():
+        if grad.shape == actual.shape and grad.size and close(actual, grad):
+            found.append(f"it equals the gradient of {other}: {_swapped(hints)}")
+    if actual.shape == expected.shape:
+        for description, array in hints.alternatives:
+            if array.shape == actual.shape and close(actual, array):
+                found.append(description)
+    return found
+
+
+def _swapped(hints: Hints) -> str:
+    if hints.role in ("weight", "bias"):
+        return (
+            "the layers are in the wrong order (backprop produces the last layer first; "
+            "reverse your list)"
+        )
+    return "the arrays are given under each other's names"
+
+
+def constant_ratio(actual: np.ndarray, expected: np.ndarray) -> float | None:
+    if not expected.size:
+        return None
+    mask = np.abs(expected) > 1e-12 * (np.abs(expected).max() or 1)
+    if not mask.any() or np.any(np.abs(actual[~mask]) > 1e-9 * (np.abs(actual).max() or 1)):
+        return None
+    ratios = actual[mask] / expected[mask]
+    ratio = float(np.median(ratios))
+    tolerance = 1e-3 if np.float32 in (actual.dtype, expected.dtype) else 1e-6
+    return ratio if np.allclose(ratios, ratio, rtol=tolerance) else None
+
+
+def _describe_factor(ratio: float, m: int | None) -> str:
+    if m and m > 1 and np.isclose(ratio, m, rtol=1e-3):
+        return (
+            f"it is m = {m} times too large: the 1/m of the mean over the batch is missing "
+            "(the cost is a mean over the m examples, so every gradient below it carries a 1/m)"
+        )
+    if m and m > 1 and np.isclose(ratio, 1 / m, rtol=1e-3):
+        return (
+            f"it is m = {m} times too small: the 1/m is applied twice "
+            "(once in ∇_A C = (A − Y)/m, and once more after the sum)"
+        )
+    if np.isclose(ratio, 2, rtol=1e-3):
+        return "it is 2 times too large: the ½ of C = ½‖a − y‖² cancels the 2 of the square"
+    if np.isclose(ratio, 0.5, rtol=1e-3):
+        return "it is half the right value: did you write ½ twice, or forget the 2 of the square?"
+    return f"it is off by a constant factor {ratio:.6g}"
+
+
+def _transpose_message(actual: tuple, expected: tuple, hints: Hints) -> str:
+    message = (
+        f"it is the transpose of the right gradient (shape {actual} where {expected} is needed)"
+    )
+    if hints.role == "weight":
+        return message + (
+            ": in the row convention ∂C/∂W = A_prevᵀ @ Δ has shape (n_in, n_out); "
+            "Δᵀ @ A_prev, like Nielsen's δ aᵀ with w = Wᵀ, gives its transpose"
+        )
+    if hints.rule:
+        return message + f": the rule is {hints.rule}"
+    return message
+
+
+def _broadcast_messages(
+    expected: np.ndarray, actual: np.ndarray, close: Any, hints: Hints, depth: int
+) -> list[str]:
+    """The gradient of a broadcast input not summed back: extra leading axes, or size-1 axes
+    given at full size, (m, n) for (n,) or (1, n) for (n,)."""
+    if actual.size and actual.size % max(expected.size, 1) == 0 and expected.size:
+        if actual.shape[-expected.ndim :] == expected.shape or expected.ndim == 0:
+            lead = tuple(range(actual.ndim - expected.ndim))
+            if lead and actual.size == expected.size:  # (1, n) for (n,): keepdims
+                if close(actual.reshape(expected.shape), expected):
+                    kind = "row" if actual.shape[-1] == expected.size else "column"
+                    return [
+                        f"the values are right but it is a {kind} {actual.shape}; the "
+                        f"tensor and its gradient have shape {expected.shape} (drop the "
+                        "extra axis: keepdims=False, or .reshape)"
+                    ]
+            elif lead:
+                return _sum_messages(expected, actual, lead, close, hints, depth)
+        if expected.ndim == 1 and actual.ndim == 2 and actual.shape[0] == expected.shape[0]:
+            if actual.shape[1] == 1 and close(actual.reshape(expected.shape), expected):
+                return [
+                    f"the values are right but it is a column {actual.shape}; the tensor "
+                    f"and its gradient have shape {expected.shape}"
+                ]
+            return _sum_messages(expected, actual, (1,), close, hints, depth)
+    return []
+
+
+def _sum_messages(
+    expected: np.ndarray,
+    actual: np.ndarray,
+    axes: tuple[int, ...],
+    close: Any,
+    hints: Hints,
+    depth: int,
+) -> list[str]:
+    where = "axis " + ", ".join(map(str, axes))
+    layout = "one row per example" if axes == (0,) else f"the axes {axes} kept"
+    summed = actual.sum(axis=axes).reshape(expected.shape)
+    count = actual.size // expected.size
+    what = "Δ" if hints.role == "bias" else "it"
+    if close(summed, expected):
+        return [
+            f"it is the error Δ itself, {layout} (shape {actual.shape}): the tensor was "
+            f"broadcast over {where}, so its gradient is the sum over {where}: "
+            f"{what}.sum(axis={_axis_text(axes)}) → {expected.shape}"
+        ]
+    if close(summed / count, expected):
+        return [
+            f"it is an error term {layout} (shape {actual.shape}) that lacks the batch's 1/m: "
+            f"its mean over {where} is right; the sum {what}.sum(axis={_axis_text(axes)}) of "
+            f"an error that carries the 1/m (Δ = ∇_A C ⊙ σ′(Z), ∇_A C = (A − Y)/m) → "
+            f"{expected.shape}"
+        ]
+    if depth == 0 and count > 1:
+        inner = diagnose(expected, summed, close, hints, depth + 1)
+        return [
+            f"it is not summed over the batch ({layout}, shape {actual.shape}; use "
+            f"{what}.sum(axis={_axis_text(axes)})), and after summing: {d}"
+            for d in inner
+        ]
+    return []
+
+
+def _axis_text(axes: tuple[int, ...]) -> str:
+    return str(axes[0]) if len(axes) == 1 else str(axes)

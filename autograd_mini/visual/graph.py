@@ -1,0 +1,97 @@
+"""The recorded graph behind some tensors, as plain data to draw, print or step through.
+
+`snapshot(roots)` walks the recorded nodes without recursion and returns every op (in the
+order it was recorded), every leaf tensor, every constant operand and the edges between
+them, each edge marked when its input was broadcast (and so gets an un-broadcast, summed
+gradient). It reads only the public structure of the graph: `tensor.node` and the node's
+`op`, `inputs`, `scope` and `sequence`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..tensor import Tensor
+
+
+@dataclass(frozen=True)
+class Constant:
+    """A non-Tensor operand (a Python number or a numpy array) of one op."""
+
+    value: Any
+    consumer: Tensor
+    position: int
+
+
+@dataclass(frozen=True)
+class Edge:
+    source: Tensor | Constant
+    target: Tensor  # the output of the op that used `source`
+    position: int  # which input of that op
+    broadcast: bool  # numpy stretched the input: its gradient is summed back (un-broadcast)
+
+
+@dataclass
+class Snapshot:
+    roots: list[Tensor]
+    ops: list[Tensor]  # recorded tensors, in the order they were recorded
+    leaves: list[Tensor]
+    constants: list[Constant]
+    edges: list[Edge]
+    consumers: dict[int, list[Tensor]] = field(default_factory=dict)  # id(tensor) → ops using it
+
+
+def snapshot(roots: list[Tensor]) -> Snapshot:
+    """Everything recorded behind `roots` (one walk with an explicit stack)."""
+    ops: dict[int, Tensor] = {}
+    leaves: dict[int, Tensor] = {}
+    constants: list[Constant] = []
+    edges: list[Edge] = []
+    consumers: dict[int, list[Tensor]] = {}
+    stack = list(roots)
+    while stack:
+        tensor = stack.pop()
+        key = id(tensor)
+        if key in ops or key in leaves:
+            continue
+        node = tensor.node
+        if node is None:
+            leaves[key] = tensor
+            continue
+        ops[key] = tensor
+        stretched_inputs = {position for position, _ in broadcast_inputs(tensor)}
+        for position, x in enumerate(node.inputs):
+            stretched = position in stretched_inputs
+            if isinstance(x, Tensor):
+                edges.append(Edge(x, tensor, position, stretched))
+                consumers.setdefault(id(x), []).append(tensor)
+                stack.append(x)
+            else:
+                constant = Constant(x, tensor, position)
+                constants.append(constant)
+                edges.append(Edge(constant, tensor, position, stretched))
+    ordered = sorted(ops.values(), key=lambda t: t.node.sequence)
+    return Snapshot(list(roots), ordered, list(leaves.values()), constants, edges, consumers)
+
+
+def shape_of(x: Any) -> tuple[int, ...]:
+    """The shape of an op's input: a Tensor, a numpy array or a Python number (())."""
+    return tuple(getattr(x, "shape", ()))
+
+
+def broadcast_inputs(tensor: Tensor) -> list[tuple[int, Tensor]]:
+    """(position, input) of the inputs of tensor's op that numpy stretched to the output's
+    shape and that require grad: their gradients are summed back by `unbroadcast`."""
+    node = tensor.node
+    if not node.op.broadcasts:
+        return []
+    shape = tensor.shape
+    return [
+        (position, x)
+        for position, x in enumerate(node.inputs)
+        if position in node.op.broadcasts
+        and isinstance(x, Tensor)
+        and x.requires_grad
+        and x.shape != shape
+    ]
