@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import warnings
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from operator import attrgetter
 from typing import Any, Union
 
@@ -432,12 +432,22 @@ class Tensor:
     # Backward
     # ------------------------------------------------------------------------------------
 
-    def backward(self, grad: TensorLike | None = None, retain_graph: bool = False) -> None:
+    def backward(
+        self,
+        grad: TensorLike | None = None,
+        retain_graph: bool = False,
+        recorder: Callable[[Tensor, Any, list], Any] | None = None,
+    ) -> None:
         """Accumulate ∂self/∂leaf into the `.grad` of every leaf that requires grad.
 
         grad: ∂L/∂self for some downstream L, with self's shape; optional when self has
         one element (then 1). The graph's saved arrays are released as their VJPs run;
         pass `retain_graph=True` to call `backward()` through the same graph again.
+        recorder: called after each step as `recorder(tensor, g, passed)`, with the tensor
+        whose node's VJPs ran, g = ∂L/∂tensor (the sum of what its users passed back), and
+        `passed`, the (input, ∂L/∂input) pairs it passed on, in input order: how
+        `check_backward` and the stepper page watch the engine's own numbers. It must not
+        change the arrays (copy what it keeps).
         """
         if not self._requires_grad:
             raise BackwardError(
@@ -452,6 +462,7 @@ class Tensor:
         if self._node is None:
             self._accumulate_grad(seed, False)
             return
+        passed = None
         anomaly = STATE.detect_anomaly
         grads = {self: seed}  # recorded tensor → the sum of the gradients passed back so far
         for tensor in _topological_order(self):
@@ -461,6 +472,8 @@ class Tensor:
                 tensor._accumulate_grad(g, False)
             if node.fingerprints is not None:
                 _check_unchanged(node)
+            if recorder is not None:
+                passed = []
             for x, vjp, broadcasts in node.edges:
                 gx = vjp(g, *node.saved)
                 if broadcasts and gx.shape != x.data.shape:  # numpy stretched x (a bias
@@ -468,12 +481,16 @@ class Tensor:
                 if anomaly:
                     what = f"the gradient that {node.op.name} passed back is non-finite"
                     _check_finite(np.asarray(gx), what, [x.data])
+                if passed is not None:
+                    passed.append((x, gx))
                 if x._node is None:  # a leaf: into its .grad
                     x._accumulate_grad(gx, gx is not g)
                 elif x in grads:  # a tensor used by several ops: the contributions add up
                     grads[x] = grads[x] + gx
                 else:
                     grads[x] = gx
+            if recorder is not None:
+                recorder(tensor, g, passed)
             if not retain_graph:
                 node.saved = None
 

@@ -378,3 +378,21 @@ def test_backward_order_is_the_order_backward_runs():
     assert len(planned) == 6 and planned[0] is loss
     assert list(dict.fromkeys(ran)) == planned
     assert ag.backward_order(loss) == planned, "still available after the graph is freed"
+
+
+def test_a_recorder_sees_every_step_with_the_engines_own_gradients():
+    w, v = leaf([1.0, 2.0], name="w"), leaf([0.5, -1.0], name="v")
+    h = (w * v).tanh().retain_grad()
+    loss = ((h + w) * h.exp()).sum()
+    steps = []
+    loss.backward(
+        recorder=lambda t, g, passed: steps.append(
+            (t, np.array(g), [(x, np.array(gx)) for x, gx in passed])
+        )
+    )
+    assert [t for t, _, _ in steps] == ag.backward_order(loss), "one call per step, in order"
+    by_tensor = {id(t): g for t, g, _ in steps}
+    np.testing.assert_array_equal(by_tensor[id(h)], h.grad), "g is the summed gradient"
+    contributions_to_w = [gx for _, _, passed in steps for x, gx in passed if x is w]
+    assert len(contributions_to_w) == 2, "w feeds two ops"
+    np.testing.assert_allclose(sum(contributions_to_w), w.grad, rtol=1e-15)
