@@ -146,21 +146,19 @@ class GradientReport:
             return self._by_source(sources)
         with_op = any(row.op for row in self.rows)
         header = ["tensor", *(["op"] if with_op else []), "shape", "verdict", "max abs err"]
-        header += ["max rel err", "at"]
+        header += ["allowed", "max rel err", "at"]
         body = []
         for row in self.rows:
             cells = [row.name, *([row.op or "(leaf)"] if with_op else []), _shape_cell(row)]
             cells += [_mark(row) + " " + row.verdict, _number(row.max_abs_error)]
-            cells += [_number(row.max_rel_error), _index(row.worst_index)]
+            cells += [_allowed(row), _number(row.max_rel_error), _index(row.worst_index)]
             body.append(cells)
         lines = [f"{self.actual_label} vs {self.expected_label}:", format_table(header, body)]
         for row in self.rows:
-            detail = [*row.diagnoses]
-            if row.verdict == "agrees to rounding" and row.allowance:
-                continue
-            if not row.ok and row.allowance and row.max_abs_error is not None:
-                detail.append(f"max diff {row.max_abs_error:.1g}, {row.allowance}")
-            lines += [f"• {row.name}: {d}" for d in detail]
+            lines += [f"• {row.name}: {d}" for d in row.diagnoses]
+        notes = [row.allowance for row in self.rows if row.allowance]
+        if notes:
+            lines.append(f"(allowed: what rounding may do to a correct gradient; {notes[-1]})")
         lines += self.notes
         return "\n".join(lines)
 
@@ -194,6 +192,10 @@ def _mark(row: Row) -> str:
 
 def _number(x: float | None) -> str:
     return "-" if x is None else f"{x:.1e}"
+
+
+def _allowed(row: Row) -> str:
+    return "-" if row.allowed is None else f"{row.allowed:.0e}"
 
 
 def _index(index: tuple[int, ...] | None) -> str:

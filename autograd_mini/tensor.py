@@ -589,26 +589,36 @@ def _check_finite(array: np.ndarray, what: str, arrays: Sequence) -> None:
     )
 
 
-def _fingerprint(array: np.ndarray) -> int:
-    return zlib.crc32(np.ascontiguousarray(array).view(np.uint8))
+def _fingerprint(value: Any) -> Any:
+    """A checksum of an array (of each array in a tuple of saved values), None for the rest."""
+    if isinstance(value, np.ndarray):
+        return zlib.crc32(np.ascontiguousarray(value).view(np.uint8))
+    if isinstance(value, tuple):
+        return tuple(_fingerprint(v) for v in value)
+    return None
 
 
 def _fingerprints(saved: tuple) -> tuple:
-    """A checksum of every array in `saved` (None for what is not an array)."""
-    return tuple(_fingerprint(s) if isinstance(s, np.ndarray) else None for s in saved)
+    """The checksums of what an op saved, checked again before its VJPs run."""
+    return _fingerprint(saved)
 
 
 def _check_unchanged(node: Node) -> None:
     """Refuse to run node's VJPs on saved arrays that changed since the forward pass."""
-    for position, (array, before) in enumerate(zip(node.saved, node.fingerprints, strict=True)):
-        if before is None or _fingerprint(array) == before:
+    for position, (value, before) in enumerate(zip(node.saved, node.fingerprints, strict=True)):
+        if before is None or _fingerprint(value) == before:
             continue
+        arrays = (
+            [value]
+            if isinstance(value, np.ndarray)
+            else [v for v in value if isinstance(v, np.ndarray)]
+        )
         owners = [
             f"input {i}" + (f" ({x.name!r})" if x.name else "") + f" of shape {x.shape}"
             for i, x in enumerate(node.inputs)
-            if isinstance(x, Tensor) and np.may_share_memory(x.data, array)
+            if isinstance(x, Tensor) and any(np.may_share_memory(x.data, a) for a in arrays)
         ]
-        whose = owners[0] if owners else f"its output (shape {array.shape})"
+        whose = owners[0] if owners else "its output"
         raise AnomalyError(
             f"detect_anomaly: {node.op.name} saved an array for its backward pass (saved "
             f"value {position}, {whose}) that was changed in place after the forward pass "

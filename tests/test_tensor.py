@@ -396,3 +396,35 @@ def test_a_recorder_sees_every_step_with_the_engines_own_gradients():
     contributions_to_w = [gx for _, _, passed in steps for x, gx in passed if x is w]
     assert len(contributions_to_w) == 2, "w feeds two ops"
     np.testing.assert_allclose(sum(contributions_to_w), w.grad, rtol=1e-15)
+
+
+def test_detect_anomaly_refuses_saved_arrays_changed_in_place():
+    """y = (x * w).sum(); w.data *= 5; y.backward() gave x.grad = 5 (right: 1) silently."""
+    x, w = leaf([1.0, 1.0], name="x"), leaf([1.0, 1.0], name="w")
+    with ag.detect_anomaly():
+        y = (x * w).sum()
+        w.data *= 5
+        with pytest.raises(ag.AnomalyError, match=r"mul saved an array .*input 1 \('w'\)"):
+            y.backward()
+    assert x.grad is None and w.grad is None, "refused before any gradient was written"
+
+
+def test_detect_anomaly_refuses_a_fused_layers_output_overwritten():
+    x = Tensor(np.ones((2, 3)))
+    W, b = leaf(np.ones((3, 2)), name="W"), leaf(np.zeros(2), name="b")
+    with ag.detect_anomaly():
+        a = ag.fused.linear(x, W, b, "sigmoid")
+        loss = a.sum()
+        a.data[...] = 0.0  # the fused op saved a = σ(Z) to form δ
+        with pytest.raises(ag.AnomalyError, match=r"linear\+sigmoid saved .*its output"):
+            loss.backward()
+
+
+def test_unchanged_saved_arrays_pass_and_cost_nothing_outside_detect_anomaly():
+    x, w = leaf([1.0, 2.0]), leaf([3.0, 4.0])
+    with ag.detect_anomaly():
+        y = (x * w).sum()
+        w.data -= 0.0  # written in place, but the same numbers
+        y.backward()
+    np.testing.assert_array_equal(x.grad, [3.0, 4.0])
+    assert (x * w).node.fingerprints is None, "no checksums are taken outside detect_anomaly"
