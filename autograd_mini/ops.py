@@ -227,7 +227,8 @@ def _sigmoid(z):
     if z.dtype.kind != "f" or z.dtype == HALF:
         a = _sigmoid(z.astype(np.float32 if z.dtype == HALF else np.float64))[0]
         return (a.astype(HALF) if z.dtype == HALF else a), (a,)
-    a = np.negative(z)  # −z, in a new buffer that becomes a:
+    a = np.empty_like(z)  # a new buffer (an array even when z is 0-d), that becomes
+    np.negative(z, out=a)  # −z,
     np.minimum(a, EXP_CAPS.get(z.dtype) or exp_cap(z.dtype), out=a)  # capped,
     np.exp(a, out=a)  # e^(−z),
     a += 1  # 1 + e^(−z),

@@ -290,6 +290,48 @@ class Tensor:
     def __bool__(self) -> bool:
         return bool(self.data)
 
+    def __float__(self) -> float:
+        """`float(loss)`: the value of a one-element tensor (see `item`)."""
+        return float(self.item())
+
+    def __int__(self) -> int:
+        """`int(t)`: the value of a one-element tensor, truncated like int(2.7) == 2."""
+        return int(self.item())
+
+    def __format__(self, spec: str) -> str:
+        """`f"{loss:.4f}"` formats a one-element tensor's value; no spec gives `str(self)`."""
+        if not spec:
+            return str(self)
+        if self.data.size != 1:
+            raise TypeError(
+                f"format: the spec {spec!r} applies to one number, but this tensor has shape "
+                f"{self.shape}; format t.numpy() or an element of it instead."
+            )
+        return format(self.item(), spec)
+
+    # Comparisons give numpy arrays of booleans, like numpy's, and are never recorded (they
+    # have no gradient). Tensors stay hashable by identity: the engine keeps them in dicts.
+
+    __hash__ = object.__hash__
+
+    def __eq__(self, other: object) -> np.ndarray:  # type: ignore[override]
+        return np.equal(self.data, _compared(other))
+
+    def __ne__(self, other: object) -> np.ndarray:  # type: ignore[override]
+        return np.not_equal(self.data, _compared(other))
+
+    def __lt__(self, other: TensorLike) -> np.ndarray:
+        return np.less(self.data, _compared(other))
+
+    def __le__(self, other: TensorLike) -> np.ndarray:
+        return np.less_equal(self.data, _compared(other))
+
+    def __gt__(self, other: TensorLike) -> np.ndarray:
+        return np.greater(self.data, _compared(other))
+
+    def __ge__(self, other: TensorLike) -> np.ndarray:
+        return np.greater_equal(self.data, _compared(other))
+
     def __repr__(self) -> str:
         body = np.array2string(self.data, precision=4, threshold=20, edgeitems=2, separator=", ")
         body = body.replace("\n", "\n" + " " * 7)
@@ -520,6 +562,15 @@ class Tensor:
             self._grad = g
         else:
             self._grad = np.array(g, dtype=dtype)
+
+
+def _compared(other: Any) -> Any:
+    """The other side of a comparison as numpy takes it."""
+    if isinstance(other, Tensor):
+        return other.data
+    if isinstance(other, (list, tuple)):
+        return np.asarray(other)
+    return other
 
 
 def _index_arrays(index: Any) -> Any:

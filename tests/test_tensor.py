@@ -428,3 +428,75 @@ def test_unchanged_saved_arrays_pass_and_cost_nothing_outside_detect_anomaly():
         y.backward()
     np.testing.assert_array_equal(x.grad, [3.0, 4.0])
     assert (x * w).node.fingerprints is None, "no checksums are taken outside detect_anomaly"
+
+
+@pytest.mark.parametrize(
+    ("name", "f"),
+    [
+        ("sigmoid", lambda t: t.sigmoid()),
+        ("tanh", lambda t: t.tanh()),
+        ("relu", lambda t: (t - 0.25).relu()),
+        ("exp, log", lambda t: t.exp().log()),
+        ("bce with logits", lambda t: ag.binary_cross_entropy_with_logits(t, 1.0)),
+        ("bce", lambda t: ag.binary_cross_entropy(t, 1.0)),
+        ("quadratic", lambda t: ag.quadratic_cost(t, 0.0)),
+        (
+            "linear, a 0-d bias",
+            lambda t: ag.linear(Tensor(np.ones(3)), Tensor(np.ones(3)), t, "tanh"),
+        ),
+        (
+            "fused linear, a 0-d bias",
+            lambda t: ag.fused.linear(Tensor(np.ones(3)), Tensor(np.ones(3)), t, "sigmoid"),
+        ),
+    ],
+)
+def test_scalars_micrograd_style(name, f):
+    """0-d tensors go through every op, and .grad stays a 0-d array over accumulations."""
+    x = Tensor(0.5, requires_grad=True)
+    f(x).backward()
+    first = x.grad.copy()
+    f(x).backward()
+    assert type(x.grad) is np.ndarray and x.grad.shape == () and x.grad.dtype == np.float64
+    np.testing.assert_allclose(x.grad, 2 * first, rtol=1e-15)
+    assert ag.gradcheck(f, Tensor(0.5, requires_grad=True))
+
+
+def test_python_number_habits_on_one_element_tensors():
+    loss = (Tensor([1.0, 2.0], requires_grad=True) ** 2).sum() / 2
+    assert float(loss) == 2.5 and int(loss) == 2 and f"{loss:.3f}" == "2.500"
+    assert f"{loss}" == str(loss)
+    assert int(Tensor([[7.9]])) == 7
+    with pytest.raises(TypeError, match=r"format: the spec '.2f' applies to one number.*\(2,\)"):
+        f"{Tensor([1.0, 2.0]):.2f}"
+    with pytest.raises(ValueError, match="exactly one element"):
+        float(Tensor([1.0, 2.0]))
+
+
+def test_comparisons_give_boolean_arrays_without_grad():
+    t = Tensor([1.0, 2.0, 3.0], requires_grad=True)
+    results = {
+        "==": t == 2.0,
+        "!=": t != Tensor([1.0, 0.0, 3.0]),
+        "<": t < [2.0, 2.0, 2.0],
+        "<=": t <= 2.0,
+        ">": t > np.array(2.0),
+        ">=": 2.0 <= t,  # noqa: SIM300 (the reflected form, on purpose)
+    }
+    expected = {
+        "==": [False, True, False],
+        "!=": [False, True, False],
+        "<": [True, False, False],
+        "<=": [True, True, False],
+        ">": [False, False, True],
+        ">=": [False, True, True],
+    }
+    for op, result in results.items():
+        assert type(result) is np.ndarray and result.dtype == bool, op
+        np.testing.assert_array_equal(result, expected[op], err_msg=op)
+    assert not isinstance(t == t, Tensor)
+
+
+def test_tensors_stay_hashable_by_identity():
+    a, b = Tensor([1.0]), Tensor([1.0])
+    assert hash(a) != hash(b) and len({a, b}) == 2 and {a: 1, b: 2}[b] == 2
+    assert a in [a] and [a, b] == [a, b], "containers compare by identity first"
