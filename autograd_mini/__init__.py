@@ -8,10 +8,12 @@
 
 The engine is `tensor.py` (recording and backward), `ops.py` and `losses.py` (the op table)
 and `broadcasting.py`; read those first. Around it: `functional.py` (the `ag.` spellings),
-`gradcheck.py` and `compare.py` (checking gradients), `visual/` (drawings, `explain`), and
-the optional `fused.py` (a layer as one node, for speed), which nothing else needs.
+`gradcheck.py`, `compare.py`, `replay.py` and `backward_check.py` (checking gradients),
+`visual/` (drawings, `explain`, the worksheet), and the optional `fused.py` (a layer as one
+node, for speed), which nothing else needs.
 """
 
+from .backward_check import check_backward
 from .broadcasting import unbroadcast
 from .compare import GradientReport, Row
 from .errors import (
@@ -41,7 +43,7 @@ from .functional import (
     tanh,
     transpose,
 )
-from .gradcheck import central_differences, gradcheck
+from .gradcheck import central_differences, gradcheck, gradcheck_graph
 from .losses import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -52,7 +54,7 @@ from .losses import (
 from .ops import OPS, Op
 from .recording import detect_anomaly, enable_grad, is_grad_enabled, no_grad, scope
 from .tensor import Node, Tensor, apply, backward_order
-from .visual import GraphvizMissingError, draw, explain, save_svg
+from .visual import GraphvizMissingError, backward_worksheet, draw, explain, save_svg
 
 __version__ = "0.1.0"
 
@@ -74,9 +76,11 @@ __all__ = [
     "apply",
     "as_tensor",
     "backward_order",
+    "backward_worksheet",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "central_differences",
+    "check_backward",
     "cross_entropy",
     "detect_anomaly",
     "draw",
@@ -84,6 +88,7 @@ __all__ = [
     "exp",
     "explain",
     "gradcheck",
+    "gradcheck_graph",
     "is_grad_enabled",
     "linear",
     "log",

@@ -324,7 +324,8 @@ def _max(x, axis=None, keepdims=False):
 
 def _max_vjp(g, x, z_kept, axes, keepdims):
     winners = x == z_kept
-    return winners * (_restore_axes(g, axes, keepdims) / winners.sum(axis=axes, keepdims=True))
+    ties = winners.sum(axis=axes, keepdims=True, dtype=g.dtype)  # counted in g's dtype
+    return winners * (_restore_axes(g, axes, keepdims) / ties)
 
 
 max_ = Op(

@@ -500,3 +500,16 @@ def test_tensors_stay_hashable_by_identity():
     a, b = Tensor([1.0]), Tensor([1.0])
     assert hash(a) != hash(b) and len({a, b}) == 2 and {a: 1, b: 2}[b] == 2
     assert a in [a] and [a, b] == [a, b], "containers compare by identity first"
+
+
+def test_float32_gradients_stay_float32_inside_the_backward_pass():
+    """Leaves cast their .grad, so a float64 step in the middle would go unseen there."""
+    x = leaf(np.random.default_rng(0).standard_normal((4, 5)), np.float32)
+    loss = ((x.max(axis=1, keepdims=True) - x).exp().sum(axis=1).log()).mean()
+    dtypes = set()
+    loss.backward(
+        recorder=lambda t, g, passed: dtypes.update(
+            {np.asarray(g).dtype, *(np.asarray(gx).dtype for _, gx in passed)}
+        )
+    )
+    assert dtypes == {np.dtype(np.float32)}
