@@ -27,18 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from .broadcasting import unbroadcast
-from .compare import (
-    CONVENTIONS,
-    SAFETY,
-    GradientReport,
-    Hints,
-    Row,
-    allowance,
-    compare,
-    lower_precision,
-    to_rows,
-)
+from .broadcasting import summed_axes, unbroadcast
+from .compare import CONVENTIONS, GradientReport, Hints, Row, compare, to_rows
 from .errors import AutogradError, InputError
 from .replay import other_precision, replay
 from .tensor import Tensor, backward_order
@@ -102,9 +92,15 @@ class _Graph:
     consumers: dict[int, list[tuple[Tensor, int]]] = field(default_factory=dict)
     live: dict[int, Tensor] = field(default_factory=dict)
     names: dict[int, str] = field(default_factory=dict)
-    twins: dict[int, Tensor] = field(default_factory=dict)  # the graph in the other precision
+    twins: dict[int, Tensor] | None = None  # the graph in the other precision, when needed
     twin_grads: dict[int, np.ndarray] = field(default_factory=dict)
     ratio: float = 1.0  # unit roundoff of the graph's precision / the twin's, at most 1
+
+    def twinned(self) -> bool:
+        """Replay the graph in the other precision (once, when a row first needs it)."""
+        if self.twins is None:
+            _twin_gradients(self)
+        return bool(self.twins)
 
     def name(self, tensor: Tensor) -> str:
         return self.names[id(tensor)]
@@ -128,7 +124,6 @@ def _graph(loss: Tensor, grad: Any) -> _Graph:
             graph.step[key] = max(graph.step[id(t)] for t, _ in users) + 0.5
     _name_tensors(graph)
     _engine_gradients(graph)
-    _twin_gradients(graph)
     return graph
 
 
@@ -144,11 +139,11 @@ def _twin_gradients(graph: _Graph) -> None:
             twin_root = graph.twins[id(graph.loss)]
 
             def record(tensor: Tensor, g: Any, passed: list) -> None:
-                graph.twin_grads[id(tensor)] = np.array(g)
+                graph.twin_grads[id(tensor)] = g  # (nothing writes into gradient arrays)
                 for x, gx in passed:
                     if x.node is None:
                         grad = graph.twin_grads.get(id(x))
-                        graph.twin_grads[id(x)] = np.array(gx) if grad is None else grad + gx
+                        graph.twin_grads[id(x)] = gx if grad is None else grad + gx
 
             twin_root.backward(graph.seed.astype(twin_root.dtype), True, record)
     except (ArithmeticError, ValueError, TypeError, IndexError, AutogradError):
@@ -188,13 +183,13 @@ def _engine_gradients(graph: _Graph) -> None:
     kept = [(leaf, leaf.grad) for leaf in leaves]
 
     def record(tensor: Tensor, g: Any, passed: list) -> None:
-        graph.grads[id(live_to_original[id(tensor)])] = np.array(g)
+        # kept as they are: no one writes into gradient arrays while the check runs
+        graph.grads[id(live_to_original[id(tensor)])] = np.asarray(g)
         for x, gx in passed:
             if x.node is None:  # a leaf: the sum of what every user passes back
                 key = id(live_to_original[id(x)])
-                graph.grads[key] = (
-                    np.asarray(graph.grads[key] + gx) if key in graph.grads else np.array(gx)
-                )
+                grad = graph.grads.get(key)
+                graph.grads[key] = np.asarray(gx if grad is None else grad + gx)
 
     try:
         for leaf, _ in kept:
@@ -397,17 +392,19 @@ def check_backward(
     rows: list[Row] = []
     for key in sorted(given, key=lambda k: graph.step[k]):
         tensor = graph.tensors[key]
-        row = _row(graph, tensor, given[key], Hints(batch_size=batch))
-        if not row.ok and row.max_abs_error is not None and graph.twins:
-            row = _row_from_yours(graph, tensor, given[key], ours, row)
-        if not row.ok:
+        plain = Hints(batch_size=batch)
+        row = _row(graph, tensor, given[key], plain)
+        if not row.ok and row.max_abs_error is not None and graph.twinned():
+            row = _row_from_yours(graph, tensor, given[key], ours, row, plain)
+        if not row.ok:  # again, now with everything that can say what is wrong
             hints = Hints(
                 batch_size=batch,
                 others={graph.names[k]: graph.grads[k] for k in given if k != key},
                 alternatives=_alternatives(graph, tensor, mine) if key in graph.consumers else [],
                 upstream=_upstream_name(graph, tensor),
             )
-            row = _row(graph, tensor, given[key], hints, row.allowed, row.allowance)
+            same = (row.allowed, row.allowance) if row.allowed is not None else None
+            row = _compared(graph, tensor, given[key], hints, 0.0, allowed=same)
             _explain_step(graph, tensor, given[key], row, mine, rows)
         if row.ok and key in usable:
             accepted[key] = usable[key]
@@ -420,54 +417,72 @@ def check_backward(
     return report
 
 
-def _row(
+def _row(graph: _Graph, tensor: Tensor, value: Any, hints: Hints) -> Row:
+    """The row for `tensor`. A difference within 2u of the largest entry is rounding for
+    certain (the rounding of the result itself); above it, the allowance is measured on the
+    whole graph, replayed in the other precision (once, for the first row that needs it)."""
+    row = _compared(graph, tensor, value, hints, measured=0.0)
+    if row.ok:
+        row.allowance = row.allowance.replace("measured on this graph", "2u of the largest entry")
+        return row
+    if row.allowed is None or not graph.twinned():  # not an array of numbers, or no twin
+        return row
+    whole = _max_abs(graph.grads[id(tensor)] - graph.twin_grads[id(tensor)]) * graph.ratio
+    return _compared(graph, tensor, value, hints, measured=whole)
+
+
+def _above(graph: _Graph, tensor: Tensor) -> set[int]:
+    """The ids of the tensors between `tensor` and the loss (its users, theirs, ...)."""
+    found: set[int] = set()
+    frontier = [user for user, _ in graph.consumers.get(id(tensor), [])]
+    while frontier:
+        t = frontier.pop()
+        if id(t) not in found:
+            found.add(id(t))
+            frontier += [user for user, _ in graph.consumers.get(id(t), [])]
+    return found
+
+
+def _compared(
     graph: _Graph,
     tensor: Tensor,
     value: Any,
     hints: Hints,
-    allowed: float | None = None,
-    allowance: str = "",
+    measured: float,
+    extra: float = 0.0,
+    allowed: tuple[float, str] | None = None,
 ) -> Row:
-    """The row for `tensor`: rounding as measured on the whole graph, or as given."""
-    key = id(tensor)
-    whole = None
-    if key in graph.twin_grads:
-        whole = _max_abs(graph.grads[key] - graph.twin_grads[key]) * graph.ratio
-    row = compare(
+    return compare(
         graph.name(tensor),
-        graph.grads[key],
+        graph.grads[id(tensor)],
         value,
-        measured=whole,
+        measured=measured,
+        extra=extra,
         hints=hints,
         op=tensor.node.op.name if tensor.node is not None else None,
         source="your gradients",
+        allowed=allowed,
     )
-    if allowed is not None and row.max_abs_error is not None and row.verdict != "exact":
-        row.allowed, row.allowance = allowed, allowance
-        row.verdict = "agrees to rounding" if row.max_abs_error <= allowed else "wrong"
-        if row.ok:
-            row.diagnoses = []
-    return row
 
 
 def _row_from_yours(
-    graph: _Graph, tensor: Tensor, value: Any, ours: tuple[_FromGiven, _FromGiven], row: Row
+    graph: _Graph,
+    tensor: Tensor,
+    value: Any,
+    ours: tuple[_FromGiven, _FromGiven],
+    row: Row,
+    hints: Hints,
 ) -> Row:
-    """The row again where your upstream gradients agreed: rounding as measured for this
-    step from them (the engine's rule on your upstream, in both precisions), plus exactly
-    what your upstream's accepted differences make of this gradient."""
-    if id(tensor) not in graph.consumers:
-        return row
+    """The row again where your upstream gradients agreed: rounding as measured for the
+    steps from them (the engine's rules on your upstream, in both precisions), plus exactly
+    what your upstream's accepted differences make of this gradient by those rules."""
+    if id(tensor) not in graph.consumers or not _above(graph, tensor) & ours[0].given.keys():
+        return row  # none of your agreeing gradients lies between this one and the loss
     here, there = ours[0].derive(tensor), ours[1].derive(tensor)
-    if not here.start:
-        return row
     step = _max_abs(here.value.astype(np.float64) - there.value) * graph.ratio
     propagated = _max_abs(here.value.astype(np.float64) - graph.grads[id(tensor)])
-    expected = graph.grads[id(tensor)]
-    dtype = lower_precision(expected.dtype, np.asarray(value).dtype)
-    measured = max(step, (row.allowed or 0.0) / SAFETY)  # never less than the whole graph's
-    allowed, said = allowance(expected, dtype, measured)
-    return _row(graph, tensor, value, Hints(), allowed + propagated, said)
+    whole = _max_abs(graph.grads[id(tensor)] - graph.twin_grads[id(tensor)]) * graph.ratio
+    return _compared(graph, tensor, value, hints, max(step, whole), propagated)
 
 
 def _resolve(graph: _Graph, manual: Mapping, convention: str) -> dict[int, Any]:
@@ -627,8 +642,12 @@ def _rule(graph: _Graph, tensor: Tensor, user: Tensor, position: int) -> str:
         for x in node.inputs
         if isinstance(x, Tensor)
     )
+    summed = ""
+    if position in node.op.broadcasts and tensor.shape != user.shape:
+        axes = ", ".join(map(str, summed_axes(tensor.shape, user.shape)))
+        summed = f", summed over axis {axes} ({graph.name(tensor)} was broadcast)"
     return (
         f"{node.op.name} (step {graph.step[id(user)]:g}) makes {graph.name(user)} "
         f"{user.shape} from {inputs}, and d{graph.name(tensor)} {tensor.shape} by "
-        f"{node.op.rules[position]}"
+        f"{node.op.rules[position]}{summed}"
     )

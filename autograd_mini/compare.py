@@ -47,21 +47,31 @@ SAFETY = 8.0
 OK_VERDICTS = ("exact", "agrees to rounding")
 
 
+_UNIT_ROUNDOFF = {
+    np.dtype(t): float(np.finfo(t).eps) / 2 for t in (np.float16, np.float32, np.float64)
+}
+
+
 def unit_roundoff(dtype: Any) -> float:
     """u = 2⁻ᵖ for a float dtype with p bits of mantissa: 2⁻²⁴ float32, 2⁻⁵³ float64."""
     dtype = np.dtype(dtype)
-    if dtype.kind != "f":
-        dtype = np.dtype(np.float64)
-    return float(np.finfo(dtype).eps) / 2
+    u = _UNIT_ROUNDOFF.get(dtype)
+    if u is None:
+        u = float(np.finfo(dtype if dtype.kind == "f" else np.float64).eps) / 2
+    return u
 
 
-def allowance(expected: np.ndarray, dtype: Any, measured: float | None = None) -> tuple[float, str]:
+def allowance(
+    expected: np.ndarray, dtype: Any, measured: float | None = None, scale: float | None = None
+) -> tuple[float, str]:
     """How far a correct gradient computed in `dtype` may be from `expected` by rounding,
     and the sentence that says so. `measured`: the rounding error found by replaying the
-    graph in the other precision (see the module docstring), when the graph is known."""
+    graph in the other precision (see the module docstring), when the graph is known.
+    `scale`: max |expected|, when the caller has it."""
     u = unit_roundoff(dtype)
-    scale = float(np.max(np.abs(expected))) if expected.size else 0.0
-    name = np.dtype(dtype).name if np.dtype(dtype).kind == "f" else "float64"
+    if scale is None:
+        scale = float(np.abs(expected).max()) if expected.size else 0.0
+    name = str(dtype) if np.dtype(dtype).kind == "f" else "float64"
     if measured is not None:
         allowed = max(SAFETY * measured, 2 * u * scale)
         how = "measured on this graph"
@@ -259,11 +269,13 @@ def compare(
     hints: Hints | None = None,
     op: str | None = None,
     source: str = "actual",
+    allowed: tuple[float, str] | None = None,
 ) -> Row:
     """The row comparing `actual` (anything: it is checked) with the reference `expected`.
 
     measured: the rounding error measured on the graph (see `allowance`). extra: error the
     method of `actual` is allowed on top of rounding (finite differences' truncation).
+    allowed: (the allowance, the sentence stating it), decided by the caller instead.
     """
     hints = hints or Hints()
     expected = np.asarray(expected)
@@ -293,28 +305,36 @@ def compare(
             + ("; its values are right" if same else "")
         ]
         return row
-    if actual.dtype.kind == "f" and not np.isfinite(actual).all():
+    difference = None
+    if actual.shape == expected.shape and expected.size:  # one pass finds the worst entry
+        difference = np.subtract(actual, expected, dtype=np.float64)
+        np.abs(difference, out=difference)
+        worst = np.unravel_index(int(difference.argmax()), expected.shape)
+        row.max_abs_error = float(difference[worst])
+    if actual.dtype.kind == "f" and not (
+        np.isfinite(row.max_abs_error) if difference is not None else np.isfinite(actual).all()
+    ):
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(actual))[0]) if actual.ndim else ()
-        row.verdict = "not finite"
+        row.verdict, row.max_abs_error = "not finite", None
         row.diagnoses = [
             f"it holds {actual[bad]} at {bad} ({int((~np.isfinite(actual)).sum())} of "
             f"{actual.size} entries are NaN or inf)"
         ]
         return row
     dtype = lower_precision(expected.dtype, actual.dtype)
-    row.allowed, row.allowance = allowance(expected, dtype, measured)
-    row.allowed += extra
+    scale = float(np.abs(expected).max()) if expected.size else 0.0
+    if allowed is None:
+        row.allowed, row.allowance = allowance(expected, dtype, measured, scale)
+        row.allowed += extra
+    else:
+        row.allowed, row.allowance = allowed
     if actual.shape == expected.shape:
-        difference = np.abs(actual.astype(np.float64) - expected.astype(np.float64))
-        scale = float(np.max(np.abs(expected))) if expected.size else 0.0
-        if expected.size:
-            worst = np.unravel_index(int(np.argmax(difference)), expected.shape)
-            row.worst_index = tuple(int(i) for i in worst)
-            row.max_abs_error = float(difference[worst])
+        if difference is not None:
+            row.worst_index = tuple(map(int, worst))
         else:
             row.worst_index, row.max_abs_error = (), 0.0
         row.max_rel_error = row.max_abs_error / scale if scale else row.max_abs_error
-        if np.array_equal(actual, expected):
+        if row.max_abs_error == 0:  # (the reference is finite: equal everywhere)
             row.verdict = "exact"
             return row
         if row.max_abs_error <= row.allowed:
@@ -352,8 +372,11 @@ def to_rows(value: Any, shape: tuple[int, ...]) -> Any:
 
 def lower_precision(*dtypes: np.dtype) -> np.dtype:
     """The float dtype with the fewest bits among these (float64 when none is a float)."""
-    floats = [np.dtype(d) for d in dtypes if np.dtype(d).kind == "f"]
-    return min(floats, key=lambda d: d.itemsize) if floats else np.dtype(np.float64)
+    lowest = None
+    for dtype in dtypes:
+        if dtype.kind == "f" and (lowest is None or dtype.itemsize < lowest.itemsize):
+            lowest = dtype
+    return np.dtype(np.float64) if lowest is None else lowest
 
 
 def _fallback(expected: np.ndarray, actual: np.ndarray) -> str:
@@ -405,7 +428,7 @@ def diagnose(
         found.append(
             f"the numbers are right but the shape is {actual.shape}: {expected.shape} is needed"
         )
-    for other, grad in hints.others.items():
+    for other, grad in hints.others.items() if not found else ():
         if grad.shape == actual.shape and grad.size and close(actual, grad):
             found.append(f"it equals the gradient of {other}: {_swapped(hints)}")
     if actual.shape == expected.shape:
