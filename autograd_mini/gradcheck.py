@@ -86,17 +86,7 @@ def central_differences(
 
     `objective()` must read x (a contiguous float64 array, perturbed in place and restored).
     """
-    numeric = np.empty_like(x)
-    flat = x.reshape(-1)  # a view: x is a fresh contiguous copy
-    for j in range(flat.size):
-        original = flat[j]
-        flat[j] = original + eps
-        plus = objective()
-        flat[j] = original - eps
-        minus = objective()
-        flat[j] = original
-        numeric.flat[j] = (plus - minus) / (2 * eps)
-    return numeric
+    return _differences_at(objective, x, np.arange(x.size), eps).reshape(x.shape)
 
 
 def _describe(position: int, x: Tensor) -> str:
@@ -208,7 +198,7 @@ def gradcheck_graph(
 
 def _differences_at(objective, x: np.ndarray, entries: np.ndarray, eps: float) -> np.ndarray:
     """Central differences of objective() at the given flat entries of x (perturbed in place
-    and restored)."""
+    and restored; x is contiguous, so its flat view is x itself)."""
     flat = x.reshape(-1)
     numeric = np.empty(len(entries))
     for k, j in enumerate(entries):
