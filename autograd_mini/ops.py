@@ -227,6 +227,9 @@ def _sigmoid(z):
     if z.dtype.kind != "f" or z.dtype == HALF:
         a = _sigmoid(z.astype(np.float32 if z.dtype == HALF else np.float64))[0]
         return (a.astype(HALF) if z.dtype == HALF else a), (a,)
+    if z.ndim == 0:  # a ufunc gives a 0-d array back as a numpy scalar, which out= refuses
+        a = _sigmoid(z.reshape(1))[0].reshape(())
+        return a, (a,)
     a = np.negative(z)  # −z, in a new buffer that becomes a:
     np.minimum(a, EXP_CAPS.get(z.dtype) or exp_cap(z.dtype), out=a)  # capped,
     np.exp(a, out=a)  # e^(−z),

@@ -292,6 +292,14 @@ def test_sigmoid_is_stable_at_plus_minus_1000(dtype):
     assert np.allclose(s.data[[1, 3]], exact, rtol=np.finfo(dtype).eps)
 
 
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.int64])
+def test_sigmoid_of_a_0d_tensor(dtype):
+    """A ufunc returns a numpy scalar for a 0-d array; sigmoid's out= needs an array."""
+    z = Tensor(np.array(2, dtype=dtype))
+    a = z.sigmoid()
+    assert a.shape == () and a.item() == pytest.approx(1 / (1 + np.exp(-2)), rel=1e-3)
+
+
 @pytest.mark.parametrize("fused", [False, True], ids=["sigmoid", "linear+sigmoid"])
 def test_float16_sigmoid_is_float64_sigmoid_rounded(fused):
     x = np.linspace(-30, 30, 6001).astype(np.float16)
