@@ -102,15 +102,15 @@ def where(condition: TensorLike, a: TensorLike, b: TensorLike) -> Tensor:
     return apply(ops.where, condition, a, b)
 
 
-def _joined(name: str, tensors: Sequence[TensorLike], axis: int) -> Tensor:
-    """apply(op) to the tensors, with the Op `for_call` makes for their shapes."""
+def _joined(op: ops.Op, tensors: Sequence[TensorLike], axis: int) -> Tensor:
+    """The tensors joined by `op`, through the Op `for_call` makes for their shapes."""
     if isinstance(tensors, (Tensor, np.ndarray)) or not isinstance(tensors, Sequence):
         raise InputError(
-            f"{name}: expected a list or tuple of tensors, got {type(tensors).__name__}; "
-            f"write ag.{name}([a, b], axis=...)."
+            f"{op.name}: expected a list or tuple of tensors, got {type(tensors).__name__}; "
+            f"write ag.{op.name}([a, b], axis=...)."
         )
     shapes = [x.shape if isinstance(x, Tensor) else np.shape(x) for x in tensors]
-    return apply(getattr(ops, name).for_call(shapes, axis=axis), *tensors, axis=axis)
+    return apply(op.for_call(shapes, axis=axis), *tensors, axis=axis)
 
 
 def concatenate(tensors: Sequence[TensorLike], axis: int = 0) -> Tensor:
@@ -121,14 +121,14 @@ def concatenate(tensors: Sequence[TensorLike], axis: int = 0) -> Tensor:
     (`explain()` and the drawings show each input's slice). All the inputs must have the
     same number of axes and agree on every axis but `axis`.
     """
-    return _joined("concatenate", tensors, axis)
+    return _joined(ops.concatenate, tensors, axis)
 
 
 def stack(tensors: Sequence[TensorLike], axis: int = 0) -> Tensor:
     """The tensors, all of one shape, joined along a new `axis`, as numpy's stack: three
     `(10, 30)` along axis 1 give `(10, 3, 30)`. Input i's gradient is dz[:, i]
     (for axis 1), the slice it went to."""
-    return _joined("stack", tensors, axis)
+    return _joined(ops.stack, tensors, axis)
 
 
 def sqrt(x: TensorLike) -> Tensor:
@@ -156,12 +156,12 @@ def min(x: TensorLike, axis=None, keepdims: bool = False) -> Tensor:
     return as_tensor(x).min(axis=axis, keepdims=keepdims)
 
 
-def var(x: TensorLike, axis=None, keepdims: bool = False, ddof: int = 0) -> Tensor:
+def var(x: TensorLike, axis=None, *, ddof: int = 0, keepdims: bool = False) -> Tensor:
     """Variance Σ (x − mean)² / (n − ddof) over `axis`; batch norm uses ddof=0 in training."""
     return as_tensor(x).var(axis=axis, keepdims=keepdims, ddof=ddof)
 
 
-def std(x: TensorLike, axis=None, keepdims: bool = False, ddof: int = 0) -> Tensor:
+def std(x: TensorLike, axis=None, *, ddof: int = 0, keepdims: bool = False) -> Tensor:
     """Standard deviation √var over `axis`; the gradient is 0 where it is 0."""
     return as_tensor(x).std(axis=axis, keepdims=keepdims, ddof=ddof)
 

@@ -51,6 +51,7 @@ class Op:
     per_call(shapes, **params) -> (vjps, rules): only for an op of any number of inputs
     (concatenate, stack), whose entry has no `vjps` or `rules` of its own: it checks the
     inputs' shapes and makes one VJP and one rule per input, for `for_call`.
+    A VJP is None for an input that can never require grad (where's boolean condition).
     """
 
     __slots__ = ("broadcasts", "forward", "name", "on_error", "per_call", "rules", "vjps")
@@ -782,7 +783,7 @@ def _concatenate_parts(shapes, axis=0):
 
 concatenate = Op(
     "concatenate",
-    forward=lambda *xs, axis=0: (np.concatenate(xs, axis=axis), ()),
+    forward=lambda *xs, axis: (np.concatenate(xs, axis=axis), ()),  # the axis per_call was given
     vjps=(),
     rules=(),
     per_call=_concatenate_parts,
@@ -804,7 +805,7 @@ def _stack_parts(shapes, axis=0):
 
 stack = Op(
     "stack",
-    forward=lambda *xs, axis=0: (np.stack(xs, axis=axis), ()),
+    forward=lambda *xs, axis: (np.stack(xs, axis=axis), ()),  # the axis per_call was given
     vjps=(),
     rules=(),
     per_call=_stack_parts,

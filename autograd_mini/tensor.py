@@ -445,19 +445,20 @@ class Tensor:
         return apply(ops.min_, self, axis=axis, keepdims=keepdims)
 
     def var(
-        self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False, ddof: int = 0
+        self, axis: int | tuple[int, ...] | None = None, *, ddof: int = 0, keepdims: bool = False
     ) -> Tensor:
         """Variance over `axis`: z = Σ (x − mean)² / (n − ddof), n the elements per output.
 
         dx = dz ⊙ 2(x − mean) / (n − ddof). ddof=0 (numpy's default) is the biased variance
         that batch norm normalises with in training; ddof=1 (Bessel's correction, the default
         of torch.var) is the unbiased estimate, which PyTorch's batch norm keeps only in its
-        running variance. ddof ≥ n is refused.
+        running variance. ddof ≥ n is refused. ddof and keepdims are keywords only, so that
+        torch's `x.var(0, 1)` (unbiased, over dim 0) cannot silently mean keepdims=1.
         """
         return apply(ops.var, self, axis=axis, keepdims=keepdims, ddof=ddof)
 
     def std(
-        self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False, ddof: int = 0
+        self, axis: int | tuple[int, ...] | None = None, *, ddof: int = 0, keepdims: bool = False
     ) -> Tensor:
         """Standard deviation over `axis`: z = √(Σ (x − mean)² / (n − ddof)) (see `var` for
         ddof; batch norm uses ddof=0 in training).

@@ -285,6 +285,13 @@ def test_where_needs_a_boolean_condition(condition):
         ag.where(condition, param((2, 3)), 0.0)
 
 
+def test_var_and_std_take_ddof_by_keyword_only():
+    """torch's x.var(0, 1) means unbiased over dim 0; here it must not mean keepdims=1."""
+    for reduce in (param((2, 3)).var, param((2, 3)).std, lambda *a: ag.var(param((2, 3)), *a)):
+        with pytest.raises(TypeError, match="positional"):
+            reduce(0, 1)
+
+
 @pytest.mark.parametrize(
     ("call", "message"),
     [
