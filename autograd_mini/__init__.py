@@ -8,7 +8,8 @@
 
 The engine is `tensor.py` (recording and backward), `ops.py` and `losses.py` (the op table)
 and `broadcasting.py`; read those first. Around it: `functional.py` (the `ag.` spellings),
-`gradcheck.py` and `compare.py` (checking gradients), `visual/` (drawings, `explain`), and
+`gradcheck.py` and `compare.py` (checking gradients), `visual/` (drawings, `explain`, the
+page that steps through backward: `save_html`, `stepper`), and
 the optional `fused.py` (a layer as one node, for speed), which nothing else needs.
 """
 
@@ -52,7 +53,7 @@ from .losses import (
 from .ops import OPS, Op
 from .recording import detect_anomaly, enable_grad, is_grad_enabled, no_grad, scope
 from .tensor import Node, Tensor, apply, backward_order
-from .visual import GraphvizMissingError, draw, explain, save_svg
+from .visual import GraphvizMissingError, Stepper, draw, explain, save_html, save_svg, stepper
 
 __version__ = "0.1.0"
 
@@ -70,6 +71,7 @@ __all__ = [
     "Op",
     "Row",
     "ShapeError",
+    "Stepper",
     "Tensor",
     "apply",
     "as_tensor",
@@ -96,11 +98,13 @@ __all__ = [
     "quadratic_cost",
     "relu",
     "reshape",
+    "save_html",
     "save_svg",
     "scope",
     "sigmoid",
     "softmax",
     "sqrt",
+    "stepper",
     "sum",
     "tanh",
     "transpose",
