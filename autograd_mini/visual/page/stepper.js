@@ -1,10 +1,10 @@
 /* The stepper page's script: steps through the backward pass recorded in #stepper-data.
  *
- * The data (made by autograd_mini/visual/stepper.py): steps[k-1] is step k, in the order
+ * The data (made by autograd_mini/visual/backward_page.py): steps[k-1] is step k, in the order
  * backward() ran them, each with the key of its box in the drawing, the gradient that came
  * from above, and what it passed to each input; units[key] is what a box of the drawing
  * holds (its forward value, its gradient and the step after which it is known).
- * Every text is put in with textContent, never innerHTML: a name is shown as written and
+ * Every text is put in with textContent, never as markup: a name is shown as written and
  * cannot run anything.
  */
 (function () {
@@ -249,7 +249,9 @@
   }
 
   for (const [key, g] of boxes) {
-    if (key in data.units) g.addEventListener("click", () => inspect(key));
+    if (!(key in data.units)) continue; // the legend
+    g.classList.add("clickable");
+    g.addEventListener("click", () => inspect(key));
   }
 
   // ------------------------------------------------------------------------------------

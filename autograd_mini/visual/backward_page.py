@@ -492,15 +492,18 @@ def _title(loss: Tensor) -> str:
 
 
 class Stepper:
-    """The stepper page of one loss: `.html` (the page), `.save(path)`, `.steps` (N), and
-    `_repr_html_`, which Jupyter uses to show the page inline, in an iframe whose `srcdoc`
-    holds the page: its script and styles are isolated from the notebook (and from other
-    pages in it), and the sandbox lets it run scripts but reach nothing outside it."""
+    """The stepper page of one loss: `.html` (the page), `.save(path)`, `.steps` (N),
+    `.data` (what the page shows, as the page's script reads it: `steps`, and `units`, the
+    drawing's boxes by the key in their SVG `<title>`), and `_repr_html_`, which Jupyter
+    uses to show the page inline, in an iframe whose `srcdoc` holds the page: its script and
+    styles are isolated from the notebook (and from other pages in it), and the sandbox lets
+    it run scripts but reach nothing outside it."""
 
-    def __init__(self, page: str, steps: int, title: str) -> None:
+    def __init__(self, page: str, data: dict[str, Any]) -> None:
         self.html = page
-        self.steps = steps
-        self.title = title
+        self.data = data
+        self.steps = len(data["steps"])
+        self.title = data["title"]
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the page to `path` (one self-contained file) and return the Path."""
@@ -551,7 +554,7 @@ def stepper(loss: Tensor, *, retain_graph: bool = False, **draw_options: Any) ->
         notes.append(visible(layout.note))
     title = _title(loss)
     data = _PageData(loss, recording, snap, layout).data(title, notes)
-    return Stepper(render_page(title, svg, data), len(data["steps"]), title)
+    return Stepper(render_page(title, svg, data), data)
 
 
 def save_html(
