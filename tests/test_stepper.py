@@ -7,10 +7,13 @@ from __future__ import annotations
 import html.parser
 import json
 import re
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import autograd_mini as ag
 import nn
@@ -315,6 +318,23 @@ def test_a_collapsed_box_steps_as_one_step_and_says_how_many_ops_it_holds():
     assert len(order) == 10_001
 
 
+def test_a_truncated_graph_steps_through_its_rest_box():
+    leaves = [Tensor(np.ones(1) * i, requires_grad=True, name=f"p{i}") for i in range(300)]
+    total = leaves[0]
+    for i, p in enumerate(leaves[1:]):
+        total = total * p if i % 2 else total + p.exp()
+    loss = total.sum()
+    n_ops = len(ag.backward_order(loss))
+    page = ag.stepper(loss, max_nodes=50)
+    assert any(note.startswith("truncated: ") for note in page.data["notes"])
+    rest = page.data["units"]["rest"]
+    assert rest["kind"] == "box" and rest["title"].endswith("not drawn")
+    in_rest = sum(s["ops"] for s in page.data["steps"] if s["unit"] == "rest")
+    assert rest["note"] == f"a collapsed box of {in_rest:,} ops; it steps as one step"
+    assert sum(s["ops"] for s in page.data["steps"]) == n_ops
+    assert values(rest["grad"]).shape == (1,)
+
+
 # ---------------------------------------------------------------------------------------
 # Escaping: names are data, never markup
 # ---------------------------------------------------------------------------------------
@@ -338,6 +358,38 @@ def test_hostile_names_are_embedded_as_escaped_data(tmp_path):
     assert shown in titles
     assert data["steps"][0]["scope"] == shown
     assert data["title"].startswith(f"Backward pass of {shown} = ")
+
+
+NASTY = ["<", ">", "&", "/", '"', "'", "\\", "\n", "\x01", "\ud800", "\uffff", "\u2028", "s"]
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    name=st.text(
+        st.characters(exclude_categories=()) | st.sampled_from(NASTY), min_size=1, max_size=12
+    )
+)
+def test_any_name_is_data_in_the_page(name):
+    """Arbitrary strings (controls, lone surrogates, `</script>` pieces, U+2028) as a tensor
+    name, a module label and the loss's name: the page is valid UTF-8, its data holds no
+    character that could end or change the script element, its SVG parses as XML, and the
+    name comes back from the data exactly as the drawing shows it."""
+    w = Tensor(np.ones(2), requires_grad=True, name=name)
+    with ag.scope(name):
+        loss = (w * 2).sum()
+    loss.name = name
+    page = ag.stepper(loss).html
+    page.encode("utf-8")  # no lone surrogate got in
+    raw = page.split('id="stepper-data">')[1].split("</script>")[0]
+    assert not set(raw) & set("<>&\u2028\u2029")
+    ET.fromstring(page[page.index("<svg") : page.index("</svg>") + len("</svg>")])
+    shown = "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in name)
+    data = page_data(page)
+    assert shown in [u["title"] for u in data["units"].values()]
+    assert data["steps"][0]["scope"] == shown
+    collapsed = ag.stepper(loss, max_nodes=2)  # the module's box is titled by its label
+    collapsed.html.encode("utf-8")
+    assert any(u["title"].startswith(shown + "\n2 ops") for u in collapsed.data["units"].values())
 
 
 def test_script_json_escapes_what_could_end_the_script():

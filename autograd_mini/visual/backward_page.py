@@ -249,7 +249,7 @@ def fan_in(steps: list[int]) -> str:
 
 
 def unbroadcast_note(output: tuple[int, ...], shape: tuple[int, ...]) -> str:
-    """ "(10, 30) summed over axis 0 → (30,)": a broadcast input's gradient, summed back."""
+    """A broadcast input's gradient, summed back: "(10, 30) summed over axis 0 → (30,)"."""
     axes = summed_axes(shape, output)
     word = "axis" if len(axes) == 1 else "axes"
     return f"{output} summed over {word} {', '.join(map(str, axes))} → {shape}"
@@ -281,6 +281,9 @@ class _PageData:
             else:
                 self.groups.append([step])
         self.step_of = {s.tensor: k for k, group in enumerate(self.groups, 1) for s in group}
+        self.ops_in: dict[int, list[int]] = {}  # id(unit) → id() of its ops, backward order
+        for step in rec.steps:
+            self.ops_in.setdefault(id(layout.unit_of[step.tensor]), []).append(step.tensor)
         self.received: dict[int, list[int]] = {}  # id(tensor) → the steps that passed to it
         for k, group in enumerate(self.groups, 1):
             for step in group:
@@ -324,8 +327,8 @@ class _PageData:
             "edges": [],
         }
         if unit.collapsed:
-            entry["box"] = unit.title.rsplit("\n", 1)[0]
-            entry["op"] = f"{visible(entry['box'])}: {len(group):,} ops as one step"
+            entry["box"] = visible(unit.title.rsplit("\n", 1)[0])
+            entry["op"] = f"{entry['box']}: {len(group):,} ops as one step"
         passed_out = []
         for step in group:
             tensor = self.tensors[step.tensor]
@@ -391,18 +394,16 @@ class _PageData:
         }
 
     def unit(self, unit: Unit) -> dict[str, Any]:
-        members = [m for m in unit.members if isinstance(m, Tensor)]
         if unit.collapsed:
-            ops = [m for m in members if m.node is not None and id(m) in self.step_of]
-            first = min(ops, key=lambda t: self.step_of[id(t)], default=None)
+            ops = self.ops_in.get(id(unit), [])
             entry = {
                 "kind": "box",
-                "title": unit.title,
+                "title": "\n".join(visible(line) for line in unit.title.rsplit("\n", 1)),
                 "note": f"a collapsed box of {len(ops):,} ops; it steps as one step",
             }
-            if first is not None:
-                k = self.step_of[id(first)]
-                entry |= {"value": self.rec.values[id(first)], "grad_step": k}
+            if ops:  # its output: the op of the box that backward() reaches first
+                k = self.step_of[ops[0]]
+                entry |= {"value": self.rec.values[ops[0]], "grad_step": k}
                 entry["grad"] = self.groups[k - 1][0].upstream
             return entry
         (member,) = unit.members
