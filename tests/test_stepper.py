@@ -147,7 +147,7 @@ def test_without_dot_nothing_runs_and_the_error_says_how_to_install(tmp_path, mo
     with pytest.raises(ag.GraphvizMissingError) as info:
         ag.save_html(loss, tmp_path / "x.html")
     message = str(info.value)
-    assert message.startswith("stepper: Graphviz's `dot` program is not installed")
+    assert message.startswith("save_html: Graphviz's `dot` program is not installed")
     assert "\n" not in message and "apt-get install graphviz" in message
     assert not (tmp_path / "x.html").exists()
     assert all(w.grad is None for w in leaves), "the backward pass did not run"

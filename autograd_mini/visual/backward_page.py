@@ -528,9 +528,23 @@ def stepper(loss: Tensor, *, retain_graph: bool = False, **draw_options: Any) ->
     to `.grad`): show it in Jupyter, or `.save(path)` it. `draw_options` go to `draw`
     (rankdir, group_modules, max_nodes, show_shapes, show_values, show_grads; by default
     the drawing shows no gradient norms: the page reveals gradients step by step)."""
-    _check(loss, "stepper")
+    return _page(loss, "stepper", retain_graph, draw_options)
+
+
+def save_html(
+    loss: Tensor, path: str | os.PathLike, *, retain_graph: bool = False, **draw_options: Any
+) -> Path:
+    """Write the stepper page of `loss`'s backward pass to `path` (one self-contained HTML
+    file: it works opened from disk, offline) and return the Path. Called before
+    `loss.backward()`, it runs it (recording every step) and leaves every `.grad` as
+    `loss.backward()` would: call it instead. See the module's docstring for the rest."""
+    return _page(loss, "save_html", retain_graph, draw_options).save(path)
+
+
+def _page(loss: Tensor, caller: str, retain_graph: bool, draw_options: dict) -> Stepper:
+    _check(loss, caller)
     dot, snap, layout = build(loss, **{"show_grads": False, **draw_options})
-    svg = render_svg(dot, "stepper").decode("utf-8")  # before anything runs: no dot, no change
+    svg = render_svg(dot, caller).decode("utf-8")  # before anything runs: no dot, no change
     notes = []
     recording = _recorded(loss)
     if recording is None:
@@ -556,13 +570,3 @@ def stepper(loss: Tensor, *, retain_graph: bool = False, **draw_options: Any) ->
     title = _title(loss)
     data = _PageData(loss, recording, snap, layout).data(title, notes)
     return Stepper(render_page(title, svg, data), data)
-
-
-def save_html(
-    loss: Tensor, path: str | os.PathLike, *, retain_graph: bool = False, **draw_options: Any
-) -> Path:
-    """Write the stepper page of `loss`'s backward pass to `path` (one self-contained HTML
-    file: it works opened from disk, offline) and return the Path. Called before
-    `loss.backward()`, it runs it (recording every step) and leaves every `.grad` as
-    `loss.backward()` would: call it instead. See the module's docstring for the rest."""
-    return stepper(loss, retain_graph=retain_graph, **draw_options).save(path)
