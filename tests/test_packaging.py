@@ -29,7 +29,7 @@ def test_pip_install_ships_the_page_and_the_demo_writes_it_from_another_folder(t
         shutil.copytree(
             ROOT / package, source / package, ignore=shutil.ignore_patterns("__pycache__")
         )
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
         shutil.copy(ROOT / name, source / name)
 
     # A fresh venv that sees this environment's packages (numpy, graphviz, pip, setuptools)
