@@ -204,7 +204,7 @@ def test_fan_in_says_which_steps_contributed():
     order = ag.backward_order(loss)
     data = page_data(ag.stepper(loss).html)
     (h,) = kept
-    k = order.index(h) + 1
+    k = next(i for i, t in enumerate(order, start=1) if t is h)  # Tensor == is elementwise
     users = [i + 1 for i, t in enumerate(order) if any(x is h for x in t.node.inputs)]
     assert len(users) == 2, "h feeds the add and the exp"
     assert data["steps"][k - 1]["fan_in"] == (
