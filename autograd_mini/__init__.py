@@ -9,8 +9,9 @@
 The engine is `tensor.py` (recording and backward), `ops.py` and `losses.py` (the op table)
 and `broadcasting.py`; read those first. Around it: `functional.py` (the `ag.` spellings),
 `gradcheck.py`, `compare.py`, `replay.py` and `backward_check.py` (checking gradients),
-`visual/` (drawings, `explain`, the worksheet), and the optional `fused.py` (a layer as one
-node, for speed), which nothing else needs.
+`visual/` (drawings, `explain`, the worksheet, the page that steps through backward:
+`save_html`, `stepper`), and the optional `fused.py` (a layer as one node, for speed), which
+nothing else needs.
 """
 
 from .backward_check import check_backward
@@ -73,7 +74,16 @@ from .losses import (
 from .ops import OPS, Op
 from .recording import detect_anomaly, enable_grad, is_grad_enabled, no_grad, scope
 from .tensor import Node, Tensor, apply, backward_order
-from .visual import GraphvizMissingError, backward_worksheet, draw, explain, save_svg
+from .visual import (
+    GraphvizMissingError,
+    Stepper,
+    backward_worksheet,
+    draw,
+    explain,
+    save_html,
+    save_svg,
+    stepper,
+)
 
 __version__ = "0.1.0"
 
@@ -91,6 +101,7 @@ __all__ = [
     "Op",
     "Row",
     "ShapeError",
+    "Stepper",
     "Tensor",
     "abs",
     "apply",
@@ -132,6 +143,7 @@ __all__ = [
     "quadratic_cost",
     "relu",
     "reshape",
+    "save_html",
     "save_svg",
     "scope",
     "sigmoid",
@@ -141,6 +153,7 @@ __all__ = [
     "squeeze",
     "stack",
     "std",
+    "stepper",
     "sum",
     "swapaxes",
     "tanh",

@@ -4,6 +4,7 @@
     autograd-mini train --data ../shared/data/mnist.pkl.gz
     autograd-mini check --sizes 2 3 1
     autograd-mini graph --sizes 2 3 1 -o graph.svg
+    autograd-mini graph --html -o graph.html   # a page that steps through backward
 
 Errors are reported in one line (exit code 1); `--debug` shows the traceback instead.
 """
@@ -11,6 +12,7 @@ Errors are reported in one line (exit code 1); `--debug` shows the traceback ins
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -64,9 +66,16 @@ def run_demo(args: argparse.Namespace) -> int:
     out.write(str(check_backprop(model, gates.INPUTS, gates.TARGETS["OR"], "quadratic")) + "\n\n")
 
     loss = ag.quadratic_cost(model(gates.INPUTS), gates.TARGETS["OR"])
-    loss.backward()
-    path = _save_graph(loss, args.output)
+    page = args.output.with_suffix(".html")
+    try:
+        ag.save_html(loss, page)  # runs the backward pass, recording each step
+        path = ag.save_svg(loss, args.output)
+    except ag.GraphvizMissingError:
+        loss.backward()
+        out.write(_without_dot(loss, args.output) + "\n")
+        return 0
     out.write(f"Wrote the OR network's computation graph (after backward) to {path}\n")
+    out.write(f"Wrote the page that steps through its backward pass to {page}\n")
     return 0
 
 
@@ -308,22 +317,38 @@ def run_check(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
-def _save_graph(loss: ag.Tensor, path: Path) -> Path:
-    try:
-        return Path(ag.save_svg(loss, path))
-    except ag.GraphvizMissingError as exc:
-        raise UsageError(str(exc)) from exc
+def _without_dot(loss: ag.Tensor, output: Path) -> str:
+    """Graphviz's `dot` is missing: write the DOT source beside `output` (as .gv) and return
+    the one line that says so, which package to install and how to render it then."""
+    source = output.with_suffix(".gv")
+    source.write_text(ag.draw(loss).source, encoding="utf-8")
+    render = (
+        f"dot -Tsvg {shlex.quote(str(source))} -o {shlex.quote(str(source.with_suffix('.svg')))}"
+    )
+    return (
+        f"Graphviz's `dot` program is not installed, so the drawing was written as DOT source "
+        f"to {source}; install the graphviz package (apt-get install graphviz, brew install "
+        f"graphviz or conda install graphviz) and render it with `{render}`."
+    )
 
 
 def run_graph(args: argparse.Namespace) -> int:
     model, X, Y, cost = _random_problem(args)
     loss = cost.loss(model(X), Y)
-    loss.backward()
-    path = _save_graph(loss, args.output)
-    print(
-        f"Wrote the graph of {model.describe()}'s {cost.name} cost "
-        f"(batch {args.batch_size}) to {path}"
-    )
+    output = args.output or Path("graph.html" if args.html else "graph.svg")
+    described = f"{model.describe()}'s {cost.name} cost (batch {args.batch_size})"
+    try:
+        if args.html:
+            path = ag.save_html(loss, output)  # runs the backward pass, recording each step
+            print(f"Wrote the page that steps through the backward pass of {described} to {path}")
+            return 0
+        loss.backward()
+        path = ag.save_svg(loss, output)
+    except ag.GraphvizMissingError:
+        if args.html:
+            loss.backward()  # save_html ran nothing: the DOT shows the gradients too
+        raise UsageError(_without_dot(loss, output)) from None
+    print(f"Wrote the graph of {described} to {path}")
     return 0
 
 
@@ -363,7 +388,13 @@ def parser() -> argparse.ArgumentParser:
     commands = top.add_subparsers(dest="command", required=True, metavar="command")
 
     demo = commands.add_parser("demo", help="OR and XOR, a gradient table and a graph, in seconds")
-    demo.add_argument("-o", "--output", type=Path, default=Path("or_gate.svg"), help="SVG to write")
+    demo.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=Path("or_gate.svg"),
+        help="SVG to write (the page that steps through backward goes beside it, as .html)",
+    )
     demo.set_defaults(run=run_demo)
 
     train = commands.add_parser("train", help="train an MLP on MNIST, as in Nielsen's book")
@@ -409,7 +440,14 @@ def parser() -> argparse.ArgumentParser:
         command.add_argument("--batch-size", type=_positive_int, default=4)
         command.add_argument("--seed", type=int, default=0)
         if name == "graph":
-            command.add_argument("-o", "--output", type=Path, default=Path("graph.svg"))
+            command.add_argument(
+                "-o", "--output", type=Path, help="default graph.svg (graph.html with --html)"
+            )
+            command.add_argument(
+                "--html",
+                action="store_true",
+                help="write a page that steps through the backward pass instead of the SVG",
+            )
         else:
             command.add_argument(
                 "--max-finite-differences",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -28,6 +30,45 @@ def test_demo_trains_both_gates_prints_the_table_and_writes_the_graph(capsys, tm
     assert "✗" not in out
     ET.parse(svg)  # a well-formed SVG
     assert f"Wrote the OR network's computation graph (after backward) to {svg}" in out
+    page = tmp_path / "or.html"
+    assert f"Wrote the page that steps through its backward pass to {page}" in out
+    assert len(page_steps(page)) == 7, "the OR network's 7 ops, one step each"
+    assert "∇ (2, 2)" in " ".join(t.text or "" for t in ET.parse(svg).iter()), "after backward"
+
+
+def page_steps(path) -> list[dict]:
+    (raw,) = re.findall(r'id="stepper-data">(.*?)</script>', path.read_text(encoding="utf-8"))
+    return json.loads(raw)["steps"]
+
+
+def test_demo_without_dot_writes_the_dot_source_and_says_what_to_install(
+    capsys, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    code, out, err = run(capsys, "demo", "-o", str(tmp_path / "or_gate.svg"))
+    assert code == 0, err
+    assert out.count("accuracy: 100%") == 2 and "finite differences vs autodiff" in out
+    source = tmp_path / "or_gate.gv"
+    assert source.read_text(encoding="utf-8").startswith("digraph computation_graph {")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["or_gate.gv"]
+    (hint,) = [line for line in out.splitlines() if "not installed" in line]
+    assert "install the graphviz package (apt-get install graphviz" in hint
+    assert f"dot -Tsvg {source} -o {tmp_path / 'or_gate.svg'}" in hint
+    assert "draw(" not in out + err and ".source" not in out + err
+
+
+@pytest.mark.parametrize("html", [False, True])
+def test_graph_without_dot_writes_the_dot_source_and_fails(capsys, tmp_path, monkeypatch, html):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    output = tmp_path / ("g.html" if html else "g.svg")
+    code, _, err = run(capsys, "graph", "-o", str(output), *(["--html"] if html else []))
+    assert code == 1
+    assert err.startswith("autograd-mini: error: Graphviz's `dot` program is not installed")
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert f"`dot -Tsvg {tmp_path / 'g.gv'} -o {tmp_path / 'g.svg'}`" in err
+    assert "draw(" not in err and ".source" not in err
+    assert "layers.0.weight" in (tmp_path / "g.gv").read_text(encoding="utf-8")
+    assert not output.exists()
 
 
 def test_check_prints_the_four_way_table(capsys):
@@ -41,6 +82,17 @@ def test_check_skips_finite_differences_for_big_networks(capsys):
         capsys, "check", "--sizes", "50", "40", "2", "--max-finite-differences", "100"
     )
     assert code == 0 and "finite differences skipped" in out
+
+
+def test_graph_html_writes_the_stepper_page(capsys, tmp_path, monkeypatch):
+    page = tmp_path / "g.html"
+    code, out, _ = run(capsys, "graph", "--sizes", "2", "3", "1", "--html", "-o", str(page))
+    assert code == 0 and f"to {page}" in out and "steps through the backward pass" in out
+    steps = page_steps(page)
+    assert [s["op"] for s in steps][:2] == ["quadratic_cost", "sigmoid"] and len(steps) == 7
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = run(capsys, "graph", "--html")
+    assert code == 0 and (tmp_path / "graph.html").exists(), "the default with --html"
 
 
 def test_graph_writes_an_svg(capsys, tmp_path):

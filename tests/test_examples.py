@@ -6,7 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
 import pytest
+from nbclient import NotebookClient
 
 from nn.data import shared_data_dir
 
@@ -55,3 +57,23 @@ def test_draw_graph_writes_the_svgs(tmp_path):
     out = run_example("draw_graph.py", "--output-dir", str(tmp_path))
     written = sorted(p.name for p in tmp_path.glob("*.svg"))
     assert written == ["nielsen_784_30_10.svg", "or_gate.svg"], out
+
+
+def test_the_backprop_tour_notebook_runs_and_is_committed_without_outputs(tmp_path):
+    notebook = nbformat.read(ROOT / "examples" / "backprop_tour.ipynb", as_version=4)
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert all(not c.outputs and c.execution_count is None for c in code), "no outputs kept"
+    NotebookClient(
+        notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": tmp_path}}
+    ).execute()
+    outputs = [[o for o in cell.outputs if "data" in o or "text" in o] for cell in code]
+    drawing, page, report = outputs[1][0], outputs[2][0], outputs[-1][0]
+    assert drawing["data"]["image/svg+xml"].lstrip().startswith(("<?xml", "<svg"))
+    assert page["data"]["text/html"].startswith('<iframe srcdoc="')
+    assert "Step" in page["data"]["text/plain"] or "steps" in page["data"]["text/plain"]
+    assert "step  7  matmul" in outputs[3][0]["text"], "explain() prints the 7 steps"
+    assert (
+        "7 steps; the page's backward pass left the hand-written gradients"
+        in (outputs[4][0]["text"])
+    )
+    assert "✓" in report["data"]["text/plain"] and "✗" not in report["data"]["text/plain"]

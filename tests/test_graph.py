@@ -7,6 +7,8 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import autograd_mini as ag
 import nn
@@ -136,6 +138,25 @@ def test_options_change_the_picture(mlp_loss):
     assert "(784, 30)" not in ag.draw(loss, show_shapes=False).source
     assert "rankdir=TB" in ag.draw(loss, rankdir="TB").source
     assert "mean " in ag.draw(loss, show_values=True).source
+
+
+def test_show_values_puts_value_and_grad_of_small_tensors_on_the_nodes(tmp_path):
+    """As micrograd's draw_dot: value | grad of scalars, value and grad lines of small
+    vectors, a mean and std of big tensors; the grad appears once backward() left one."""
+    a = Tensor(2.0, requires_grad=True, name="a")
+    b = Tensor([-3.0, 0.5], requires_grad=True, name="b")
+    c = (a * b).retain_grad()
+    big = Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True, name="big")
+    loss = c.sum() + big.sum()
+    before = ag.draw(loss, show_values=True).source
+    assert "value 2" in before and "grad" not in before.replace("requires_grad", "")
+    loss.backward()
+    boxes = svg_boxes(ag.save_svg(loss, tmp_path / "v.svg", show_values=True))
+    text = " | ".join(" ".join(lines) for lines in boxes.values())
+    assert "value 2 | grad -2.5" in text, "a scalar: value | grad on one line"
+    assert "value [-3, 0.5] grad [2, 2]" in text, "b's value line, then its grad line"
+    assert "value [-6, 1] grad [1, 1]" in text, "an op's result that retains its grad"
+    assert "mean 2.5, std 1.71" in text, "a tensor with more than 4 numbers is summarised"
 
 
 def test_loss_and_kinds_have_distinct_styles(mlp_loss):
@@ -277,6 +298,90 @@ def test_names_render_literally_in_valid_svg(name, tmp_path):
     assert "color=red" not in source and 'color="red"' not in source.replace('\\"', "")
 
 
+def shown(name: str) -> str:
+    """How a drawing must show `name`: every character as itself, except those XML cannot
+    hold or a reader cannot see (controls, lone surrogates, U+FFFE, U+FFFF, format
+    characters), which appear as their Python escapes (\\x01, \\ud800)."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in name)
+
+
+def test_shown_escapes_what_xml_cannot_hold():
+    assert shown("a\x01b\ud800c\ufffe\uffff") == "a\\x01b\\ud800c\\ufffe\\uffff"
+    assert shown("&#x1; <script> & é 😀") == "&#x1; <script> & é 😀"
+
+
+NASTY = [
+    "&",
+    "<",
+    ">",
+    "\\",
+    '"',
+    "'",
+    " ",
+    "\n",
+    "\x01",
+    "\ud800",
+    "\ufffe",
+    "\uffff",
+    "#",
+    "x",
+    ";",
+]
+ENTITY_LIKE = ["&#x1;", "&#xFFFF;", "&#xD800;", "&lt;script&gt;", "a & b", "&amp;", "&#65;"]
+
+
+def rendered_texts(loss, tmp_path, **options) -> tuple[list[str], list[str], list[str]]:
+    """(leaf box lines, op box lines, cluster texts) of the rendered SVG, which must parse.
+    dot writes runs of spaces as no-break spaces; they are read back as spaces (a real
+    no-break space in a name is shown escaped, as \\xa0)."""
+    path = ag.save_svg(loss, tmp_path / "names.svg", **options)
+    boxes = svg_boxes(path)  # parses: well-formed XML
+
+    def spaces(lines):
+        return [line.replace("\xa0", " ") for line in lines]
+
+    leaves = spaces(next((v for k, v in boxes.items() if k.startswith("leaf")), []))
+    ops = spaces([line for k, v in boxes.items() if k.startswith(("op", "group")) for line in v])
+    clusters = spaces(svg_texts(path, "cluster"))
+    return leaves, ops, clusters
+
+
+def hostile_graph(name: str):
+    w = Tensor(np.ones(1), requires_grad=True, name=name)
+    with ag.scope(name):
+        loss = (Tensor(np.ones(2)) + w).sum()  # w is broadcast: the op's title names it
+    return loss
+
+
+@pytest.mark.parametrize("name", ENTITY_LIKE)
+def test_entity_like_names_are_shown_literally(name, tmp_path):
+    leaves, ops, clusters = rendered_texts(hostile_graph(name), tmp_path)
+    assert leaves[0] == name
+    assert f"add (broadcast {name})" in ops
+    assert any(name in c for c in clusters)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    name=st.text(
+        st.characters(exclude_categories=()) | st.sampled_from(NASTY), min_size=1, max_size=12
+    )
+)
+def test_any_name_is_shown_literally_and_the_svg_parses(name, tmp_path):
+    """Arbitrary strings (controls, lone surrogates, non-characters, entities, quotes,
+    backslashes, `<...>`) as a tensor name and a module label, drawn one box per op and
+    collapsed (the module's box is titled by its label)."""
+    loss = hostile_graph(name)
+    leaves, ops, clusters = rendered_texts(loss, tmp_path)
+    assert leaves[0] == shown(name)
+    assert f"add (broadcast {shown(name)})" in ops
+    assert any(shown(name) in c for c in clusters)
+    _, collapsed, _ = rendered_texts(loss, tmp_path, max_nodes=2)
+    assert shown(name) in collapsed, "a collapsed module's box is titled by its label"
+
+
 def test_escaped_dot_has_no_html_labels():
     w = Tensor(np.ones(2), requires_grad=True, name="<i>x</i>")
     source = ag.draw((w * 1.0).sum()).source
@@ -358,6 +463,19 @@ def test_jupyter_shows_the_digraph_inline(mlp_loss):
     assert "image/svg+xml" in bundle and bundle["image/svg+xml"].lstrip().startswith(
         ("<?xml", "<svg")
     )
+
+
+def test_without_dot_jupyter_shows_the_dot_source_and_the_hint(mlp_loss, tmp_path, monkeypatch):
+    _, loss = mlp_loss
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    drawing = ag.draw(loss)
+    bundle = drawing._repr_mimebundle_()  # what Jupyter calls: no traceback
+    assert "image/svg+xml" not in bundle
+    assert bundle["text/plain"].startswith("Graphviz's `dot` program is not installed")
+    assert drawing.source in bundle["text/plain"]
+    assert "apt-get install graphviz" in bundle["text/html"]
+    assert "digraph computation_graph {" in bundle["text/html"]
+    assert "<pre>" in bundle["text/html"] and "->" not in bundle["text/html"], "escaped"
 
 
 def test_without_dot_draw_works_and_save_svg_says_how_to_install(mlp_loss, tmp_path, monkeypatch):

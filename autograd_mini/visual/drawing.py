@@ -9,13 +9,18 @@ edges into concatenate and stack say which slice of the gradient goes back to ea
 `group_modules`, the ops of each `nn` module (the recording scopes) sit in a labelled
 cluster. Big graphs are collapsed (see `layout.plan`) so `dot` stays fast.
 
-Every user-supplied string (tensor names, module labels) is escaped for DOT: backslashes,
-quotes, `<...>` and newlines show literally and cannot inject attributes or HTML labels.
-Building the graph needs only the `graphviz` package; rendering needs Graphviz's `dot`.
+Every user-supplied string (tensor names, module labels, op names) is shown literally: `&`,
+backslashes, quotes and `<...>` as themselves (never as entities, escapes, attributes or HTML
+labels), and what XML cannot hold or a reader could not see (control characters, lone
+surrogates, U+FFFE/U+FFFF, invisible format characters) as its Python escape (`\\x01`,
+`\\ud800`), so the SVG always parses. Building the graph needs only the `graphviz` package;
+rendering needs Graphviz's `dot`. Without `dot`, a drawing shown in Jupyter shows its DOT
+source and how to install Graphviz instead of a traceback.
 """
 
 from __future__ import annotations
 
+import html
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,7 +32,7 @@ import numpy as np
 from ..broadcasting import summed_axes
 from ..errors import AutogradError
 from ..tensor import Tensor
-from .graph import Constant, broadcast_inputs, shape_of, snapshot
+from .graph import Constant, Snapshot, broadcast_inputs, shape_of, snapshot
 from .layout import Plan, Unit, plan
 
 RANKDIRS = ("LR", "RL", "TB", "BT")
@@ -58,22 +63,57 @@ STYLES = {
 BROADCAST_EDGE = {"color": "#d35400", "fontcolor": "#d35400", "style": "bold"}
 
 
+INSTALL_GRAPHVIZ = "`apt-get install graphviz`, `brew install graphviz` or `conda install graphviz`"
+"""How to install Graphviz's `dot`, for every message that needs it."""
+
+SMALL_VALUES = 4
+"""show_values: tensors with at most this many numbers show them; bigger ones a summary."""
+
+
 class GraphvizMissingError(AutogradError, RuntimeError):
     """Graphviz's `dot` program, which renders SVG, is not installed."""
 
 
-def text(value: Any) -> str:
-    """User-supplied text made safe for a DOT label: control characters shown as escapes
-    (a newline as the two characters \\n), backslashes doubled, never read as HTML."""
-    shown = "".join(
+def visible(value: Any) -> str:
+    """`str(value)` with every character that cannot be shown as itself replaced by its
+    Python escape: control characters (a newline as the two characters \\n), lone
+    surrogates (\\ud800), non-characters such as U+FFFE and U+FFFF, and invisible format or
+    separator characters; everything else, `&`, `<` and backslashes included, unchanged."""
+    return "".join(
         c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in str(value)
     )
-    return graphviz.escape(shown)
+
+
+def text(value: Any) -> str:
+    """User-supplied text made safe for a DOT label, to be shown literally: `visible`, then
+    `&` written as `&amp;` (`dot` reads `&...;` as an entity), backslashes doubled (`dot`
+    reads `\\N`, `\\l`, ... as escapes), and never read as an HTML label."""
+    return graphviz.escape(visible(value).replace("&", "&amp;"))
 
 
 def label(*lines: str) -> str:
     """A multi-line label from already-escaped lines (joined with DOT's line break)."""
     return graphviz.nohtml("\\n".join(lines))
+
+
+class Drawing(graphviz.Digraph):
+    """The Digraph `draw` returns. In Jupyter it shows itself as SVG; without Graphviz's
+    `dot` it shows its DOT source and how to install Graphviz instead of a traceback."""
+
+    def _repr_mimebundle_(
+        self, include: Any = None, exclude: Any = None, **kwargs: Any
+    ) -> dict[str, Any]:
+        try:
+            return super()._repr_mimebundle_(include, exclude, **kwargs)
+        except graphviz.ExecutableNotFound:
+            hint = (
+                "Graphviz's `dot` program is not installed, so this drawing cannot be rendered; "
+                f"install it with {INSTALL_GRAPHVIZ}. Its DOT source:"
+            )
+            return {
+                "text/plain": f"{hint}\n{self.source}",
+                "text/html": f"<p>{html.escape(hint)}</p><pre>{html.escape(self.source)}</pre>",
+            }
 
 
 def draw(
@@ -85,15 +125,41 @@ def draw(
     group_modules: bool = True,
     rankdir: str = "LR",
     max_nodes: int = 1000,
-) -> graphviz.Digraph:
+) -> Drawing:
     """The computation graph behind `root` (a Tensor or a list of them) as a Digraph.
 
     show_shapes: shapes and dtypes of tensors. show_grads: each gradient's shape and norm
-    (after backward). show_values: a short summary of each leaf's values. group_modules:
-    one cluster per module scope. rankdir: "LR", "RL", "TB" or "BT". max_nodes: above this
-    many boxes the graph is collapsed (modules or repeated runs become one box each, as
-    the graph's label says). In Jupyter the Digraph shows itself; `.source` is the DOT.
+    (after backward). show_values: the numbers of small tensors (at most 4 numbers; value |
+    grad, as micrograd's draw_dot shows scalars; the gradient once backward() left one),
+    a mean and std for bigger ones. group_modules: one cluster per module scope. rankdir:
+    "LR", "RL", "TB" or "BT". max_nodes: above this many boxes the graph is collapsed
+    (modules or repeated runs become one box each, as the graph's label says). In Jupyter
+    the Digraph shows itself; `.source` is the DOT.
     """
+    dot, _, _ = build(
+        root,
+        show_shapes=show_shapes,
+        show_grads=show_grads,
+        show_values=show_values,
+        group_modules=group_modules,
+        rankdir=rankdir,
+        max_nodes=max_nodes,
+    )
+    return dot
+
+
+def build(
+    root: Tensor | Sequence[Tensor],
+    *,
+    show_shapes: bool = True,
+    show_grads: bool = True,
+    show_values: bool = False,
+    group_modules: bool = True,
+    rankdir: str = "LR",
+    max_nodes: int = 1000,
+) -> tuple[Drawing, Snapshot, Plan]:
+    """`draw`, with the graph's snapshot and the plan of its boxes (each box's key is its
+    node's DOT name, the `<title>` of its group in the SVG), for pages built on the drawing."""
     roots = _roots(root)
     if rankdir not in RANKDIRS:
         raise ValueError(f"draw: rankdir must be one of {RANKDIRS}, got {rankdir!r}.")
@@ -104,7 +170,7 @@ def draw(
     options = {"shapes": show_shapes, "grads": show_grads, "values": show_values}
     root_ids = {id(r) for r in roots}
 
-    dot = graphviz.Digraph("computation_graph")
+    dot = Drawing("computation_graph")
     dot.attr(rankdir=rankdir, fontname="Helvetica", labelloc="t", fontsize="12")
     dot.attr("node", fontname="Helvetica", fontsize="10")
     dot.attr("edge", fontname="Helvetica", fontsize="9", color="#777777")
@@ -119,25 +185,30 @@ def draw(
     clusters.close()
     _edges(dot, snap, layout)
     _legend(dot)
-    return dot
+    return dot, snap, layout
 
 
 def save_svg(root: Tensor | Sequence[Tensor], path: str | os.PathLike, **options: Any) -> Path:
     """Render `draw(root, **options)` to an SVG file at `path` (nothing else is written)."""
-    dot = draw(root, **options)
-    try:
-        svg = dot.pipe(format="svg")
-    except graphviz.ExecutableNotFound:
-        raise GraphvizMissingError(
-            "save_svg: Graphviz's `dot` program is not installed, so no SVG can be rendered "
-            "(the DOT text is still available from draw(...).source). Install it with "
-            "`apt-get install graphviz`, `brew install graphviz` or `conda install graphviz`."
-        ) from None
-    except graphviz.CalledProcessError as exc:
-        raise AutogradError(f"save_svg: dot failed: {exc.stderr!r:.500}") from None
+    svg = render_svg(draw(root, **options), "save_svg")
     path = Path(path)
     path.write_bytes(svg)
     return path
+
+
+def render_svg(dot: graphviz.Digraph, caller: str) -> bytes:
+    """The SVG `dot` renders from `dot`'s source; GraphvizMissingError (one line, how to
+    install it) when Graphviz's `dot` program is not installed."""
+    try:
+        return dot.pipe(format="svg")
+    except graphviz.ExecutableNotFound:
+        raise GraphvizMissingError(
+            f"{caller}: Graphviz's `dot` program is not installed, so no SVG can be rendered "
+            "(the DOT text is still available from draw(...).source). Install it with "
+            f"{INSTALL_GRAPHVIZ}."
+        ) from None
+    except graphviz.CalledProcessError as exc:
+        raise AutogradError(f"{caller}: dot failed: {exc.stderr!r:.500}") from None
 
 
 def _roots(root: Any) -> list[Tensor]:
@@ -176,20 +247,45 @@ def _grad_line(tensor: Tensor) -> str | None:
     return f"∇ {tuple(grad.shape)}, ‖∇‖ = {float(np.linalg.norm(grad)):.3g}"
 
 
-def _values_line(array: np.ndarray) -> str:
-    if array.size <= 4:
-        return np.array2string(array.ravel(), precision=3, separator=", ")
-    return f"mean {float(array.mean()):.3g}, std {float(array.std()):.3g}"
+def numbers(array: np.ndarray) -> str:
+    """The numbers of a small array on one line, 4 significant digits: 0.5, [1, -2.5]."""
+    if array.ndim == 0:
+        return f"{array.item():.4g}"
+    shown = np.array2string(
+        array, separator=", ", formatter={"all": lambda v: f"{v:.4g}"}, threshold=SMALL_VALUES
+    )
+    return " ".join(shown.split())
+
+
+def _value_lines(tensor: Tensor) -> list[str]:
+    """show_values: `value … | grad …` for small tensors (as micrograd's draw_dot), a mean
+    and std for bigger ones."""
+    array = tensor.data
+    if array.size > SMALL_VALUES:
+        if array.size == 0:
+            return ["value (empty)"]
+        return [f"mean {float(array.mean()):.3g}, std {float(array.std()):.3g}"]
+    value = f"value {numbers(array)}"
+    grad = known_grad(tensor)
+    if grad is None:
+        return [value]
+    if array.size == 1:
+        return [f"{value} | grad {numbers(grad)}"]
+    return [value, f"grad {numbers(grad)}"]
 
 
 def _describe(unit: Unit, root_ids: set[int], options: dict) -> tuple[str, list[str]]:
     if unit.collapsed:
-        return "collapsed", [text(line) for line in unit.title.split("\n")]
+        # the last line is ours (how many ops); the first may be a label holding newlines
+        return "collapsed", [text(line) for line in unit.title.rsplit("\n", 1)]
     (member,) = unit.members
     if isinstance(member, Constant):
         array = np.asarray(member.value)
         shown = f"{array.item():g}" if array.ndim == 0 else f"array {_shape_line(array)}"
-        return "constant", [text(shown)]
+        lines = [text(shown)]
+        if options["values"] and array.ndim and array.size <= SMALL_VALUES:
+            lines.append(text(numbers(array)))
+        return "constant", lines
     tensor: Tensor = member
     lines = []
     if tensor.node is not None:
@@ -197,13 +293,15 @@ def _describe(unit: Unit, root_ids: set[int], options: dict) -> tuple[str, list[
         lines.append(text(_op_title(tensor)))
         if options["shapes"]:
             lines.append(text(f"→ {_shape_line(tensor.data)}"))
+        if options["values"]:
+            lines.extend(text(line) for line in _value_lines(tensor))
     else:
         kind = "parameter" if tensor.requires_grad else "input"
         lines.append(text(tensor.name or ("parameter" if kind == "parameter" else "input")))
         if options["shapes"]:
             lines.append(text(_shape_line(tensor.data)))
         if options["values"]:
-            lines.append(text(_values_line(tensor.data)))
+            lines.extend(text(line) for line in _value_lines(tensor))
         if id(tensor) in root_ids:
             kind = "loss"
     if options["grads"] and (line := _grad_line(tensor)):
