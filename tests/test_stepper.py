@@ -130,15 +130,30 @@ def test_a_freed_graph_is_refused_with_what_to_do(tmp_path):
     assert not (tmp_path / "late.html").exists()
 
 
-def test_the_same_loss_twice_shows_the_first_recording_and_runs_nothing(tmp_path):
+def test_the_same_loss_twice(tmp_path):
+    """The first page's backward pass freed the graph: a second is refused, .grad untouched;
+    with retain_graph=True the second page shows the same steps and leaves .grad alone."""
+    for retain_graph in (False, True):
+        (loss, leaves, _), _ = twin_graphs()
+        first = page_data(ag.save_html(loss, tmp_path / "1.html", retain_graph=retain_graph))
+        grads = [w.grad.copy() for w in leaves]
+        if retain_graph:
+            second = page_data(ag.stepper(loss, rankdir="TB").html)
+            assert second["steps"] == first["steps"] and second["units"] == first["units"]
+        else:
+            with pytest.raises(ag.BackwardError, match=r"already freed.*Stepper"):
+                ag.stepper(loss)
+        for w, g in zip(leaves, grads, strict=True):
+            assert w.grad.tobytes() == g.tobytes()
+
+
+def test_a_path_that_cannot_be_written_is_refused_before_backward_runs(tmp_path):
     (loss, leaves, _), _ = twin_graphs()
-    first = page_data(ag.save_html(loss, tmp_path / "1.html"))
-    grads = [w.grad.copy() for w in leaves]
-    second = page_data(ag.stepper(loss, rankdir="TB").html)
-    assert second["steps"] == first["steps"] and second["units"] == first["units"]
-    assert any("nothing ran again" in note for note in second["notes"])
-    for w, g in zip(leaves, grads, strict=True):
-        assert w.grad.tobytes() == g.tobytes()
+    for path, problem in [(tmp_path, "is a folder"), (tmp_path / "no" / "x.html", "no folder")]:
+        with pytest.raises(FileNotFoundError, match=f"save_html: .*{problem}"):
+            ag.save_html(loss, path)
+    assert all(w.grad is None for w in leaves)
+    loss.backward()  # the graph is intact
 
 
 def test_without_dot_nothing_runs_and_the_error_says_how_to_install(tmp_path, monkeypatch):
@@ -378,7 +393,7 @@ def test_any_name_is_data_in_the_page(name):
     with ag.scope(name):
         loss = (w * 2).sum()
     loss.name = name
-    page = ag.stepper(loss).html
+    page = ag.stepper(loss, retain_graph=True).html
     page.encode("utf-8")  # no lone surrogate got in
     raw = page.split('id="stepper-data">')[1].split("</script>")[0]
     assert not set(raw) & set("<>&\u2028\u2029")

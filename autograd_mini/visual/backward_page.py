@@ -27,7 +27,8 @@ What it does to `.grad` (the pass it records is always a real `backward()`):
 - Some tensor of the graph already has a `.grad` (e.g. after `backward(retain_graph=True)`):
   the pass is recorded on the kept graph with those `.grad` set aside, and then every `.grad`
   is put back as it was: looking never adds to a gradient.
-- The same loss again: the page is made from the first recording (nothing runs again).
+- The same loss again: its graph was freed by the first page's backward pass, so this is the
+  case below (keep the first page's `Stepper`, or make it with `retain_graph=True`).
 - A graph already freed by `backward()` that was not recorded: BackwardError, saying to call
   `save_html` before `backward()` or to keep the graph with `backward(retain_graph=True)`.
 
@@ -45,7 +46,6 @@ import html
 import json
 import os
 import re
-import weakref
 from collections import Counter
 from dataclasses import dataclass
 from importlib import resources
@@ -144,20 +144,6 @@ class _Recording:
     grads: dict[int, dict]  # id(tensor) → view of the .grad this pass gave it
 
 
-_RECORDINGS: dict[int, tuple[weakref.ref, _Recording]] = {}
-"""id(loss) → (a weak reference to the loss, its recording); dropped with the loss."""
-
-
-def _recorded(loss: Tensor) -> _Recording | None:
-    entry = _RECORDINGS.get(id(loss))
-    return entry[1] if entry is not None and entry[0]() is loss else None
-
-
-def _keep(loss: Tensor, recording: _Recording) -> None:
-    key = id(loss)
-    _RECORDINGS[key] = (weakref.ref(loss, lambda _: _RECORDINGS.pop(key, None)), recording)
-
-
 def _positions(node: Any, passed: list) -> list[int]:
     """The input position of each (input, gradient) pair a step passed on (edges follow the
     inputs' order; one tensor may be several inputs, as in x * x)."""
@@ -215,8 +201,6 @@ def _check(loss: Any, caller: str) -> None:
             f"{caller}: the loss must have one element (the backward pass starts from ∂L/∂L = 1), "
             f"got shape {loss.shape}; reduce it first, e.g. with .sum() or .mean()."
         )
-    if _recorded(loss) is not None:
-        return
     freed = [t for t in backward_order(loss) if t.node.saved is None]
     if freed:
         raise BackwardError(
@@ -224,7 +208,8 @@ def _check(loss: Any, caller: str) -> None:
             "freed by backward(), so the gradients of its steps are gone. Call "
             f"ag.{caller}(loss, ...) instead of loss.backward() (it runs backward and leaves "
             "every .grad as backward() would), or keep the graph with "
-            "loss.backward(retain_graph=True)."
+            "loss.backward(retain_graph=True); a page already made is kept by the Stepper "
+            "that ag.stepper(loss) returns (.save(path) writes it)."
         )
 
 
@@ -538,6 +523,10 @@ def save_html(
     file: it works opened from disk, offline) and return the Path. Called before
     `loss.backward()`, it runs it (recording every step) and leaves every `.grad` as
     `loss.backward()` would: call it instead. See the module's docstring for the rest."""
+    path = Path(path)
+    if path.is_dir() or not path.parent.is_dir():  # before the backward pass runs
+        problem = "is a folder" if path.is_dir() else f"is in {path.parent}, which is no folder"
+        raise FileNotFoundError(f"save_html: {path} {problem}; give the path of an .html file.")
     return _page(loss, "save_html", retain_graph, draw_options).save(path)
 
 
@@ -546,15 +535,7 @@ def _page(loss: Tensor, caller: str, retain_graph: bool, draw_options: dict) -> 
     dot, snap, layout = build(loss, **{"show_grads": False, **draw_options})
     svg = render_svg(dot, caller).decode("utf-8")  # before anything runs: no dot, no change
     notes = []
-    recording = _recorded(loss)
-    if recording is None:
-        recording = _record(loss, snap, retain_graph)
-        _keep(loss, recording)
-    else:
-        notes.append(
-            "The backward pass shown was recorded when the first page of this loss was made; "
-            "nothing ran again for this one."
-        )
+    recording = _record(loss, snap, retain_graph)
     if recording.mode == "ran":
         notes.append(
             "Recording it ran the loss's backward pass: every .grad is set as loss.backward() "
