@@ -53,6 +53,14 @@ def test_networks_too_big_for_memory_are_refused_first(capsys, tmp_path, command
     assert out == "" and not (tmp_path / "g.svg").exists()
 
 
+def test_train_refuses_a_network_too_big_before_loading_data(capsys, tmp_path):
+    code, out, err = run(
+        capsys, "train", "--data", tmp_path / "absent", "--sizes", "784", "10000000000", "10"
+    )
+    assert_one_line_error(code, err, "--sizes 784 10000000000 10: training would need")
+    assert out == ""
+
+
 def test_a_one_output_softmax_is_refused_in_one_line(capsys):
     code, out, err = run(
         capsys, "check", "--sizes", "2", "3", "1", "--cost", "softmax-cross-entropy"
