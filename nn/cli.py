@@ -375,6 +375,9 @@ def _resume(path: Path) -> tuple[Checkpoint, dict[str, Any], History]:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    for option, value in (("--save", args.save), ("--plot", args.plot)):
+        if value == STDOUT:
+            raise UsageError(f"{option} -: it writes a file, not standard output; give a name.")
     save = None if args.save is None else _prepare_output(args.save, "--save")
     plot_path = None if args.plot is None else _plot_output(args.plot)
     checkpoint = saved = None

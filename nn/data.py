@@ -260,8 +260,9 @@ class _Capped:
 
     def read(self, n: int = -1) -> bytes:
         if n is None or n < 0:
-            n = self.limit - self.count + 1
-        self._take(min(n, self.limit - self.count + 1))
+            n = self.limit - self.count + 1  # one byte past the limit tells if there is more
+        else:
+            self._take(n)  # a request past the limit is refused before anything is read
         data = self._do(self.stream.read, n)
         self.count += len(data)
         self._take(0)

@@ -55,7 +55,7 @@ def temporary_beside(target: Path, suffix: str) -> tuple[int, Path]:
         old.unlink(missing_ok=True)
     handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=suffix)
     try:
-        os.fchmod(handle, 0o666 & ~umask())
+        os.chmod(name, 0o666 & ~umask())
     except BaseException:
         os.close(handle)
         Path(name).unlink(missing_ok=True)

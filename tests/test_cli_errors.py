@@ -141,9 +141,11 @@ def test_graph_to_standard_output(capsys):
         (["demo", "-o", "{tmp}/a-file/g.svg"], ["a-file is a file, not a folder"]),
         (["graph", "-o", "{tmp}"], ["is a directory"]),
         (["demo", "-o", "-"], ["the demo prints its report on standard output"]),
+        (["train", "--data", "x", "--save", "-"], ["--save -: it writes a file"]),
+        (["train", "--data", "x", "--plot", "-"], ["--plot -: it writes a file"]),
     ],
 )
-def test_bad_drawing_destinations_are_refused_before_any_work(capsys, tmp_path, argv, fragments):
+def test_bad_output_destinations_are_refused_before_any_work(capsys, tmp_path, argv, fragments):
     (tmp_path / "a-file").write_text("not a folder")
     code, out, err = run(capsys, *[a.format(tmp=tmp_path) for a in argv])
     assert_one_line_error(code, err, *fragments)

@@ -199,6 +199,16 @@ def nn_layout_with(X):
     return ((X, y), (X[:1], y[:1]), (X[:1], y[:1]))
 
 
+def test_a_pickle_right_at_the_cap_loads_and_one_byte_over_is_refused(tmp_path, monkeypatch):
+    path = write_tiny_mnist(tmp_path / "mnist.pkl.gz")
+    size = len(gzip.decompress(path.read_bytes()))
+    monkeypatch.setattr(nn.data, "PICKLE_MAX_BYTES", size)
+    assert load_mnist(path).train[0].shape == (40, 784)
+    monkeypatch.setattr(nn.data, "PICKLE_MAX_BYTES", size - 1)
+    with pytest.raises(DataError, match=f"decompresses to more than {size - 1:,} bytes"):
+        load_mnist(path)
+
+
 def test_the_cap_is_above_the_real_pickle():
     assert nn.data.PICKLE_MAX_BYTES > 222_134_543  # gzip -l ../shared/data/mnist.pkl.gz
 
