@@ -8,10 +8,12 @@
 
 The engine is `tensor.py` (recording and backward), `ops.py` and `losses.py` (the op table)
 and `broadcasting.py`; read those first. Around it: `functional.py` (the `ag.` spellings),
-`gradcheck.py` and `compare.py` (checking gradients), `visual/` (drawings, `explain`), and
-the optional `fused.py` (a layer as one node, for speed), which nothing else needs.
+`gradcheck.py`, `compare.py`, `replay.py` and `backward_check.py` (checking gradients),
+`visual/` (drawings, `explain`, the worksheet), and the optional `fused.py` (a layer as one
+node, for speed), which nothing else needs.
 """
 
+from .backward_check import check_backward
 from .broadcasting import unbroadcast
 from .compare import GradientReport, Row
 from .errors import (
@@ -24,24 +26,43 @@ from .errors import (
     ShapeError,
 )
 from .functional import (
+    abs,
     as_tensor,
+    clip,
+    concatenate,
     exp,
+    expand_dims,
+    expm1,
+    flatten,
+    leaky_relu,
     linear,
     log,
+    log1p,
     log_softmax,
+    logsumexp,
     matmul,
     max,
+    maximum,
     mean,
+    min,
+    minimum,
     relu,
     reshape,
     sigmoid,
     softmax,
+    softplus,
     sqrt,
+    squeeze,
+    stack,
+    std,
     sum,
+    swapaxes,
     tanh,
     transpose,
+    var,
+    where,
 )
-from .gradcheck import central_differences, gradcheck
+from .gradcheck import central_differences, gradcheck, gradcheck_graph
 from .losses import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -52,7 +73,7 @@ from .losses import (
 from .ops import OPS, Op
 from .recording import detect_anomaly, enable_grad, is_grad_enabled, no_grad, scope
 from .tensor import Node, Tensor, apply, backward_order
-from .visual import GraphvizMissingError, draw, explain, save_svg
+from .visual import GraphvizMissingError, backward_worksheet, draw, explain, save_svg
 
 __version__ = "0.1.0"
 
@@ -71,26 +92,41 @@ __all__ = [
     "Row",
     "ShapeError",
     "Tensor",
+    "abs",
     "apply",
     "as_tensor",
     "backward_order",
+    "backward_worksheet",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "central_differences",
+    "check_backward",
+    "clip",
+    "concatenate",
     "cross_entropy",
     "detect_anomaly",
     "draw",
     "enable_grad",
     "exp",
+    "expand_dims",
     "explain",
+    "expm1",
+    "flatten",
     "gradcheck",
+    "gradcheck_graph",
     "is_grad_enabled",
+    "leaky_relu",
     "linear",
     "log",
+    "log1p",
     "log_softmax",
+    "logsumexp",
     "matmul",
     "max",
+    "maximum",
     "mean",
+    "min",
+    "minimum",
     "mse_loss",
     "no_grad",
     "quadratic_cost",
@@ -100,9 +136,16 @@ __all__ = [
     "scope",
     "sigmoid",
     "softmax",
+    "softplus",
     "sqrt",
+    "squeeze",
+    "stack",
+    "std",
     "sum",
+    "swapaxes",
     "tanh",
     "transpose",
     "unbroadcast",
+    "var",
+    "where",
 ]

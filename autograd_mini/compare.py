@@ -8,7 +8,8 @@ against the closed forms and finite differences). Each comparison is a `Row`; a
 wrong one.
 
 Verdicts: "exact" (bit for bit), "agrees to rounding", "wrong", "wrong shape", "not finite"
-(the given array holds NaN or inf), "not an array" and "missing".
+(the given array holds NaN or inf), "wrong dtype" (integers or booleans, where a gradient is
+floating point), "not an array" and "missing".
 
 How "agrees to rounding" is decided. Two correct computations of the same gradient
 differ because each rounds differently (REFERENCE: Higham, ch. 3): each op is off by up to
@@ -38,27 +39,39 @@ from typing import Any
 
 import numpy as np
 
+from .broadcasting import summed_axes
+
 SAFETY = 8.0
 """How many times the measured rounding error of one correct computation the allowance is."""
 
 OK_VERDICTS = ("exact", "agrees to rounding")
 
 
+_UNIT_ROUNDOFF = {
+    np.dtype(t): float(np.finfo(t).eps) / 2 for t in (np.float16, np.float32, np.float64)
+}
+
+
 def unit_roundoff(dtype: Any) -> float:
     """u = 2⁻ᵖ for a float dtype with p bits of mantissa: 2⁻²⁴ float32, 2⁻⁵³ float64."""
     dtype = np.dtype(dtype)
-    if dtype.kind != "f":
-        dtype = np.dtype(np.float64)
-    return float(np.finfo(dtype).eps) / 2
+    u = _UNIT_ROUNDOFF.get(dtype)
+    if u is None:
+        u = float(np.finfo(dtype if dtype.kind == "f" else np.float64).eps) / 2
+    return u
 
 
-def allowance(expected: np.ndarray, dtype: Any, measured: float | None = None) -> tuple[float, str]:
+def allowance(
+    expected: np.ndarray, dtype: Any, measured: float | None = None, scale: float | None = None
+) -> tuple[float, str]:
     """How far a correct gradient computed in `dtype` may be from `expected` by rounding,
     and the sentence that says so. `measured`: the rounding error found by replaying the
-    graph in the other precision (see the module docstring), when the graph is known."""
+    graph in the other precision (see the module docstring), when the graph is known.
+    `scale`: max |expected|, when the caller has it."""
     u = unit_roundoff(dtype)
-    scale = float(np.max(np.abs(expected))) if expected.size else 0.0
-    name = np.dtype(dtype).name if np.dtype(dtype).kind == "f" else "float64"
+    if scale is None:
+        scale = float(np.abs(expected).max()) if expected.size else 0.0
+    name = str(dtype) if np.dtype(dtype).kind == "f" else "float64"
     if measured is not None:
         allowed = max(SAFETY * measured, 2 * u * scale)
         how = "measured on this graph"
@@ -234,7 +247,8 @@ class Hints:
     gradient). alternatives: (description, array) pairs, known wrong answers for this
     tensor (a planted mistake, one branch of a fan-out). rule: the op table's rule for this
     gradient, quoted with a transpose. role: "weight" or "bias" of a layer, for the book's
-    wording of the classic mistakes.
+    wording of the classic mistakes. upstream: the name of the gradient this one is summed
+    from where the tensor was broadcast (e.g. "dhpreact"), for the sum to write.
     """
 
     batch_size: int | None = None
@@ -242,6 +256,7 @@ class Hints:
     alternatives: list[tuple[str, np.ndarray]] = field(default_factory=list)
     rule: str | None = None
     role: str | None = None
+    upstream: str | None = None
 
 
 def compare(
@@ -254,11 +269,13 @@ def compare(
     hints: Hints | None = None,
     op: str | None = None,
     source: str = "actual",
+    allowed: tuple[float, str] | None = None,
 ) -> Row:
     """The row comparing `actual` (anything: it is checked) with the reference `expected`.
 
     measured: the rounding error measured on the graph (see `allowance`). extra: error the
     method of `actual` is allowed on top of rounding (finite differences' truncation).
+    allowed: (the allowance, the sentence stating it), decided by the caller instead.
     """
     hints = hints or Hints()
     expected = np.asarray(expected)
@@ -279,28 +296,45 @@ def compare(
         ]
         return row
     row.actual_shape = actual.shape
-    if actual.dtype.kind == "f" and not np.isfinite(actual).all():
+    if actual.dtype.kind in "iub":
+        row.verdict = "wrong dtype"
+        same = actual.shape == expected.shape and np.array_equal(actual, expected)
+        row.diagnoses = [
+            f"it is an array of {actual.dtype}, where a gradient is floating point (an "
+            "integer division, or np.zeros_like of an integer array?)"
+            + ("; its values are right" if same else "")
+        ]
+        return row
+    difference = None
+    if actual.shape == expected.shape and expected.size:  # one pass finds the worst entry
+        difference = np.subtract(actual, expected, dtype=np.float64)
+        np.abs(difference, out=difference)
+        worst = np.unravel_index(int(difference.argmax()), expected.shape)
+        row.max_abs_error = float(difference[worst])
+    if actual.dtype.kind == "f" and not (
+        np.isfinite(row.max_abs_error) if difference is not None else np.isfinite(actual).all()
+    ):
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(actual))[0]) if actual.ndim else ()
-        row.verdict = "not finite"
+        row.verdict, row.max_abs_error = "not finite", None
         row.diagnoses = [
             f"it holds {actual[bad]} at {bad} ({int((~np.isfinite(actual)).sum())} of "
             f"{actual.size} entries are NaN or inf)"
         ]
         return row
-    dtype = _lower_precision(expected.dtype, actual.dtype)
-    row.allowed, row.allowance = allowance(expected, dtype, measured)
-    row.allowed += extra
+    dtype = lower_precision(expected.dtype, actual.dtype)
+    scale = float(np.abs(expected).max()) if expected.size else 0.0
+    if allowed is None:
+        row.allowed, row.allowance = allowance(expected, dtype, measured, scale)
+        row.allowed += extra
+    else:
+        row.allowed, row.allowance = allowed
     if actual.shape == expected.shape:
-        difference = np.abs(actual.astype(np.float64) - expected.astype(np.float64))
-        scale = float(np.max(np.abs(expected))) if expected.size else 0.0
-        if expected.size:
-            worst = np.unravel_index(int(np.argmax(difference)), expected.shape)
-            row.worst_index = tuple(int(i) for i in worst)
-            row.max_abs_error = float(difference[worst])
+        if difference is not None:
+            row.worst_index = tuple(map(int, worst))
         else:
             row.worst_index, row.max_abs_error = (), 0.0
         row.max_rel_error = row.max_abs_error / scale if scale else row.max_abs_error
-        if np.array_equal(actual, expected):
+        if row.max_abs_error == 0:  # (the reference is finite: equal everywhere)
             row.verdict = "exact"
             return row
         if row.max_abs_error <= row.allowed:
@@ -316,9 +350,33 @@ def compare(
     return row
 
 
-def _lower_precision(*dtypes: np.dtype) -> np.dtype:
-    floats = [np.dtype(d) for d in dtypes if np.dtype(d).kind == "f"]
-    return min(floats, key=lambda d: d.itemsize) if floats else np.dtype(np.float64)
+CONVENTIONS = ("rows", "columns")
+"""The layouts gradients may be given in: the engine's rows (one example per row, W as
+in × out) or Nielsen's columns (one example per column, w = Wᵀ as out × in)."""
+
+
+def to_rows(value: Any, shape: tuple[int, ...]) -> Any:
+    """A gradient in Nielsen's column layout turned into the engine's row layout for a tensor
+    of `shape`: every 2-D array transposed (w → W, δ → Δ), a column (n, 1) read as (n,).
+    Anything that is not an array of numbers is returned as it is (compare says so)."""
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError):
+        return value
+    if array.dtype.kind not in "fiub":
+        return value
+    if array.ndim == 2 and len(shape) == 1 and array.shape == (shape[0], 1):
+        return array.reshape(shape)
+    return array.T if array.ndim == 2 else array
+
+
+def lower_precision(*dtypes: np.dtype) -> np.dtype:
+    """The float dtype with the fewest bits among these (float64 when none is a float)."""
+    lowest = None
+    for dtype in dtypes:
+        if dtype.kind == "f" and (lowest is None or dtype.itemsize < lowest.itemsize):
+            lowest = dtype
+    return np.dtype(np.float64) if lowest is None else lowest
 
 
 def _fallback(expected: np.ndarray, actual: np.ndarray) -> str:
@@ -351,6 +409,7 @@ def diagnose(
         ratio = constant_ratio(actual, expected)
         if ratio is not None and not np.isclose(ratio, 1) and not np.isclose(ratio, -1):
             found.append(_describe_factor(ratio, m))
+        found += _one_hot_messages(expected, actual, close, m)
         if actual.ndim == 2 and actual.shape[0] == actual.shape[1] and close(actual.T, expected):
             found.append(_transpose_message(actual.shape, expected.shape, hints))
     elif actual.ndim == 2 and actual.shape[::-1] == expected.shape:
@@ -369,7 +428,7 @@ def diagnose(
         found.append(
             f"the numbers are right but the shape is {actual.shape}: {expected.shape} is needed"
         )
-    for other, grad in hints.others.items():
+    for other, grad in hints.others.items() if not found else ():
         if grad.shape == actual.shape and grad.size and close(actual, grad):
             found.append(f"it equals the gradient of {other}: {_swapped(hints)}")
     if actual.shape == expected.shape:
@@ -435,28 +494,37 @@ def _transpose_message(actual: tuple, expected: tuple, hints: Hints) -> str:
 def _broadcast_messages(
     expected: np.ndarray, actual: np.ndarray, close: Any, hints: Hints, depth: int
 ) -> list[str]:
-    """The gradient of a broadcast input not summed back: extra leading axes, or size-1 axes
-    given at full size, (m, n) for (n,) or (1, n) for (n,)."""
-    if actual.size and actual.size % max(expected.size, 1) == 0 and expected.size:
-        if actual.shape[-expected.ndim :] == expected.shape or expected.ndim == 0:
-            lead = tuple(range(actual.ndim - expected.ndim))
-            if lead and actual.size == expected.size:  # (1, n) for (n,): keepdims
-                if close(actual.reshape(expected.shape), expected):
-                    kind = "row" if actual.shape[-1] == expected.size else "column"
-                    return [
-                        f"the values are right but it is a {kind} {actual.shape}; the "
-                        f"tensor and its gradient have shape {expected.shape} (drop the "
-                        "extra axis: keepdims=False, or .reshape)"
-                    ]
-            elif lead:
-                return _sum_messages(expected, actual, lead, close, hints, depth)
-        if expected.ndim == 1 and actual.ndim == 2 and actual.shape[0] == expected.shape[0]:
-            if actual.shape[1] == 1 and close(actual.reshape(expected.shape), expected):
-                return [
-                    f"the values are right but it is a column {actual.shape}; the tensor "
-                    f"and its gradient have shape {expected.shape}"
-                ]
-            return _sum_messages(expected, actual, (1,), close, hints, depth)
+    """The right numbers in a shape with extra or missing size-1 axes ((1, n) for (n,)), or
+    the gradient of a broadcast input not summed back: it has the stretched shape ((m, n)
+    for a bias (n,) or (1, n) added to every row), or one column per example ((n, m))."""
+    if not expected.size or not actual.size:
+        return []
+    if actual.size == expected.size:
+        if close(actual.reshape(expected.shape), expected):
+            keepdims = "keepdims=False" if actual.ndim > expected.ndim else "keepdims=True"
+            kind = (
+                "a column"
+                if actual.ndim == 2 and actual.shape[1] == 1
+                else "a row"
+                if actual.ndim == 2 and actual.shape[0] == 1
+                else "of shape"
+            )
+            return [
+                f"the values are right but it is {kind} {actual.shape}; the tensor and its "
+                f"gradient have shape {expected.shape} (a size-1 axis too many or too few: "
+                f"{keepdims} in the sum, or .reshape({expected.shape}))"
+            ]
+        return []
+    try:
+        stretched = np.broadcast_shapes(expected.shape, actual.shape)
+    except ValueError:
+        stretched = None
+    if stretched == actual.shape:
+        return _sum_messages(
+            expected, actual, summed_axes(expected.shape, actual.shape), close, hints, depth
+        )
+    if expected.ndim == 1 and actual.ndim == 2 and actual.shape[0] == expected.shape[0]:
+        return _sum_messages(expected, actual, (1,), close, hints, depth)  # one column each
     return []
 
 
@@ -469,31 +537,76 @@ def _sum_messages(
     depth: int,
 ) -> list[str]:
     where = "axis " + ", ".join(map(str, axes))
-    layout = "one row per example" if axes == (0,) else f"the axes {axes} kept"
+    layout = (
+        "one row per example"
+        if axes == (0,)
+        else "one column per example"
+        if axes == (1,) and expected.ndim == 1
+        else f"the broadcast {where} kept"
+    )
     summed = actual.sum(axis=axes).reshape(expected.shape)
     count = actual.size // expected.size
-    what = "Δ" if hints.role == "bias" else "it"
+    keepdims = ", keepdims=True" if expected.ndim == actual.ndim else ""
+    what = "Δ" if hints.role == "bias" else hints.upstream or "it"
+    total = f"{what}.sum(axis={_axis_text(axes)}{keepdims})"
     if close(summed, expected):
+        if hints.role == "bias":
+            return [
+                f"it is the error Δ itself, {layout} (shape {actual.shape}): a bias is "
+                f"broadcast over the batch, so its gradient is the sum over the batch: "
+                f"{total} → {expected.shape}"
+            ]
         return [
-            f"it is the error Δ itself, {layout} (shape {actual.shape}): the tensor was "
-            f"broadcast over {where}, so its gradient is the sum over {where}: "
-            f"{what}.sum(axis={_axis_text(axes)}) → {expected.shape}"
+            f"it is not summed over the broadcast {where}: the tensor, of shape "
+            f"{expected.shape}, was stretched to {actual.shape} in the forward pass (used "
+            f"once per row), so its gradient is the sum of those uses: {total} → "
+            f"{expected.shape}"
         ]
     if close(summed / count, expected):
         return [
             f"it is an error term {layout} (shape {actual.shape}) that lacks the batch's 1/m: "
-            f"its mean over {where} is right; the sum {what}.sum(axis={_axis_text(axes)}) of "
-            f"an error that carries the 1/m (Δ = ∇_A C ⊙ σ′(Z), ∇_A C = (A − Y)/m) → "
-            f"{expected.shape}"
+            f"its mean over {where} is right; the sum {total} of an error that carries "
+            f"the 1/m (Δ = ∇_A C ⊙ σ′(Z), ∇_A C = (A − Y)/m) → {expected.shape}"
         ]
     if depth == 0 and count > 1:
         inner = diagnose(expected, summed, close, hints, depth + 1)
         return [
-            f"it is not summed over the batch ({layout}, shape {actual.shape}; use "
-            f"{what}.sum(axis={_axis_text(axes)})), and after summing: {d}"
+            f"it is not summed over the broadcast {where} ({layout}, shape {actual.shape}; "
+            f"use {total}), and after summing: {d}"
             for d in inner
         ]
     return []
+
+
+def _one_hot_messages(
+    expected: np.ndarray, actual: np.ndarray, close: Any, m: int | None
+) -> list[str]:
+    """The gradient of softmax cross-entropy written without (or with twice) its one-hot
+    term: it differs from the right one by the same c at exactly one place in every row."""
+    if actual.ndim != 2 or actual.shape[1] < 2 or close(actual, expected):
+        return []
+    difference = actual - expected
+    places = np.argmax(np.abs(difference), axis=1)
+    rows = np.arange(len(difference))
+    c = difference[rows, places]
+    rest = difference.copy()
+    rest[rows, places] = 0
+    if not (np.allclose(c, c[0], rtol=1e-6, atol=0) and close(rest, np.zeros_like(rest))):
+        return []
+    scale = f"1/m = 1/{m}" if m and np.isclose(abs(c[0]), 1 / m, rtol=1e-6) else f"{abs(c[0]):.4g}"
+    if c[0] > 0:
+        return [
+            f"it is {scale} too large at exactly one place in every row (columns "
+            f"{places[:6].tolist()}{'…' if len(places) > 6 else ''}): the one-hot term is "
+            "missing — softmax cross-entropy's gradient is (softmax(z) − onehot(y)) / m, so "
+            "the −1 at each row's label (divided by m) must be subtracted"
+        ]
+    return [
+        f"it is {scale} too small at exactly one place in every row (columns "
+        f"{places[:6].tolist()}{'…' if len(places) > 6 else ''}): the one-hot term is "
+        "subtracted twice (or with the wrong scale) — (softmax(z) − onehot(y)) / m has one −1/m "
+        "per row, at the label"
+    ]
 
 
 def _axis_text(axes: tuple[int, ...]) -> str:

@@ -19,10 +19,15 @@ The contract a VJP keeps: it returns a new array, `g` itself, or a view of `g`; 
 array saved by the forward or owned by anyone else (`backward()` relies on it to avoid
 copies). Adding an op: one `Op(...)` here (or in `losses.py`), a method or function that
 calls `apply(op, ...)`, and one line in the op table of `tests/test_ops.py`.
+
+Ops of any number of inputs (concatenate, stack) give each input its own slice of dz, so
+their VJPs and rules depend on the call: their entry has a `per_call(shapes, **params)`
+that makes them, and `op.for_call(shapes, **params)` is the Op one call runs (below).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -30,7 +35,7 @@ import numpy as np
 from numpy.lib.array_utils import normalize_axis_tuple
 
 from .broadcasting import broadcast_error, matmul_error, unbroadcast
-from .errors import ShapeError
+from .errors import InputError, ShapeError
 
 Axis = int | tuple[int, ...] | None
 
@@ -43,18 +48,23 @@ class Op:
     on_error(name, exc, arrays): the error to raise
     when numpy's forward fails, naming this op and the shapes (by default it explains
     broadcasting failures).
+    per_call(shapes, **params) -> (vjps, rules): only for an op of any number of inputs
+    (concatenate, stack), whose entry has no `vjps` or `rules` of its own: it checks the
+    inputs' shapes and makes one VJP and one rule per input, for `for_call`.
+    A VJP is None for an input that can never require grad (where's boolean condition).
     """
 
-    __slots__ = ("broadcasts", "forward", "name", "on_error", "rules", "vjps")
+    __slots__ = ("broadcasts", "forward", "name", "on_error", "per_call", "rules", "vjps")
 
     def __init__(
         self,
         name: str,
         forward: Callable[..., tuple[Any, tuple]],
-        vjps: Sequence[Callable[..., Any]],
+        vjps: Sequence[Callable[..., Any] | None],
         rules: Sequence[str],
         broadcasts: tuple[int, ...] = (),
         on_error: Callable[[str, Exception, list], Exception] | None = None,
+        per_call: Callable[..., tuple[Sequence[Callable], Sequence[str]]] | None = None,
     ) -> None:
         if len(vjps) != len(rules):
             raise ValueError(f"op {name}: {len(vjps)} VJPs but {len(rules)} rules")
@@ -66,7 +76,22 @@ class Op:
         self.rules = tuple(rules)
         self.broadcasts = broadcasts
         self.on_error = on_error or explain_error
+        self.per_call = per_call
         OPS[name] = self
+
+    def for_call(self, shapes: Sequence[tuple[int, ...]], **params: Any) -> Op:
+        """The Op that one call of this op of any number of inputs runs: the same name and
+        forward, with the VJPs and rules `per_call` makes for inputs of these shapes (so
+        `explain()` and the drawings say which slice of dz goes to which input). It is not
+        added to OPS: `apply(ops.concatenate.for_call(shapes, axis=1), *xs, axis=1)`."""
+        if self.per_call is None:
+            raise TypeError(f"op {self.name} takes a fixed number of inputs; apply it directly.")
+        vjps, rules = self.per_call(shapes, **params)
+        call = Op.__new__(Op)
+        call.name, call.forward, call.broadcasts = self.name, self.forward, self.broadcasts
+        call.on_error, call.per_call = self.on_error, self.per_call
+        call.vjps, call.rules = tuple(vjps), tuple(rules)
+        return call
 
     def __repr__(self) -> str:
         return f"Op({self.name!r}, rules={self.rules})"
@@ -150,6 +175,97 @@ neg = Op(
     forward=lambda x: (-x, ()),
     vjps=(lambda g: -g,),
     rules=("dx = −dz",),
+)
+
+
+def _power(x, y):
+    """z = x^y for a tensor exponent y, which needs a positive base: dy = dz ⊙ z ⊙ ln x."""
+    x, y = _float_operand(x), _float_operand(y)
+    if np.any(np.less_equal(x, 0)):
+        where = np.argwhere(np.less_equal(np.asarray(x), 0))[0]
+        raise InputError(
+            f"power: x ** y with a tensor exponent needs a positive base x, because "
+            f"dy = dz ⊙ z ⊙ ln x, and ln x is undefined for x ≤ 0; the base holds "
+            f"{np.asarray(x)[tuple(where)]} at index {tuple(int(i) for i in where)} (shape "
+            f"{np.shape(x)}). For a negative base, raise it to a number (x ** 2); for |x|^y "
+            "write x.abs() ** y."
+        )
+    z = np.power(x, y)
+    return z, (x, y, z)
+
+
+power = Op(
+    "power",
+    forward=_power,
+    vjps=(
+        lambda g, x, y, z: g * (y * z / x),
+        lambda g, x, y, z: g * (z * np.log(x, dtype=z.dtype)),
+    ),
+    rules=("dx = dz ⊙ y·x^(y−1) = dz ⊙ y·z / x", "dy = dz ⊙ z ⊙ ln x"),
+    broadcasts=(0, 1),
+)
+
+
+def _winner(g, wins, ties):
+    """dz where this input wins, dz/2 where the two tie (a kink: they share it), else 0."""
+    return np.where(ties, g / 2, np.where(wins, g, 0))
+
+
+maximum = Op(
+    "maximum",
+    forward=lambda x, y: (np.maximum(x, y), (x, y)),
+    vjps=(
+        lambda g, x, y: _winner(g, np.greater(x, y), np.equal(x, y)),
+        lambda g, x, y: _winner(g, np.greater(y, x), np.equal(x, y)),
+    ),
+    rules=(
+        "dx = dz where x > y, dz/2 where x = y, 0 elsewhere",
+        "dy = dz where y > x, dz/2 where x = y, 0 elsewhere",
+    ),
+    broadcasts=(0, 1),
+)
+
+minimum = Op(
+    "minimum",
+    forward=lambda x, y: (np.minimum(x, y), (x, y)),
+    vjps=(
+        lambda g, x, y: _winner(g, np.less(x, y), np.equal(x, y)),
+        lambda g, x, y: _winner(g, np.less(y, x), np.equal(x, y)),
+    ),
+    rules=(
+        "dx = dz where x < y, dz/2 where x = y, 0 elsewhere",
+        "dy = dz where y < x, dz/2 where x = y, 0 elsewhere",
+    ),
+    broadcasts=(0, 1),
+)
+
+
+def _where(condition, x, y):
+    condition = np.asarray(condition)
+    if condition.dtype != np.bool_:
+        raise InputError(
+            f"where: the condition must be boolean (True where to take the first operand), "
+            f"got dtype {condition.dtype} of shape {condition.shape}. A comparison gives one "
+            "(x.data > 0); note that Tensor([True, False]) holds float64 (Python lists become "
+            "float64): pass np.array([True, False]) instead."
+        )
+    return np.where(condition, x, y), (condition,)
+
+
+where = Op(
+    "where",
+    forward=_where,
+    vjps=(
+        None,  # the condition is never differentiated (a boolean cannot require grad)
+        lambda g, condition: np.where(condition, g, 0),
+        lambda g, condition: np.where(condition, 0, g),
+    ),
+    rules=(
+        "none: the condition is not differentiated",
+        "dx = dz where the condition holds, 0 elsewhere",
+        "dy = dz where the condition does not hold, 0 elsewhere",
+    ),
+    broadcasts=(0, 1, 2),
 )
 
 
@@ -264,6 +380,78 @@ astype = Op(
     rules=("dx = dz cast back to x's dtype",),
 )
 
+abs_ = Op(
+    "abs",
+    forward=lambda x: (np.abs(x), (x,)),
+    vjps=(lambda g, x: g * np.sign(x),),
+    rules=("dx = dz ⊙ sign(x) (0 at x = 0)",),
+)
+
+
+def _clip(x, lo=None, hi=None):
+    lo = None if lo is None else _number("clip", "lo", lo)
+    hi = None if hi is None else _number("clip", "hi", hi)
+    if lo is None and hi is None:
+        raise InputError("clip: give lo, hi or both (None leaves that side open).")
+    if lo is not None and hi is not None and lo > hi:
+        raise InputError(f"clip: lo = {lo} is above hi = {hi}; the interval [lo, hi] is empty.")
+    return np.clip(x, lo, hi), (x, lo, hi)
+
+
+def _clip_vjp(g, x, lo, hi):
+    inside = (True if lo is None else x >= lo) & (True if hi is None else x <= hi)
+    return g * inside
+
+
+clip = Op(
+    "clip",
+    forward=_clip,
+    vjps=(_clip_vjp,),
+    rules=("dx = dz where lo ≤ x ≤ hi (the bounds included), 0 outside",),
+)
+
+log1p = Op(
+    "log1p",
+    forward=lambda x: (np.log1p(as_float(x)), (x,)),
+    vjps=(lambda g, x: g / (1 + x),),
+    rules=("dx = dz / (1 + x)",),
+)
+
+expm1 = Op(
+    "expm1",
+    forward=lambda x: ((z := np.expm1(as_float(x))), (z,)),
+    vjps=(lambda g, z: g * (z + 1),),
+    rules=("dx = dz ⊙ (z + 1) = dz ⊙ e^x",),
+)
+
+
+def _leaky_relu(z, slope=0.01):
+    slope = _number("leaky_relu", "slope", slope)
+    z = as_float(z)
+    return np.where(z > 0, z, z * slope), (z, slope)
+
+
+leaky_relu = Op(
+    "leaky_relu",
+    forward=_leaky_relu,
+    vjps=(lambda g, z, slope: np.where(z > 0, g, g * slope),),
+    rules=("dz = da where z > 0, da ⊙ slope elsewhere (slope at z = 0)",),
+)
+
+
+def _softplus(z):
+    """a = ln(1 + e^z) = max(z, 0) + ln(1 + e^(−|z|)): e^(−|z|) ≤ 1 never overflows."""
+    z = as_float(z)
+    return np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z))), (z,)
+
+
+softplus = Op(
+    "softplus",
+    forward=_softplus,
+    vjps=(lambda g, z: g * _sigmoid(z)[0],),
+    rules=("dz = da ⊙ σ(z)",),
+)
+
 
 # ----------------------------------------------------------------------------------------
 # Reductions. The gradient of a reduction is spread back over the reduced axes.
@@ -315,23 +503,112 @@ mean = Op(
 )
 
 
-def _max(x, axis=None, keepdims=False):
-    axes = _axes(axis, x.ndim)
-    z_kept = x.max(axis=axes, keepdims=True)
-    z = z_kept if keepdims else np.squeeze(z_kept, axis=axes)
-    return z, (x, z_kept, axes, keepdims)
+def _extreme(reduce):
+    """The forward of max (reduce = np.max) or min: z, and z with the reduced axes kept."""
+
+    def forward(x, axis=None, keepdims=False):
+        axes = _axes(axis, x.ndim)
+        z_kept = reduce(x, axis=axes, keepdims=True)
+        z = z_kept if keepdims else np.squeeze(z_kept, axis=axes)
+        return z, (x, z_kept, axes, keepdims)
+
+    return forward
 
 
-def _max_vjp(g, x, z_kept, axes, keepdims):
+def _extreme_vjp(g, x, z_kept, axes, keepdims):
     winners = x == z_kept
-    return winners * (_restore_axes(g, axes, keepdims) / winners.sum(axis=axes, keepdims=True))
+    ties = winners.sum(axis=axes, keepdims=True, dtype=g.dtype)  # counted in g's dtype
+    return winners * (_restore_axes(g, axes, keepdims) / ties)
 
 
 max_ = Op(
     "max",
-    forward=_max,
-    vjps=(_max_vjp,),
+    forward=_extreme(np.max),
+    vjps=(_extreme_vjp,),
     rules=("dx = dz at the maximum (split evenly among ties), 0 elsewhere",),
+)
+
+min_ = Op(
+    "min",
+    forward=_extreme(np.min),
+    vjps=(_extreme_vjp,),
+    rules=("dx = dz at the minimum (split evenly among ties), 0 elsewhere",),
+)
+
+
+def _deviations(name, x, axis, keepdims, ddof):
+    """x − mean(x) over the axes, Σ (x − mean)² / (n − ddof) (the variance), the axes, and
+    n − ddof (n: elements per output), after checking ddof."""
+    x = as_float(x)
+    axes = _axes(axis, x.ndim)
+    n = math.prod(x.shape if axes is None else (x.shape[a] for a in axes))
+    if isinstance(ddof, bool) or not isinstance(ddof, (int, np.integer)) or ddof < 0:
+        raise InputError(f"{name}: ddof must be a whole number ≥ 0, got {ddof!r}.")
+    if ddof >= n:
+        over = "all axes" if axis is None else f"axis {axis}"
+        raise InputError(
+            f"{name}: ddof={ddof} needs more than {ddof} element{'s' * (ddof != 1)} per "
+            f"output, but reducing shape {x.shape} over {over} gives n = {n}; the divisor "
+            "n − ddof must be above 0."
+        )
+    d = x - x.mean(axis=axes, keepdims=True)
+    variance = divide_by_count((d * d).sum(axis=axes, keepdims=keepdims), int(n - ddof))
+    return d, variance, axes, int(n - ddof)
+
+
+def _var(x, axis=None, keepdims=False, ddof=0):
+    d, z, axes, dof = _deviations("var", x, axis, keepdims, ddof)
+    return z, (d, axes, keepdims, dof)
+
+
+var = Op(
+    "var",
+    forward=_var,
+    vjps=(lambda g, d, axes, keepdims, dof: _restore_axes(g, axes, keepdims) * d * (2 / dof),),
+    rules=("dx = dz ⊙ 2(x − mean) / (n − ddof) (n = elements per output)",),
+)
+
+
+def _std(x, axis=None, keepdims=False, ddof=0):
+    d, variance, axes, dof = _deviations("std", x, axis, keepdims, ddof)
+    z = np.sqrt(variance)
+    return z, (d, _restore_axes(z, axes, keepdims), axes, keepdims, dof)
+
+
+def _std_vjp(g, d, z_kept, axes, keepdims, dof):
+    divisor = z_kept * dof
+    constant = divisor == 0  # no deviation: no derivative (a kink, as |x| at 0); take 0
+    scale = np.where(constant, 0, _restore_axes(g, axes, keepdims) / np.where(constant, 1, divisor))
+    return d * scale
+
+
+std = Op(
+    "std",
+    forward=_std,
+    vjps=(_std_vjp,),
+    rules=("dx = dz ⊙ (x − mean) / ((n − ddof)·z) (0 where z = 0)",),
+)
+
+
+def _logsumexp(x, axis=None, keepdims=False):
+    x = as_float(x)
+    axes = _axes(axis, x.ndim)
+    top = x.max(axis=axes, keepdims=True)
+    shift = np.where(np.isfinite(top), top, 0)  # not by ±inf: −inf − (−inf) would be nan
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        e = np.exp(x - shift)  # ≤ 1 wherever the maximum is finite: no overflow
+        total = e.sum(axis=axes, keepdims=True)
+        z_kept = np.log(total) + shift  # ln 0 = −inf for values that are all −inf
+        softmax = np.divide(e, total, out=np.zeros_like(e), where=total > 0)  # 0 there
+    z = z_kept if keepdims else np.squeeze(z_kept, axis=axes)
+    return z, (softmax, axes, keepdims)
+
+
+logsumexp = Op(
+    "logsumexp",
+    forward=_logsumexp,
+    vjps=(lambda g, softmax, axes, keepdims: softmax * _restore_axes(g, axes, keepdims),),
+    rules=("dx = dz ⊙ softmax(x) = dz ⊙ e^(x − z) over the reduced axes",),
 )
 
 
@@ -339,15 +616,77 @@ max_ = Op(
 # Shape ops: the gradient takes the inverse path.
 # ----------------------------------------------------------------------------------------
 
+
+def _reshape_back(g, shape):
+    return g.reshape(shape)
+
+
 reshape = Op(
     "reshape",
     forward=lambda x, shape: (x.reshape(shape), (x.shape,)),
-    vjps=(lambda g, shape: g.reshape(shape),),
+    vjps=(_reshape_back,),
+    rules=("dx = dz reshaped to x's shape",),
+)
+
+flatten = Op(
+    "flatten",
+    forward=lambda x: (x.reshape(-1), (x.shape,)),
+    vjps=(_reshape_back,),
     rules=("dx = dz reshaped to x's shape",),
 )
 
 
+def _squeeze(x, axis=None):
+    for a in () if axis is None else normalize_axis_tuple(axis, x.ndim):
+        if x.shape[a] != 1:
+            raise ShapeError(
+                f"squeeze: axis {a} of shape {x.shape} has size {x.shape[a]}; only axes of "
+                "size 1 can be squeezed."
+            )
+    return np.squeeze(x, axis), (x.shape,)
+
+
+squeeze = Op(
+    "squeeze",
+    forward=_squeeze,
+    vjps=(_reshape_back,),
+    rules=("dx = dz with the squeezed axes of size 1 put back",),
+)
+
+
+def _expand_dims(x, axis):
+    ndim = x.ndim + (len(axis) if isinstance(axis, (tuple, list)) else 1)
+    for a in axis if isinstance(axis, (tuple, list)) else (axis,):
+        if not -ndim <= a < ndim:
+            raise ShapeError(
+                f"expand_dims: axis {a} is out of bounds: shape {x.shape} with the new axes "
+                f"has {ndim} axes, so axis must be in [{-ndim}, {ndim - 1}]."
+            )
+    return np.expand_dims(x, axis), (x.shape,)
+
+
+expand_dims = Op(
+    "expand_dims",
+    forward=_expand_dims,
+    vjps=(_reshape_back,),
+    rules=("dx = dz without the added axes of size 1",),
+)
+
+swapaxes = Op(
+    "swapaxes",
+    forward=lambda x, axis1, axis2: (np.swapaxes(x, axis1, axis2), (axis1, axis2)),
+    vjps=(lambda g, axis1, axis2: np.swapaxes(g, axis1, axis2),),
+    rules=("dx = dz with the two axes swapped back",),
+)
+
+
 def _transpose(x, axes=None):
+    if axes is not None and len(axes) != x.ndim:
+        raise ShapeError(
+            f"transpose: axes {tuple(axes)} are not a permutation of the {x.ndim} axes of "
+            f"shape {x.shape}; transpose takes a full permutation, as numpy's does. To swap "
+            "two axes (torch's transpose(0, 1)), use swapaxes(0, 1)."
+        )
     inverse = None if axes is None else tuple(np.argsort(normalize_axis_tuple(axes, x.ndim)))
     return np.transpose(x, axes), (inverse,)
 
@@ -380,6 +719,95 @@ getitem = Op(
     forward=lambda x, index: (x[index], (x.shape, index)),
     vjps=(_getitem_vjp,),
     rules=("dx = zeros with dz added at the indexed places (repeats accumulate)",),
+)
+
+
+# ----------------------------------------------------------------------------------------
+# Joining tensors. concatenate and stack take any number of inputs, and each input's
+# gradient is its own slice of dz: `per_call` checks the shapes and makes one VJP and one
+# rule per input (`dx₂ = dz[:, 30:50]`), so the ops are applied as `op.for_call(...)`.
+# ----------------------------------------------------------------------------------------
+
+SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+
+
+def _slices(axis: int, parts: Sequence[tuple[Any, str]]) -> tuple[list, list[str]]:
+    """A VJP and a rule for each part (an index along `axis`, and how it is written):
+    input i's gradient is dz[:, ..., part] with `axis` colons before the part."""
+    vjps, rules = [], []
+    for i, (part, written) in enumerate(parts, start=1):
+        index = (slice(None),) * axis + (part,)
+        vjps.append(lambda g, index=index: g[index])
+        rules.append(f"dx{str(i).translate(SUBSCRIPTS)} = dz[{':, ' * axis}{written}]")
+    return vjps, rules
+
+
+def _joined_axis(name: str, axis: Any, ndim: int, shape: tuple[int, ...]) -> int:
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        raise InputError(f"{name}: axis must be an integer, got {axis!r}.")
+    if not -ndim <= axis < ndim:
+        raise ShapeError(
+            f"{name}: axis {axis} is out of bounds: the result of inputs of shape {shape} "
+            f"has {ndim} axes, so axis must be in [{-ndim}, {ndim - 1}]."
+        )
+    return int(axis) % ndim
+
+
+def _check_inputs(name: str, shapes: Sequence[tuple[int, ...]]) -> None:
+    if len(shapes) == 0:
+        raise InputError(f"{name}: needs at least one tensor, got an empty sequence.")
+
+
+def _concatenate_parts(shapes, axis=0):
+    _check_inputs("concatenate", shapes)
+    first = shapes[0]
+    if len(first) == 0:
+        raise ShapeError(
+            "concatenate: tensors[0] is 0-d (shape ()), which has no axis to join along; "
+            "use stack to make a vector of numbers."
+        )
+    axis = _joined_axis("concatenate", axis, len(first), first)
+    others = first[:axis] + first[axis + 1 :]
+    for i, shape in enumerate(shapes):
+        if len(shape) != len(first) or shape[:axis] + shape[axis + 1 :] != others:
+            raise ShapeError(
+                f"concatenate: tensors[{i}] has shape {shape} and tensors[0] has shape "
+                f"{first}; joined along axis {axis}, they must have the same number of axes "
+                "and agree on every other axis."
+            )
+    stops = np.cumsum([shape[axis] for shape in shapes]).tolist()
+    starts = [0, *stops[:-1]]
+    return _slices(axis, [(slice(a, b), f"{a}:{b}") for a, b in zip(starts, stops, strict=True)])
+
+
+concatenate = Op(
+    "concatenate",
+    forward=lambda *xs, axis: (np.concatenate(xs, axis=axis), ()),  # the axis per_call was given
+    vjps=(),
+    rules=(),
+    per_call=_concatenate_parts,
+)
+
+
+def _stack_parts(shapes, axis=0):
+    _check_inputs("stack", shapes)
+    first = shapes[0]
+    axis = _joined_axis("stack", axis, len(first) + 1, first)
+    for i, shape in enumerate(shapes):
+        if shape != first:
+            raise ShapeError(
+                f"stack: tensors[{i}] has shape {shape} and tensors[0] has shape {first}; "
+                "stacked tensors must all have the same shape."
+            )
+    return _slices(axis, [(i, str(i)) for i in range(len(shapes))])
+
+
+stack = Op(
+    "stack",
+    forward=lambda *xs, axis: (np.stack(xs, axis=axis), ()),  # the axis per_call was given
+    vjps=(),
+    rules=(),
+    per_call=_stack_parts,
 )
 
 
@@ -429,6 +857,22 @@ HALF = np.dtype(np.float16)
 def as_float(x: Any) -> Any:
     """`x` unchanged when it is floating point, else (integers, bools) as float64."""
     return x if x.dtype.kind == "f" else x.astype(np.float64)
+
+
+def _float_operand(x: Any) -> Any:
+    """An integer array as float64 (for the math of a transcendental op); Python numbers
+    and float arrays unchanged (a Python number stays weak: float32 ** 2.5 is float32)."""
+    return as_float(x) if isinstance(x, np.ndarray) else x
+
+
+def _number(name: str, what: str, value: Any) -> int | float:
+    """A parameter of op `name` (a bound, a slope) as a Python number, so that it does not
+    promote float32 to float64, or a clear error."""
+    if isinstance(value, np.generic) or (isinstance(value, np.ndarray) and value.ndim == 0):
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InputError(f"{name}: {what} must be a number, got {value!r}.")
+    return value
 
 
 def divide_by_count(x: Any, count: int) -> Any:

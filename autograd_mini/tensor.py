@@ -93,7 +93,12 @@ def _constant(x: Any) -> Any:
 def apply(op: Op, *inputs: Any, **params: Any) -> Tensor:
     """Run `op` on the inputs (Tensors or constants); record it when a gradient is needed."""
     if len(inputs) != len(op.vjps):
-        raise TypeError(f"{op.name} takes {len(op.vjps)} inputs, got {len(inputs)}.")
+        raise TypeError(
+            f"{op.name} takes {len(op.vjps)} inputs, got {len(inputs)}."
+            if op.per_call is None
+            else f"{op.name} takes any number of inputs: apply op.for_call(shapes, **params), "
+            f"which makes one VJP per input (as ag.{op.name} does)."
+        )
     arrays = []
     edges = []  # (input, its VJP, may numpy stretch it) for each input that requires grad
     for position, x in enumerate(inputs):
@@ -378,22 +383,24 @@ class Tensor:
     def __rmatmul__(self, other: TensorLike) -> Tensor:
         return apply(ops.matmul, other, self)
 
-    def __pow__(self, exponent: float) -> Tensor:
+    def __pow__(self, exponent: TensorLike) -> Tensor:
+        """`x ** p` for a number p (op pow: dx = dz ⊙ p·x^(p−1), any base), or `x ** y`
+        for a tensor or array y (op power, broadcasting; it needs x > 0, because
+        dy = dz ⊙ z ⊙ ln x, and refuses a base ≤ 0)."""
         if isinstance(exponent, np.generic) or (
             isinstance(exponent, np.ndarray) and exponent.ndim == 0
         ):
             exponent = exponent.item()
-        if not isinstance(exponent, (int, float)) or isinstance(exponent, bool):
-            raise TypeError(
-                f"pow: the exponent must be a Python number, got {type(exponent).__name__}; "
-                "for a tensor exponent write exp(b * log(a))."
-            )
-        return apply(ops.pow_, self, p=exponent)
+        if isinstance(exponent, (int, float)) and not isinstance(exponent, bool):
+            return apply(ops.pow_, self, p=exponent)
+        return apply(ops.power, self, exponent)
 
-    def __rpow__(self, base: float) -> Tensor:
-        if not isinstance(base, (int, float)) or base <= 0:
-            raise TypeError(f"pow: base ** tensor needs a positive number as base, got {base!r}.")
-        return (self * float(np.log(base))).exp()
+    def __rpow__(self, base: TensorLike) -> Tensor:
+        """`b ** x` for a positive number or array b (op power: dx = dz ⊙ z ⊙ ln b)."""
+        return apply(ops.power, base, self)
+
+    def __abs__(self) -> Tensor:
+        return apply(ops.abs_, self)
 
     def __neg__(self) -> Tensor:
         return apply(ops.neg, self)
@@ -425,6 +432,36 @@ class Tensor:
         """a = max(z, 0), elementwise; the gradient at exactly 0 is taken as 0."""
         return apply(ops.relu, self)
 
+    def abs(self) -> Tensor:
+        """|x|, elementwise; dx = dz ⊙ sign(x), taken as 0 at x = 0 (the kink)."""
+        return apply(ops.abs_, self)
+
+    def clip(self, lo: float | None = None, hi: float | None = None) -> Tensor:
+        """x limited to [lo, hi] (None leaves a side open), elementwise, as numpy's clip.
+
+        dx = dz where lo ≤ x ≤ hi, 0 outside. At exactly x = lo or x = hi the gradient is
+        taken as dz (the bounds count as inside, as in PyTorch). lo > hi is refused.
+        """
+        return apply(ops.clip, self, lo=lo, hi=hi)
+
+    def log1p(self) -> Tensor:
+        """ln(1 + x), elementwise, accurate for tiny x; dx = dz / (1 + x)."""
+        return apply(ops.log1p, self)
+
+    def expm1(self) -> Tensor:
+        """e^x − 1, elementwise, accurate for tiny x; dx = dz ⊙ e^x = dz ⊙ (z + 1)."""
+        return apply(ops.expm1, self)
+
+    def leaky_relu(self, slope: float = 0.01) -> Tensor:
+        """a = z where z > 0, else slope·z, elementwise; dz = da there, da ⊙ slope elsewhere
+        (slope at exactly z = 0, as in PyTorch)."""
+        return apply(ops.leaky_relu, self, slope=slope)
+
+    def softplus(self) -> Tensor:
+        """a = ln(1 + e^z), elementwise, a smooth relu; dz = da ⊙ σ(z). Computed as
+        max(z, 0) + ln(1 + e^(−|z|)), which never overflows (softplus(1000) = 1000)."""
+        return apply(ops.softplus, self)
+
     def sqrt(self) -> Tensor:
         """√x, elementwise (as x ** 0.5)."""
         return self**0.5
@@ -445,14 +482,79 @@ class Tensor:
         """Maximum over `axis`; the gradient goes to the maximum, split evenly among ties."""
         return apply(ops.max_, self, axis=axis, keepdims=keepdims)
 
+    def min(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        """Minimum over `axis`; the gradient goes to the minimum, split evenly among ties."""
+        return apply(ops.min_, self, axis=axis, keepdims=keepdims)
+
+    def var(
+        self, axis: int | tuple[int, ...] | None = None, *, ddof: int = 0, keepdims: bool = False
+    ) -> Tensor:
+        """Variance over `axis`: z = Σ (x − mean)² / (n − ddof), n the elements per output.
+
+        dx = dz ⊙ 2(x − mean) / (n − ddof). ddof=0 (numpy's default) is the biased variance
+        that batch norm normalises with in training; ddof=1 (Bessel's correction, the default
+        of torch.var) is the unbiased estimate, which PyTorch's batch norm keeps only in its
+        running variance. ddof ≥ n is refused. ddof and keepdims are keywords only, so that
+        torch's `x.var(0, 1)` (unbiased, over dim 0) cannot silently mean keepdims=1.
+        """
+        return apply(ops.var, self, axis=axis, keepdims=keepdims, ddof=ddof)
+
+    def std(
+        self, axis: int | tuple[int, ...] | None = None, *, ddof: int = 0, keepdims: bool = False
+    ) -> Tensor:
+        """Standard deviation over `axis`: z = √(Σ (x − mean)² / (n − ddof)) (see `var` for
+        ddof; batch norm uses ddof=0 in training).
+
+        dx = dz ⊙ (x − mean) / ((n − ddof)·z). Where z = 0 (every x equal to the mean) the
+        standard deviation has no derivative (a kink, like |x| at 0); the gradient is taken
+        as 0 there, where the formula would give 0/0 = nan. (Equal values whose mean rounds,
+        such as three times 0.1, give a z of the size of the rounding error instead, and a
+        gradient of at most 1/√(n − ddof) per element that follows the rounding, as in numpy.)
+        """
+        return apply(ops.std, self, axis=axis, keepdims=keepdims, ddof=ddof)
+
+    def logsumexp(
+        self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False
+    ) -> Tensor:
+        """z = ln Σ e^x over `axis` (all axes when None), shifted by the maximum so that it
+        never overflows; dx = dz ⊙ softmax(x) = dz ⊙ e^(x − z). Over values that are all
+        −inf (masked out) it gives −inf with gradient 0; a +inf gives +inf, with a nan
+        gradient at the +inf."""
+        return apply(ops.logsumexp, self, axis=axis, keepdims=keepdims)
+
     def reshape(self, *shape: int | tuple[int, ...]) -> Tensor:
         """The same values in a new shape: `t.reshape(2, 3)` or `t.reshape((2, 3))`."""
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
         return apply(ops.reshape, self, shape=shape)
 
+    def flatten(self) -> Tensor:
+        """The values as one axis, `(2, 3, 4) → (24,)`; dx = dz reshaped back."""
+        return apply(ops.flatten, self)
+
+    def squeeze(self, axis: int | tuple[int, ...] | None = None) -> Tensor:
+        """Drop axes of size 1 (all of them when `axis` is None); dx = dz with them put back."""
+        return apply(ops.squeeze, self, axis=axis)
+
+    def expand_dims(self, axis: int | tuple[int, ...]) -> Tensor:
+        """Insert axes of size 1 at `axis`, `(3,) → (1, 3)` for axis 0, as numpy's
+        expand_dims (torch's unsqueeze); dx = dz without them."""
+        return apply(ops.expand_dims, self, axis=axis)
+
+    def swapaxes(self, axis1: int, axis2: int) -> Tensor:
+        """Exchange two axes, `(2, 3, 4) → (4, 3, 2)` for (0, 2): what torch's
+        `transpose(0, 2)` does. dx = dz with the axes swapped back."""
+        return apply(ops.swapaxes, self, axis1=axis1, axis2=axis2)
+
     def transpose(self, *axes: int | tuple[int, ...]) -> Tensor:
-        """Permute the axes (reverse them when none are given), as numpy's transpose."""
+        """Permute the axes (reverse them when none are given), as numpy's transpose.
+
+        The axes are a full permutation: `x.transpose(1, 2, 0)` of `(2, 3, 4)` is `(3, 4, 2)`.
+        This is not torch's `transpose(0, 1)`, which swaps two axes: on a matrix,
+        `x.transpose(0, 1)` is the identity permutation and returns x's values unchanged, on
+        more axes it is an error. To swap two axes use `swapaxes(0, 1)` (or `.T` for a
+        matrix). dx = dz transposed back.
+        """
         if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
             axes = tuple(axes[0])
         return apply(ops.transpose, self, axes=axes or None)

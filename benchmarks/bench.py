@@ -25,6 +25,8 @@ Memory: the peak resident-memory growth during one W3 step (after a warm-up step
 implementation alone in a fresh process (Linux /proc; skipped elsewhere). And the peak that
 tracemalloc sees during `nn.fit` over four W3-sized steps against one step written out: fit
 must release a step's graph before the next forward pass, so the two should be about equal.
+
+check_backward: its cost against a plain backward() of W1's network, the same graph.
 """
 
 from __future__ import annotations
@@ -303,6 +305,44 @@ def measure_fit_memory(dtype) -> dict[str, tuple[float, float]]:
 
 
 # ----------------------------------------------------------------------------------------
+# The cost of ag.check_backward against a plain backward() of the same graph
+# ----------------------------------------------------------------------------------------
+
+
+def measure_check_backward(dtype, rounds: int) -> dict[str, float]:
+    """µs of backward() and of check_backward() (every parameter's gradient by the closed
+    form) on W1's network, each on a freshly recorded graph; the forward is not counted."""
+    import autograd_mini as ag
+    import nn
+
+    rng = np.random.default_rng(0)
+    model = nn.MLP([784, 30, 10], seed=0, dtype=dtype)
+    X = rng.random((10, 784), dtype=dtype)
+    Y = nn.one_hot(rng.integers(0, 10, 10), 10, dtype=dtype)
+    manual = nn.backprop_rows(model, X, Y)
+    if not ag.check_backward(ag.quadratic_cost(model(X), Y), manual).ok:
+        raise SystemExit("check_backward: the closed form should agree with autodiff")
+
+    def timed(run) -> float:
+        losses = [ag.quadratic_cost(model(X), Y) for _ in range(20)]
+        start = time.perf_counter()
+        for loss in losses:
+            run(loss)
+        return (time.perf_counter() - start) / len(losses) * 1e6
+
+    times: dict[str, list[float]] = {"backward": [], "check_backward": []}
+    for _ in range(rounds):
+        times["backward"].append(timed(lambda loss: loss.backward()))
+        times["check_backward"].append(timed(lambda loss: ag.check_backward(loss, manual)))
+    ratio = np.array(times["check_backward"]) / np.array(times["backward"])
+    return {
+        "backward": float(np.median(times["backward"])),
+        "check_backward": float(np.median(times["check_backward"])),
+        "ratio": float(np.median(ratio)),
+    }
+
+
+# ----------------------------------------------------------------------------------------
 # Report
 # ----------------------------------------------------------------------------------------
 
@@ -340,6 +380,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-mnist", action="store_true", help="skip the MNIST epoch")
     parser.add_argument(
         "--no-memory", action="store_true", help="skip the W3 and nn.fit memory measurements"
+    )
+    parser.add_argument(
+        "--no-check", action="store_true", help="skip the cost of ag.check_backward"
     )
     parser.add_argument("--save", type=Path, help="also write the report (markdown) to this file")
     parser.add_argument(
@@ -384,6 +427,22 @@ def main(argv: list[str] | None = None) -> None:
                 for n in names
             ]
             emit(f"| MNIST epoch, 784-30-10, nn.fit | {dtype_name} | " + " | ".join(cells) + " |")
+    if not args.no_check:
+        emit("")
+        emit(
+            "ag.check_backward on W1's network (every parameter's gradient, from the closed "
+            "form), against a plain backward() of the same graph (µs, median; forward not "
+            "counted):"
+        )
+        emit("")
+        emit("| dtype | backward() | check_backward() | ratio |")
+        emit("|---|---|---|---|")
+        for dtype_name in args.dtypes:
+            cost = measure_check_backward(np.dtype(dtype_name).type, args.rounds)
+            emit(
+                f"| {dtype_name} | {cost['backward']:,.0f} | {cost['check_backward']:,.0f} | "
+                f"{cost['ratio']:.1f}× |"
+            )
     if not args.no_memory and "W3" in args.workloads:
         growth = measure_memory("float32", names)
         if growth is not None:

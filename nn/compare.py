@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 import autograd_mini as ag
-from autograd_mini.compare import GradientReport, Hints, compare
+from autograd_mini.compare import CONVENTIONS, GradientReport, Hints, compare, to_rows
 from autograd_mini.replay import rounding_errors
 
 from .backprop import Layer, backprop_columns, backprop_rows, layers_of, rows_equations
@@ -243,6 +243,7 @@ def compare_gradients(
     cost: str | Cost = "quadratic",
     rtol: float | None = None,
     atol: float | None = None,
+    convention: str = "rows",
 ) -> GradientReport:
     """Compare two sets of gradients parameter by parameter and diagnose disagreements.
 
@@ -257,7 +258,14 @@ def compare_gradients(
     (`autograd_mini.compare`: measured on the network's graph when model, X and Y are
     given), or, when you give rtol and/or atol, within atol + rtol·max|expected|. With
     model, X and Y given, mistakes that need the network (σ for σ′ in BP2, …) are named too.
+    convention: "columns" reads the gradients you give (dicts, pairs, your function's
+    result) in Nielsen's layout, w as (n_out, n_in) and b as (n_out, 1), and turns them into
+    the model's (n_in, n_out) and (n_out,) before comparing.
     """
+    if convention not in CONVENTIONS:
+        raise ValueError(
+            f"compare_gradients: convention must be one of {CONVENTIONS}, got {convention!r}."
+        )
     cost = get_cost(cost)
     measured: dict[str, float | None] = {}
     if expected == "autodiff" and model is not None and X is not None and Y is not None:
@@ -266,6 +274,11 @@ def compare_gradients(
     else:
         want, want_label = _resolve(expected, model, X, Y, cost)
     got, got_label = _resolve(actual, model, X, Y, cost)
+    if convention == "columns":
+        if not isinstance(actual, str):
+            got = {k: to_rows(v, np.shape(want[k]) if k in want else ()) for k, v in got.items()}
+        if not isinstance(expected, str):
+            want = {k: to_rows(v, np.shape(got.get(k, ()))) for k, v in want.items()}
     want = {name: np.asarray(value) for name, value in want.items()}
     can_plant = model is not None and X is not None and Y is not None
     mistakes = _mistaken_gradients(model, X, Y, cost) if can_plant else {}

@@ -191,9 +191,129 @@ def test_backward_with_a_gradient_of_the_wrong_shape():
         (param((2, 3)) * 2).backward(np.ones((3, 2)))
 
 
-def test_tensor_exponent_is_refused_with_a_recipe():
-    with pytest.raises(TypeError, match=r"exp\(b \* log\(a\)\)"):
-        param(3) ** param(3)
+@pytest.mark.parametrize(
+    "power",
+    [
+        lambda y: Tensor([2.0, -1.5, 3.0]) ** y,
+        lambda y: Tensor([2.0, 0.0, 3.0]) ** y,
+        lambda y: (-2.0) ** y,
+        lambda y: np.array([1.0, -1.0, 2.0]) ** y,
+    ],
+    ids=["negative base", "zero base", "negative number base", "array base"],
+)
+def test_tensor_exponent_needs_a_positive_base(power):
+    """x ** y for a tensor y: dy = dz ⊙ z ⊙ ln x is undefined for x ≤ 0."""
+    with pytest.raises(ag.InputError, match=r"^power: .*positive base.*ln x.*x\.abs\(\) \*\* y"):
+        power(param(3))
+
+
+def test_tensor_exponent_names_the_first_bad_base():
+    with pytest.raises(ag.InputError, match=r"holds -1\.5 at index \(1, 0\) \(shape \(2, 1\)\)"):
+        Tensor([[2.0], [-1.5]]) ** param(3)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda x: x.min(axis=2), r"^min: axis 2 is out of bounds.*dimension 2.*\(2, 3\)"),
+        (lambda x: x.var(axis=-3), r"^var: axis -3 is out of bounds.*\(2, 3\)"),
+        (lambda x: x.std(axis=(0, 2)), r"^std: axis 2 is out of bounds.*\(2, 3\)"),
+        (lambda x: ag.logsumexp(x, axis=5), r"^logsumexp: axis 5 is out of bounds.*\(2, 3\)"),
+        (lambda x: x.squeeze(4), r"^squeeze: axis 4 is out of bounds.*\(2, 3\)"),
+        (lambda x: x.squeeze(0), r"^squeeze: axis 0 of shape \(2, 3\) has size 2; only axes"),
+        (lambda x: x.expand_dims(3), r"^expand_dims: axis 3 .*shape \(2, 3\).*\[-3, 2\]"),
+        (lambda x: x.swapaxes(0, 2), r"^swapaxes: .*axis 2 is out of bounds.*\(2, 3\)"),
+        (
+            lambda x: ag.concatenate([x, x], axis=2),
+            r"^concatenate: axis 2 is out of bounds.*shape \(2, 3\).*\[-2, 1\]",
+        ),
+        (lambda x: ag.stack([x, x], axis=-4), r"^stack: axis -4 .*shape \(2, 3\).*\[-3, 2\]"),
+    ],
+)
+def test_bad_axes_name_the_op_the_axis_and_the_shape(call, message):
+    with pytest.raises(ag.ShapeError, match=message):
+        call(param((2, 3)))
+
+
+def test_transpose_with_two_axes_of_three_points_to_swapaxes():
+    with pytest.raises(ag.ShapeError, match=r"full permutation.*swapaxes\(0, 1\)"):
+        param((2, 3, 4)).transpose(0, 1)
+
+
+def test_concatenate_names_the_tensor_whose_shape_does_not_fit():
+    with pytest.raises(ag.ShapeError) as info:
+        ag.concatenate([param((2, 3)), param((2, 1)), param((3, 3))], axis=1)
+    message = str(info.value)
+    assert message.startswith("concatenate: tensors[2] has shape (3, 3)")
+    assert "tensors[0] has shape (2, 3)" in message and "axis 1" in message
+    with pytest.raises(ag.ShapeError, match=r"tensors\[1\] has shape \(3,\)"):
+        ag.concatenate([param((2, 3)), param(3)])
+    with pytest.raises(ag.ShapeError, match=r"0-d.*use stack"):
+        ag.concatenate([param(()), param(())])
+
+
+def test_stack_names_the_tensor_whose_shape_differs():
+    with pytest.raises(
+        ag.ShapeError, match=r"^stack: tensors\[1\] has shape \(3, 2\) and .*\(2, 3\)"
+    ):
+        ag.stack([param((2, 3)), param((3, 2))])
+
+
+@pytest.mark.parametrize("join", [ag.concatenate, ag.stack])
+def test_joining_needs_a_list_of_tensors(join):
+    name = join.__name__
+    with pytest.raises(ag.InputError, match=rf"^{name}: needs at least one tensor"):
+        join([])
+    with pytest.raises(ag.InputError, match=rf"^{name}: expected a list or tuple.*got Tensor"):
+        join(param((2, 3)))
+    with pytest.raises(ag.InputError, match=rf"^{name}: axis must be an integer, got 1.0"):
+        join([param((2, 3))], axis=1.0)
+
+
+def test_applying_a_variadic_op_directly_says_how():
+    with pytest.raises(TypeError, match=r"concatenate takes any number of inputs.*for_call"):
+        ag.apply(ag.OPS["concatenate"], param(2), param(2), axis=0)
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [np.ones((2, 3)), Tensor([True, False, True]), np.array([1, 0, 1])],
+    ids=["float array", "Tensor of a list", "integer array"],
+)
+def test_where_needs_a_boolean_condition(condition):
+    with pytest.raises(ag.InputError, match=r"^where: the condition must be boolean.*got dtype"):
+        ag.where(condition, param((2, 3)), 0.0)
+
+
+def test_var_and_std_take_ddof_by_keyword_only():
+    """torch's x.var(0, 1) means unbiased over dim 0; here it must not mean keepdims=1."""
+    for reduce in (param((2, 3)).var, param((2, 3)).std, lambda *a: ag.var(param((2, 3)), *a)):
+        with pytest.raises(TypeError, match="positional"):
+            reduce(0, 1)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda x: x.var(ddof=6), r"^var: ddof=6 needs more than 6 elements.*\(2, 3\).*n = 6"),
+        (lambda x: x.std(axis=0, ddof=2), r"^std: ddof=2 .*over axis 0 gives n = 2"),
+        (lambda x: x.var(ddof=-1), r"^var: ddof must be a whole number ≥ 0, got -1"),
+        (lambda x: x.std(ddof=0.5), r"^std: ddof must be a whole number ≥ 0, got 0.5"),
+        (lambda x: x.clip(1.0, -1.0), r"^clip: lo = 1.0 is above hi = -1.0"),
+        (lambda x: x.clip(), r"^clip: give lo, hi or both"),
+        (lambda x: x.clip(np.zeros(3), 1.0), r"^clip: lo must be a number"),
+        (lambda x: x.leaky_relu("0.1"), r"^leaky_relu: slope must be a number, got '0.1'"),
+    ],
+)
+def test_bad_parameters_are_refused(call, message):
+    with pytest.raises(ag.InputError, match=message):
+        call(param((2, 3)))
+
+
+@pytest.mark.parametrize("op", [ag.maximum, ag.minimum])
+def test_maximum_of_shapes_that_do_not_broadcast(op):
+    with pytest.raises(ag.ShapeError, match=rf"^{op.__name__}: shapes \(10, 30\) and \(10,\)"):
+        op(param((10, 30)), param((10,)))
 
 
 def test_unsupported_operand_type():

@@ -193,6 +193,56 @@ def test_explain_of_hand_written_broadcasting():
     assert add.gradients[1].note == "un-broadcast (3, 4) → (3, 1): summed over axis 1"
 
 
+def test_explain_says_which_slice_of_the_gradient_each_concatenated_input_gets():
+    h = Tensor(np.ones((10, 30)), requires_grad=True, name="h")
+    g = Tensor(np.ones((10, 20)), requires_grad=True, name="g")
+    out = ag.concatenate([h, np.zeros((10, 5)), g], axis=1).sum()
+    (_, join) = ag.explain(out).steps
+    assert join.op == "concatenate" and join.output == (10, 55)
+    first, constant, last = join.gradients
+    assert (first.input, first.rule, first.shape) == ("h", "dx₁ = dz[:, 0:30]", (10, 30))
+    assert constant.shape is None and "not computed" in constant.rule
+    assert (last.input, last.rule, last.shape) == ("g", "dx₃ = dz[:, 35:55]", (10, 20))
+    assert "dx₃ = dz[:, 35:55]  → (10, 20) for g" in str(ag.explain(out))
+
+
+def test_explain_says_which_slice_each_stacked_input_gets():
+    a = Tensor(np.ones((4, 3)), requires_grad=True, name="a")
+    b = Tensor(np.ones((4, 3)), requires_grad=True, name="b")
+    (_, join) = ag.explain(ag.stack([a, b, a], axis=1).sum()).steps
+    assert [(x.input, x.rule) for x in join.gradients] == [
+        ("a", "dx₁ = dz[:, 0]"),
+        ("b", "dx₂ = dz[:, 1]"),
+        ("a", "dx₃ = dz[:, 2]"),
+    ]
+
+
+def test_drawing_labels_each_joined_input_with_its_slice(tmp_path):
+    h = Tensor(np.ones((10, 30)), requires_grad=True, name="h")
+    g = Tensor(np.ones((10, 20)), requires_grad=True, name="g")
+    out = ag.concatenate([h, g, h], axis=-1).sum()
+    source = ag.draw(out).source
+    assert source.count('label="dx₁ = dz[:, 0:30]"') == 1
+    assert source.count('label="dx₂ = dz[:, 30:50]"') == 1
+    assert source.count('label="dx₃ = dz[:, 50:80]"') == 1, "h's second edge is drawn too"
+    edges = svg_texts(ag.save_svg(out, tmp_path / "joined.svg"), "edge")
+    assert {"dx₁ = dz[:, 0:30]", "dx₂ = dz[:, 30:50]", "dx₃ = dz[:, 50:80]"} <= set(edges)
+
+
+def test_new_ops_explain_their_rules_and_broadcasts():
+    x = Tensor(np.ones((3, 4)), requires_grad=True, name="x")
+    floor = Tensor(np.zeros(4), requires_grad=True, name="floor")
+    out = ag.maximum(x, floor).softplus().var(axis=0).sum()
+    steps = {s.op: s for s in ag.explain(out).steps}
+    assert set(steps) == {"sum", "var", "softplus", "maximum"}
+    assert steps["var"].gradients[0].rule.startswith("dx = dz ⊙ 2(x − mean) / (n − ddof)")
+    assert steps["softplus"].gradients[0].rule == "dz = da ⊙ σ(z)"
+    to_floor = steps["maximum"].gradients[1]
+    assert to_floor.rule == "dy = dz where y > x, dz/2 where x = y, 0 elsewhere"
+    assert to_floor.note == "un-broadcast (3, 4) → (4,): summed over axis 0"
+    assert "maximum (broadcast floor)" in ag.draw(out).source
+
+
 # ---------------------------------------------------------------------------------------
 # Escaping
 # ---------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ float32 against float64. A test fails when a primitive of `ag.OPS` has no case.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -14,11 +15,12 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from hypothesis.extra.numpy import mutually_broadcastable_shapes
+from hypothesis.extra.numpy import array_shapes, mutually_broadcastable_shapes, valid_tuple_axes
 
 import autograd_mini as ag
 from autograd_mini import Tensor, fused, gradcheck
 from autograd_mini.broadcasting import matmul_shape
+from autograd_mini.replay import gradients_in
 
 
 @dataclass(frozen=True)
@@ -57,12 +59,39 @@ PATTERNS_3D = [
 BROADCAST_PAIRS = [(a, b) for a in PATTERNS_2D for b in PATTERNS_2D] + PATTERNS_3D
 BROADCAST_PAIRS += [(b, a) for a, b in PATTERNS_3D]
 
+
+def checkerboard(shape):
+    """A fixed boolean condition for where: True, False, True, ... in row-major order."""
+    return np.arange(math.prod(shape)).reshape(shape) % 2 == 0
+
+
 BINARY = {
     "add": (lambda x, y: x + y, "real"),
     "sub": (lambda x, y: x - y, "real"),
     "mul": (lambda x, y: x * y, "real"),
     "div": (lambda x, y: x / y, "nonzero"),
+    "power": (lambda x, y: x**y, "positive"),  # a tensor exponent needs a positive base
+    "maximum": (ag.maximum, "real"),  # independent draws never tie
+    "minimum": (ag.minimum, "real"),
+    "where": (
+        lambda x, y: ag.where(checkerboard(np.broadcast_shapes(x.shape, y.shape)), x, y),
+        "real",
+    ),
 }
+UNARY = {  # the elementwise functions, each away from its kink
+    "abs": (lambda x: x.abs(), "nonzero"),
+    "clip": (lambda x: x.clip(-0.25, 0.25), "nonzero"),
+    "log1p": (lambda x: x.log1p(), "positive"),
+    "expm1": (lambda x: x.expm1(), "real"),
+    "leaky_relu": (lambda x: x.leaky_relu(0.1), "nonzero"),
+    "softplus": (lambda x: x.softplus(), "real"),
+    "exp": (lambda x: x.exp(), "real"),
+    "log": (lambda x: x.log(), "positive"),
+    "sigmoid": (lambda x: x.sigmoid(), "real"),
+    "tanh": (lambda x: x.tanh(), "real"),
+    "relu": (lambda x: x.relu(), "nonzero"),
+}
+REDUCTIONS = ("sum", "mean", "max", "min", "var", "std", "logsumexp")
 
 LINEAR_SHAPES = [  # x, weight, bias
     ((5, 3), (3, 4), (4,)),
@@ -183,10 +212,50 @@ CASES += [
     Case("tanh", lambda x: x.tanh(), ((3, 4),)),
     Case("relu", lambda x: x.relu(), ((3, 4),), "nonzero"),
     Case("astype", lambda x: x.astype(np.float64) * 2, ((3, 4),), mixes_float64=True),
+    *[Case(name, f, (s,), domain) for name, (f, domain) in UNARY.items() for s in [(), (1,)]],
+    Case("abs", lambda x: abs(x), ((3, 4),), "nonzero", label="abs[builtin]"),
+    Case("clip", lambda x: x.clip(-0.5, 0.5), ((3, 4),)),  # some inside, some outside
+    Case("clip", lambda x: x.clip(None, 0.3), ((3, 4),), label="clip[open below]"),
+    Case("clip", lambda x: x.clip(0, None), ((3, 4),), label="clip[open above]"),
+    Case("log1p", lambda x: (x - 0.95).log1p(), ((3, 4),), "probability", label="log1p[-1<x<0]"),
+    Case("expm1", lambda x: x.expm1(), ((3, 4),)),
+    Case("leaky_relu", lambda x: x.leaky_relu(), ((3, 4),), "nonzero"),
+    Case("softplus", lambda x: x.softplus(), ((3, 4),)),
+    Case("softplus", lambda x: (x * 30).softplus(), ((2, 5),), label="softplus[wide]"),
+    # a tensor exponent, and a number or an array as the base
+    Case("power", lambda x: 2.0**x, ((3, 4),), label="power[number**t]"),
+    Case(
+        "power",
+        lambda x: x ** np.array([0.5, 1.0, 2.0, -3.0]),
+        ((3, 4),),
+        "positive",
+        label="power[t**array]",
+        mixes_float64=True,
+    ),
+    Case(
+        "power",
+        lambda x: np.full((2, 1, 1), 3.0) ** x,
+        ((3, 4),),
+        label="power[array**t]",
+        mixes_float64=True,
+    ),
+    # ties: each of the two gets dz/2, which adds up to dz for maximum(x, x)
+    Case("maximum", lambda x: ag.maximum(x, x), ((3, 4),), label="maximum[ties]"),
+    Case("minimum", lambda x: ag.minimum(x, x[:, :1]), ((3, 4),), label="minimum[ties]"),
+    Case("maximum", lambda x: ag.maximum(x, 0.0), ((3, 4),), "nonzero", label="maximum[t, 0]"),
+    Case("minimum", lambda x: ag.minimum(1.0, x), ((3, 4),), "nonzero", label="minimum[1, t]"),
+    # where: a condition that stretches both operands, a number, a Tensor condition
+    Case("where", lambda x: ag.where(checkerboard((2, 3, 4)), x, 0.0), ((3, 4),), label="where[c]"),
+    Case(
+        "where",
+        lambda x, y: ag.where(Tensor(checkerboard((4,))), x, y),
+        ((3, 4), (3, 1)),
+        label="where[Tensor c]",
+    ),
     # reductions over every kind of axis
     *[
         Case(op, lambda x, op=op, kw=kw: getattr(x, op)(**kw), (shape,), label=f"{op}{shape}{kw}")
-        for op in ("sum", "mean", "max")
+        for op in REDUCTIONS
         for shape, kw in [
             ((3, 4), {}),
             ((3, 4), {"axis": 0}),
@@ -196,16 +265,73 @@ CASES += [
             ((2, 3, 4), {"axis": 1}),
             ((), {}),
             ((5,), {"axis": 0}),
+            ((1,), {}),
+            ((1,), {"axis": 0, "keepdims": True}),
         ]
     ],
     # ties: a column used twice ties with itself; its halves must add up to 1, not 2
     Case("max", lambda x: x[:, [0, 0, 1]].max(axis=1), ((2, 3),), label="max[ties]"),
+    Case("min", lambda x: x[:, [0, 0, 1]].min(axis=1), ((2, 3),), label="min[ties]"),
+    *[
+        Case(op, lambda x, op=op, kw=kw: getattr(x, op)(**kw), (shape,), label=f"{op}{shape}{kw}")
+        for op in ("var", "std")
+        for shape, kw in [
+            ((3, 4), {"ddof": 1}),
+            ((3, 4), {"axis": 0, "ddof": 1}),
+            ((2, 3, 4), {"axis": (0, 2), "ddof": 2, "keepdims": True}),
+        ]
+    ],
+    Case("logsumexp", lambda x: (x * 100).logsumexp(axis=1), ((3, 4),), label="logsumexp[wide]"),
     # shape ops
     Case("reshape", lambda x: x.reshape(4, 3), ((3, 4),)),
     Case("reshape", lambda x: x.reshape((2, -1)), ((2, 3, 2),), label="reshape[-1]"),
     Case("transpose", lambda x: x.T, ((3, 4),), label="T"),
     Case("transpose", lambda x: x.transpose(1, 2, 0), ((2, 3, 4),)),
     Case("transpose", lambda x: x.transpose((0, 2, 1)) @ x, ((2, 3, 3),), label="transpose@"),
+    Case("flatten", lambda x: x.flatten(), ((2, 3, 4),)),
+    Case("flatten", lambda x: x.flatten(), ((),)),
+    Case("squeeze", lambda x: x.squeeze(), ((3, 1, 4, 1),)),
+    Case("squeeze", lambda x: x.squeeze(1), ((3, 1, 4),), label="squeeze[axis 1]"),
+    Case("squeeze", lambda x: x.squeeze(0), ((1,),), label="squeeze[(1,)]"),
+    Case("expand_dims", lambda x: x.expand_dims(0), ((3, 4),)),
+    Case("expand_dims", lambda x: x.expand_dims((0, -1)), ((3,),), label="expand_dims[0, -1]"),
+    Case("expand_dims", lambda x: x.expand_dims(0), ((),), label="expand_dims[0-d]"),
+    Case("swapaxes", lambda x: x.swapaxes(0, 2), ((2, 3, 4),)),
+    Case("swapaxes", lambda x: x.swapaxes(-1, -2) @ x, ((3, 3),), label="swapaxes@"),
+    # joining: each input gets its own slice of dz (one VJP per input, made per call)
+    *[
+        Case("concatenate", lambda *xs, axis=axis: ag.concatenate(xs, axis), shapes)
+        for shapes, axis in [
+            (((3, 4), (3, 2)), 1),
+            (((2, 3), (4, 3), (1, 3)), 0),
+            (((3,), (1,)), 0),
+            (((2, 3, 4), (2, 3, 1)), -1),
+            (((1,),), 0),
+        ]
+    ],
+    Case(
+        "concatenate",
+        lambda x: ag.concatenate([x, x[:, :1], x], axis=1),
+        ((3, 2),),
+        label="concatenate[x twice]",
+    ),
+    Case(
+        "concatenate",
+        lambda x: ag.concatenate([np.zeros((1, 4)), x]),
+        ((3, 4),),
+        label="concatenate[array, t]",
+        mixes_float64=True,
+    ),
+    *[
+        Case("stack", lambda *xs, axis=axis: ag.stack(xs, axis), shapes)
+        for shapes, axis in [
+            (((3, 4), (3, 4)), 0),
+            (((3, 4), (3, 4), (3, 4)), -1),
+            (((2, 3), (2, 3)), 1),
+            (((), ()), 0),
+            (((1,), (1,)), 1),
+        ]
+    ],
     # indexing: basic, integer arrays with repeats, masks
     Case("getitem", lambda x: x[1], ((3, 4),), label="getitem[int]"),
     Case("getitem", lambda x: x[:, 1:3], ((3, 4),), label="getitem[slice]"),
@@ -455,3 +581,85 @@ def test_matmul_any_compatible_batch_shapes(shapes, seed):
     assert (x @ y).shape == shapes.result_shape
     assert matmul_shape(x.shape, y.shape) == shapes.result_shape  # what drawings compute
     assert gradcheck(lambda a, b: a @ b, x, y, **TIGHT)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    shape=array_shapes(min_dims=0, max_dims=4, min_side=1, max_side=3),
+    op=st.sampled_from(REDUCTIONS),
+    keepdims=st.booleans(),
+    data=st.data(),
+)
+def test_reductions_over_any_axes(shape, op, keepdims, data):
+    ndim = len(shape)
+    single = st.integers(-ndim, ndim - 1) if ndim else st.nothing()
+    axis = data.draw(st.none() | single | valid_tuple_axes(ndim), label="axis")
+    x = Tensor(np.random.default_rng(data.draw(st.integers(0, 2**16))).standard_normal(shape))
+    x.requires_grad = True
+    out = getattr(x, op)(axis=axis, keepdims=keepdims)
+    assert out.shape == np.sum(x.data, axis=axis, keepdims=keepdims).shape
+    assert gradcheck(lambda t: getattr(t, op)(axis=axis, keepdims=keepdims), x, **TIGHT)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    shape=array_shapes(min_dims=0, max_dims=4, min_side=1, max_side=3),
+    op=st.sampled_from(sorted(UNARY)),
+    seed=st.integers(0, 2**16),
+)
+def test_elementwise_functions_on_any_shape(shape, op, seed):
+    f, domain = UNARY[op]
+    x = Tensor(draw(shape, domain, np.random.default_rng(seed)), requires_grad=True)
+    assert f(x).shape == shape
+    assert gradcheck(f, x, **TIGHT)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    shape=array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=3),
+    sizes=st.lists(st.integers(1, 3), min_size=1, max_size=4),
+    stacked=st.booleans(),
+    data=st.data(),
+)
+def test_concatenate_and_stack_any_shapes_and_axes(shape, sizes, stacked, data):
+    ndim = len(shape) + stacked
+    axis = data.draw(st.integers(-ndim, ndim - 1), label="axis")
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**16)))
+    if stacked:
+        arrays = [rng.standard_normal(shape) for _ in sizes]
+    else:
+        place = axis % ndim
+        arrays = [rng.standard_normal((*shape[:place], n, *shape[place + 1 :])) for n in sizes]
+    xs = [Tensor(a, requires_grad=True) for a in arrays]
+    join, expected = (ag.stack, np.stack) if stacked else (ag.concatenate, np.concatenate)
+    np.testing.assert_array_equal(join(xs, axis).data, expected(arrays, axis=axis))
+    assert gradcheck(lambda *ts: join(ts, axis), *xs, **TIGHT)
+
+
+@settings(max_examples=40, deadline=None)
+@given(shape=array_shapes(min_dims=0, max_dims=4, min_side=1, max_side=3), data=st.data())
+def test_shape_ops_any_shapes_and_axes(shape, data):
+    ndim = len(shape)
+    x = Tensor(np.random.default_rng(0).standard_normal(shape), requires_grad=True)
+    ones = tuple(i for i, n in enumerate(shape) if n == 1)
+    cases = {
+        "flatten": (lambda t: t.flatten(), x.data.reshape(-1)),
+        "squeeze": (lambda t: t.squeeze(ones), np.squeeze(x.data, ones)),
+    }
+    if ndim >= 2:
+        a, b = data.draw(st.tuples(*[st.integers(-ndim, ndim - 1)] * 2), label="swapped")
+        cases["swapaxes"] = (lambda t: t.swapaxes(a, b), np.swapaxes(x.data, a, b))
+    axis = data.draw(st.integers(-ndim - 1, ndim), label="expanded")
+    cases["expand_dims"] = (lambda t: t.expand_dims(axis), np.expand_dims(x.data, axis))
+    for name, (f, expected) in cases.items():
+        np.testing.assert_array_equal(f(x).data, expected, err_msg=name)
+        assert gradcheck(f, x, **TIGHT)
+
+
+def test_a_joined_graph_replays_in_the_other_precision():
+    """The Op made for one call of concatenate replays (compare's rounding estimate)."""
+    x, y = Tensor(np.ones((2, 3)), requires_grad=True), Tensor(np.ones((2, 1)), requires_grad=True)
+    out = (ag.concatenate([x, y], axis=1) * np.arange(4.0)).sum()
+    twin = gradients_in(out, np.float32)
+    np.testing.assert_array_equal(twin[id(y)], [[3.0], [3.0]])
+    assert twin[id(x)].dtype == np.float32

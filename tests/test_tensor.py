@@ -292,6 +292,14 @@ def test_sigmoid_is_stable_at_plus_minus_1000(dtype):
     assert np.allclose(s.data[[1, 3]], exact, rtol=np.finfo(dtype).eps)
 
 
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.int64])
+def test_sigmoid_of_a_0d_tensor(dtype):
+    """A ufunc returns a numpy scalar for a 0-d array; sigmoid's out= needs an array."""
+    z = Tensor(np.array(2, dtype=dtype))
+    a = z.sigmoid()
+    assert a.shape == () and a.item() == pytest.approx(1 / (1 + np.exp(-2)), rel=1e-3)
+
+
 @pytest.mark.parametrize("fused", [False, True], ids=["sigmoid", "linear+sigmoid"])
 def test_float16_sigmoid_is_float64_sigmoid_rounded(fused):
     x = np.linspace(-30, 30, 6001).astype(np.float16)
@@ -356,9 +364,175 @@ def test_functions_match_methods():
         (ag.matmul(x, x.T), t @ t.T),
         (ag.linear(x, np.ones((4, 2)), np.ones(2)), t @ np.ones((4, 2)) + np.ones(2)),
         (ag.linear(x, np.ones((4, 2))), t @ np.ones((4, 2))),
+        (ag.abs(x), t.abs()),
+        (ag.abs(x), abs(t)),
+        (ag.clip(x, -0.5, 0.5), t.clip(-0.5, 0.5)),
+        (ag.log1p(np.abs(x)), Tensor(np.abs(x)).log1p()),
+        (ag.expm1(x), t.expm1()),
+        (ag.leaky_relu(x, 0.2), t.leaky_relu(0.2)),
+        (ag.softplus(x), t.softplus()),
+        (ag.min(x, axis=0), t.min(axis=0)),
+        (ag.var(x, axis=1, ddof=1), t.var(axis=1, ddof=1)),
+        (ag.std(x, keepdims=True), t.std(keepdims=True)),
+        (ag.logsumexp(x, axis=-1), t.logsumexp(axis=-1)),
+        (ag.flatten(x), t.flatten()),
+        (ag.squeeze(x[None]), t.expand_dims(0).squeeze()),
+        (ag.expand_dims(x, 1), t.expand_dims(1)),
+        (ag.swapaxes(x, 0, 1), t.swapaxes(0, 1)),
     ]
     for via_function, via_method in pairs:
+        assert via_function.shape == via_method.shape
         assert np.allclose(via_function.data, via_method.data)
+
+
+def test_new_ops_agree_with_numpy():
+    x = np.random.default_rng(0).standard_normal((3, 4))
+    t = Tensor(x)
+    y = np.random.default_rng(1).standard_normal(4)
+    pairs = [
+        (t.abs(), np.abs(x)),
+        (t.clip(-0.5, 0.5), np.clip(x, -0.5, 0.5)),
+        (t.expm1(), np.expm1(x)),
+        (Tensor(np.abs(x)).log1p(), np.log1p(np.abs(x))),
+        (t.leaky_relu(0.1), np.where(x > 0, x, 0.1 * x)),
+        (t.softplus(), np.log(1 + np.exp(x))),
+        (ag.maximum(t, y), np.maximum(x, y)),
+        (ag.minimum(y, t), np.minimum(y, x)),
+        (ag.where(x > 0, t, y), np.where(x > 0, x, y)),
+        (Tensor(np.abs(x)) ** Tensor(y), np.abs(x) ** y),
+        (t.min(axis=1), x.min(axis=1)),
+        (t.logsumexp(axis=0), np.log(np.exp(x).sum(axis=0))),
+        (ag.concatenate([t, t[:1]]), np.concatenate([x, x[:1]])),
+        (ag.stack([t, t], axis=-1), np.stack([x, x], axis=-1)),
+        (t.flatten(), x.ravel()),
+        (t.swapaxes(0, 1), x.T),
+    ]
+    for ddof in (0, 1):
+        for axis in (None, 0, (0, 1)):
+            pairs.append((t.var(axis=axis, ddof=ddof), np.var(x, axis=axis, ddof=ddof)))
+            pairs.append((t.std(axis=axis, ddof=ddof), np.std(x, axis=axis, ddof=ddof)))
+    for ours, numpys in pairs:
+        assert ours.shape == np.shape(numpys)
+        np.testing.assert_allclose(ours.data, numpys, rtol=1e-14, atol=1e-15)
+
+
+# ---------------------------------------------------------------------------------------
+# Kinks and ties take their documented gradient (the op table stays away from them)
+# ---------------------------------------------------------------------------------------
+
+
+def test_abs_has_gradient_zero_at_zero():
+    x = leaf([-2.0, 0.0, 3.0])
+    x.abs().sum().backward()
+    np.testing.assert_array_equal(x.grad, [-1.0, 0.0, 1.0])
+
+
+def test_clip_counts_its_bounds_as_inside():
+    x = leaf([-2.0, -1.0, 0.5, 1.0, 2.0])
+    x.clip(-1.0, 1.0).sum().backward()
+    np.testing.assert_array_equal(x.grad, [0.0, 1.0, 1.0, 1.0, 0.0])
+
+
+def test_clip_with_one_open_side():
+    x = leaf([-2.0, 0.0, 2.0])
+    out = x.clip(0, None)
+    out.sum().backward()
+    np.testing.assert_array_equal(out.data, [0.0, 0.0, 2.0])
+    np.testing.assert_array_equal(x.grad, [0.0, 1.0, 1.0])
+
+
+@pytest.mark.parametrize("op", [ag.maximum, ag.minimum])
+def test_maximum_and_minimum_split_ties_evenly(op):
+    x, y = leaf([1.0, 2.0, 3.0]), leaf([1.0, 5.0, 0.0])
+    op(x, y).sum().backward()
+    wins = [0.0, 1.0, 0.0] if op is ag.maximum else [1.0, 0.0, 1.0]
+    np.testing.assert_array_equal(y.grad, [0.5, *wins[1:]])
+    np.testing.assert_array_equal(x.grad, [0.5, *(1 - w for w in wins[1:])])
+
+
+def test_maximum_ties_with_a_broadcast_operand_are_summed_back():
+    x, b = leaf([[0.0, 1.0], [2.0, 0.0]]), leaf([0.0])
+    ag.maximum(x, b).sum().backward()
+    np.testing.assert_array_equal(x.grad, [[0.5, 1.0], [1.0, 0.5]])
+    np.testing.assert_array_equal(b.grad, [1.0])  # two ties, half each
+
+
+@pytest.mark.parametrize("slope", [0.01, 0.3])
+def test_leaky_relu_has_gradient_slope_at_zero(slope):
+    z = leaf([-2.0, 0.0, 3.0])
+    a = z.leaky_relu(slope)
+    a.sum().backward()
+    np.testing.assert_allclose(a.data, [-2.0 * slope, 0.0, 3.0])
+    np.testing.assert_allclose(z.grad, [slope, slope, 1.0])
+
+
+@pytest.mark.parametrize("ddof", [0, 1])
+def test_std_of_equal_values_has_gradient_zero(ddof):
+    x = leaf([[0.5, 0.5, 0.5], [1.0, 2.0, 4.0]])  # a mean that rounds would leave z ≈ 1e-17
+    s = x.std(axis=1, ddof=ddof)
+    s.sum().backward()
+    assert s.data[0] == 0.0
+    assert np.all(np.isfinite(x.grad))
+    np.testing.assert_array_equal(x.grad[0], 0.0)
+    d = x.data[1] - x.data[1].mean()
+    np.testing.assert_allclose(x.grad[1], d / ((3 - ddof) * s.data[1]))
+
+
+def test_var_gradient_is_two_deviations_over_n_minus_ddof():
+    x = leaf([1.0, 2.0, 6.0])
+    x.var(ddof=1).backward()
+    np.testing.assert_allclose(x.grad, 2 * (x.data - 3.0) / 2)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softplus_is_stable_at_plus_minus_1000(dtype):
+    z = leaf([-1000.0, -30.0, 0.0, 30.0, 1000.0], dtype)
+    a = z.softplus()  # pytest turns any overflow warning into an error
+    a.sum().backward()
+    assert a.dtype == dtype and z.grad.dtype == dtype
+    np.testing.assert_allclose(a.data, [0.0, np.exp(-30.0), np.log(2.0), 30.0, 1000.0], rtol=1e-6)
+    np.testing.assert_allclose(z.grad, [0.0, np.exp(-30.0), 0.5, 1.0, 1.0], rtol=1e-6, atol=1e-30)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_logsumexp_is_stable_and_handles_rows_of_minus_infinity(dtype):
+    x = leaf([[1000.0, 1000.0, -np.inf], [-np.inf, -np.inf, -np.inf], [-1000.0, 0.0, 1.0]], dtype)
+    z = x.logsumexp(axis=1)
+    z.sum().backward()
+    assert z.dtype == dtype
+    np.testing.assert_allclose(z.data[[0, 2]], [1000.0 + np.log(2.0), np.logaddexp(0.0, 1.0)])
+    assert z.data[1] == -np.inf
+    np.testing.assert_allclose(x.grad[0], [0.5, 0.5, 0.0])
+    np.testing.assert_array_equal(x.grad[1], [0.0, 0.0, 0.0]), "no nan from −inf − (−inf)"
+    np.testing.assert_allclose(x.grad[2], [0.0, 1 / (1 + np.e), np.e / (1 + np.e)], rtol=1e-6)
+
+
+def test_transcendental_ops_compute_integers_in_float64():
+    i = Tensor(np.array([1, 2, 3], dtype=np.int8))
+    results = [i.log1p(), i.expm1(), i.softplus(), i.leaky_relu(), i.logsumexp(), i.var(), i.std()]
+    results += [i ** Tensor(np.array([1, -2, 3])), 2 ** Tensor(np.array([-1, 2]))]
+    for result in results:
+        assert result.dtype == np.float64
+    np.testing.assert_allclose(results[-2].data, [1.0, 0.25, 27.0])
+
+
+def test_a_tensor_exponent_gives_both_gradients():
+    x, y = leaf([2.0, 3.0]), leaf(2.0)
+    z = x**y
+    z.sum().backward()
+    np.testing.assert_allclose(z.data, [4.0, 9.0])
+    np.testing.assert_allclose(x.grad, [4.0, 6.0])  # y·x^(y−1)
+    np.testing.assert_allclose(y.grad, 4 * np.log(2) + 9 * np.log(3))  # Σ z ln x, summed back
+    assert z.op == "power" and (x**2).op == "pow"
+
+
+def test_where_takes_a_list_of_bools_and_differentiates_neither_condition_nor_constant():
+    a, b = leaf([1.0, 2.0, 3.0]), leaf(10.0)
+    out = ag.where([True, False, True], a, b)
+    out.sum().backward()
+    np.testing.assert_array_equal(out.data, [1.0, 10.0, 3.0])
+    np.testing.assert_array_equal(a.grad, [1.0, 0.0, 1.0])
+    assert b.grad == 1.0
 
 
 def test_backward_order_is_the_order_backward_runs():
@@ -500,3 +674,16 @@ def test_tensors_stay_hashable_by_identity():
     a, b = Tensor([1.0]), Tensor([1.0])
     assert hash(a) != hash(b) and len({a, b}) == 2 and {a: 1, b: 2}[b] == 2
     assert a in [a] and [a, b] == [a, b], "containers compare by identity first"
+
+
+def test_float32_gradients_stay_float32_inside_the_backward_pass():
+    """Leaves cast their .grad, so a float64 step in the middle would go unseen there."""
+    x = leaf(np.random.default_rng(0).standard_normal((4, 5)), np.float32)
+    loss = ((x.max(axis=1, keepdims=True) - x).exp().sum(axis=1).log()).mean()
+    dtypes = set()
+    loss.backward(
+        recorder=lambda t, g, passed: dtypes.update(
+            {np.asarray(g).dtype, *(np.asarray(gx).dtype for _, gx in passed)}
+        )
+    )
+    assert dtypes == {np.dtype(np.float32)}

@@ -3,7 +3,9 @@
 Boxes: each op (its name and output shape), each leaf tensor (its name, shape, dtype and,
 after backward, its gradient's shape and norm), each constant operand. Parameters, inputs,
 ops and the loss have distinct shapes and colours, explained by a small legend. An input
-that numpy broadcast is marked on its edge, which says its gradient was summed back. With
+that numpy broadcast is marked on its edge, which says its gradient was summed back; the
+edges into concatenate and stack say which slice of the gradient goes back to each input
+(`dx₂ = dz[:, 30:50]`). With
 `group_modules`, the ops of each `nn` module (the recording scopes) sit in a labelled
 cluster. Big graphs are collapsed (see `layout.plan`) so `dot` stays fast.
 
@@ -228,10 +230,19 @@ def _edges(dot: graphviz.Digraph, snap, layout: Plan) -> None:
         source, target = layout.unit_of.get(id(edge.source)), layout.unit_of.get(id(edge.target))
         if source is None or target is None or source is target:
             continue
-        if (source.key, target.key) in drawn and not edge.broadcast:
+        op = edge.target.node.op
+        sliced = (  # into concatenate or stack, from an input that gets a gradient
+            op.per_call is not None
+            and not target.collapsed
+            and isinstance(edge.source, Tensor)
+            and edge.source.requires_grad
+        )
+        if (source.key, target.key) in drawn and not (edge.broadcast or sliced):
             continue
         drawn.add((source.key, target.key))
-        if edge.broadcast and not target.collapsed:
+        if sliced:  # each input's own slice of the gradient: "dx₂ = dz[:, 30:50]"
+            dot.edge(source.key, target.key, label=text(op.rules[edge.position]))
+        elif edge.broadcast and not target.collapsed:
             source_value = edge.source if isinstance(edge.source, Tensor) else edge.source.value
             shape_in, shape_out = shape_of(source_value), edge.target.shape
             axes = ", ".join(map(str, summed_axes(shape_in, shape_out)))

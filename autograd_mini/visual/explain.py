@@ -47,7 +47,7 @@ class Explanation:
         for step in self.steps:
             inputs = ", ".join(f"{name} {shape}" for name, shape in step.inputs)
             lines.append(f"step {step.number:>2}  {step.op}: {inputs} → {step.output}")
-            width = max((len(g.rule) for g in step.gradients), default=0)
+            width = max((len(g.rule) for g in step.gradients if g.shape is not None), default=0)
             for g in step.gradients:
                 if g.shape is None:
                     lines.append(f"          {g.input}: {g.rule}")
