@@ -25,7 +25,7 @@ import zlib
 from pathlib import Path
 
 from .data import CHUNK, IDX_FILES, DataError, open_stream
-from .files import temporary_beside
+from .files import leftovers, temporary_beside
 
 DEFAULT_MIRROR = "https://ossci-datasets.s3.amazonaws.com/mnist/"  # PyTorch's copy of the originals
 DEFAULT_TIMEOUT = 300.0
@@ -115,6 +115,8 @@ def download_mnist(
     cache.mkdir(parents=True, exist_ok=True)
     for name in CONTENT:
         target = cache / name
+        for part in leftovers(target, ".part"):  # of a killed download
+            part.unlink(missing_ok=True)
         if target.is_file() and verify(target) is None:
             continue
         _fetch(base_url.rstrip("/") + "/" + name, target, progress, timeout)

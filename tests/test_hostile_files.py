@@ -356,6 +356,15 @@ def test_the_next_download_removes_parts_left_by_a_killed_one(tmp_path):
     assert leftovers(tmp_path) == []
 
 
+def test_parts_left_beside_files_already_cached_are_removed_too(tmp_path, monkeypatch):
+    pins = idx_set(tmp_path / "cache", n_train=3, n_test=2)  # the cache holds valid files
+    monkeypatch.setattr(nn.download, "CONTENT", pins)
+    part = tmp_path / "cache" / ".t10k-labels-idx1-ubyte.gz.k1ll3d_x.part"
+    part.write_bytes(b"half a download")
+    download_mnist(tmp_path / "cache", base_url="http://127.0.0.1:9/", progress=False)
+    assert not part.exists()  # and nothing was fetched: there is no server at all
+
+
 # ---------------------------------------------------------------------------------------
 # autograd-mini train --download, from a local mirror
 # ---------------------------------------------------------------------------------------
