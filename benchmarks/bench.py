@@ -22,7 +22,9 @@ when absent); both visit the mini-batches in the same order, and their parameter
 epoch must agree.
 
 Memory: the peak resident-memory growth during one W3 step (after a warm-up step), each
-implementation alone in a fresh process (Linux /proc; skipped elsewhere).
+implementation alone in a fresh process (Linux /proc; skipped elsewhere). And the peak that
+tracemalloc sees during `nn.fit` over four W3-sized steps against one step written out: fit
+must release a step's graph before the next forward pass, so the two should be about equal.
 
 check_backward: its cost against a plain backward() of W1's network, the same graph.
 """
@@ -250,6 +252,58 @@ def measure_memory(dtype_name: str, names: list[str]) -> dict[str, float] | None
     return growth
 
 
+def measure_fit_memory(dtype) -> dict[str, tuple[float, float]]:
+    """Peak MiB allocated (tracemalloc: numpy reports its arrays to it) during one W3-sized
+    step written out (zero_grad, the cost, backward, step) and during `nn.fit` over four such
+    steps, for autograd_mini fused and unfused. A loop that kept the previous step's loss
+    until the next forward pass would hold two graphs at once: about twice one step."""
+    import tracemalloc
+
+    import nn
+
+    workload = WORKLOADS["W3"]
+    params, X, labels = problem(workload, dtype)
+    state = {
+        f"layers.{i}.{kind}": value
+        for i, pair in enumerate(params)
+        for kind, value in zip(("weight", "bias"), pair, strict=True)
+    }
+    cost = nn.get_cost("softmax-cross-entropy")
+    X4, labels4 = np.concatenate([X] * 4), np.concatenate([labels] * 4)
+
+    def peak(run) -> float:
+        tracemalloc.start()
+        try:
+            run()
+            return tracemalloc.get_traced_memory()[1] / 2**20
+        finally:
+            tracemalloc.stop()
+
+    results = {}
+    for name, fuse in (("autograd_mini", True), ("autograd_mini unfused", False)):
+        model = nn.MLP(workload.sizes, output_activation=None, dtype=dtype, fuse=fuse)
+        model.load_state_dict(state)
+        optimizer = nn.SGD(model.parameters(), lr=1e-3)
+
+        def step(model=model, optimizer=optimizer):
+            optimizer.zero_grad()
+            loss = cost.loss(model(X), labels)
+            loss.backward()
+            optimizer.step()
+
+        step()  # warm-up
+        one = peak(step)
+        model = nn.MLP(workload.sizes, output_activation=None, dtype=dtype, fuse=fuse)
+        model.load_state_dict(state)
+        fitted = peak(
+            lambda model=model: nn.fit(
+                model, (X4, labels4), epochs=1, batch_size=workload.batch, lr=1e-3, cost=cost
+            )
+        )
+        results[name] = (one, fitted)
+    return results
+
+
 # ----------------------------------------------------------------------------------------
 # The cost of ag.check_backward against a plain backward() of the same graph
 # ----------------------------------------------------------------------------------------
@@ -324,7 +378,9 @@ def main(argv: list[str] | None = None) -> None:
         help="implementations to run (numpy always)",
     )
     parser.add_argument("--no-mnist", action="store_true", help="skip the MNIST epoch")
-    parser.add_argument("--no-memory", action="store_true", help="skip the W3 memory measurement")
+    parser.add_argument(
+        "--no-memory", action="store_true", help="skip the W3 and nn.fit memory measurements"
+    )
     parser.add_argument(
         "--no-check", action="store_true", help="skip the cost of ag.check_backward"
     )
@@ -404,6 +460,17 @@ def main(argv: list[str] | None = None) -> None:
                 + " | ".join(f"{growth[n]:.1f} ({growth[n] / base:.2f}×)" for n in names)
                 + " |"
             )
+    if not args.no_memory:
+        emit("")
+        emit(
+            "Peak memory allocated (tracemalloc, MiB) by one W3 step written out and by nn.fit "
+            "over four W3 steps, float32:"
+        )
+        emit("")
+        emit("| implementation | one step | nn.fit, 4 steps | ratio |")
+        emit("|---|---|---|---|")
+        for name, (one, fitted) in measure_fit_memory(np.float32).items():
+            emit(f"| {name} | {one:.1f} | {fitted:.1f} | {fitted / one:.2f}× |")
     if args.save:
         args.save.write_text("\n".join(lines) + "\n", encoding="utf-8")
 

@@ -16,6 +16,17 @@ import nn
 from nn.data import load_mnist, shared_data_dir
 
 
+def at_least_one(text: str) -> int:
+    """argparse type of --epochs: 0 epochs would train nothing and have no best epoch."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     shared = shared_data_dir()
@@ -24,7 +35,7 @@ def main() -> None:
         default=shared / "mnist.pkl.gz" if shared else None,
         help="mnist.pkl.gz or a directory of IDX files",
     )
-    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--epochs", type=at_least_one, default=30)
     parser.add_argument(
         "--train-size", type=int, default=50_000, help="use the first N training images"
     )

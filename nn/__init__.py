@@ -27,7 +27,7 @@ from .layers import (
 )
 from .module import Module, Sequential, StateDictError
 from .optim import SGD, Adam, Optimizer, nielsen_l2
-from .training import EpochResult, History, evaluate, fit
+from .training import EpochResult, History, TrainingError, evaluate, fit
 
 __all__ = [
     "COSTS",
@@ -53,6 +53,7 @@ __all__ = [
     "Softmax",
     "StateDictError",
     "Tanh",
+    "TrainingError",
     "accuracy",
     "autodiff_gradients",
     "backprop_columns",

@@ -91,6 +91,7 @@ def layers_of(model: Module) -> list[Layer]:
 
 
 def _check_cost(cost: Cost, layers: list[Layer]) -> None:
+    cost.check_outputs(layers[-1].W.shape[1])
     needed, actual = cost.output_activation, layers[-1].f.name
     if needed is not None and needed != actual:
         raise ValueError(

@@ -3,27 +3,42 @@
 The file holds plain arrays only: `param/<name>` for every parameter, `optim/<i>/<key>` for
 the optimizer's per-parameter arrays, and `meta`, a JSON text (the architecture, the
 optimizer's settings, the epoch, the history so far, anything extra). It is written to a
-temporary file beside the target and renamed into place, so an interrupted save never
-leaves a broken checkpoint; it is read with `allow_pickle=False`.
+temporary file beside the target, loaded back as `load_checkpoint` would load it, and only
+then renamed into place: an interrupted or refused save never replaces a good checkpoint.
+
+Reading trusts nothing in the file: every member must be one a checkpoint holds, stored
+uncompressed (so its size is the size on disk), with a numeric dtype; the meta data is
+checked before any parameter is read, and each parameter's shape (from the `.npy` header)
+against the architecture before anything is allocated for it. So a hostile or corrupt file
+is refused with a `CheckpointError` naming it, having cost little more memory than its size.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
 import os
-import tempfile
+import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
-from .layers import MLP
+from .files import temporary_beside
+from .layers import ACTIVATIONS, MLP
 from .optim import Optimizer
 
 FORMAT = "autograd_mini checkpoint"
 VERSION = 1
+RESERVED = ("format", "version", "model", "optimizer")
+"""Meta keys `save_checkpoint` writes itself; passing them as extra meta is refused."""
+META_MAX_CHARACTERS = 1 << 24
+"""The longest meta text read (16 Mi characters: 64 MiB as numpy stores text; a 1,000-epoch
+history takes about 150 k)."""
+_OPTIMIZER_MEMBER = re.compile(r"optim/(\d{1,9})/(\w{1,64})")
 
 
 class CheckpointError(ValueError):
@@ -51,19 +66,36 @@ class Checkpoint:
             raise CheckpointError(f"the saved optimizer state does not fit: {exc}") from None
 
 
+# ----------------------------------------------------------------------------------------
+# Saving
+# ----------------------------------------------------------------------------------------
+
+
 def save_checkpoint(
     path: str | os.PathLike,
     model: MLP,
     optimizer: Optimizer | None = None,
     **meta: Any,
 ) -> Path:
-    """Write `model` (an MLP), the optimizer's state and `meta` (JSON-ready values) atomically."""
+    """Write `model` (an MLP), the optimizer's state and `meta` (JSON-ready values) atomically.
+
+    The keys of `RESERVED` (format, version, model, optimizer) are the file's own and are
+    refused as meta, as are values that are not JSON-ready and an `epoch` that is not a
+    whole number ≥ 0, before anything is written. The file is checked by loading it before
+    it replaces `path`; it gets the mode of any new file (0666 minus the umask).
+    """
     if not hasattr(model, "config"):
         raise TypeError(
             f"save_checkpoint stores MLPs (their architecture is rebuilt on loading); for a "
             f"{type(model).__name__} save model.state_dict() with np.savez."
         )
     path = Path(path)
+    taken = [key for key in RESERVED if key in meta]
+    if taken:
+        raise CheckpointError(
+            f"save_checkpoint: meta {', '.join(map(repr, taken))} is reserved for the file's own "
+            f"description ({', '.join(RESERVED)}); give it another name. Nothing was written."
+        )
     arrays = {f"param/{name}": p.data for name, p in model.named_parameters()}
     description: dict[str, Any] = {"format": FORMAT, "version": VERSION, "model": model.config()}
     if optimizer is not None:
@@ -81,19 +113,128 @@ def save_checkpoint(
             "scalars": scalars,
         }
     description.update(meta)
-    arrays["meta"] = np.array(json.dumps(description))
+    try:
+        text = json.dumps(description)
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(
+            f"save_checkpoint: the meta data must be JSON-ready (numbers, text, lists, dicts): "
+            f"{exc}. Nothing was written."
+        ) from None
+    check_meta(json.loads(text), "save_checkpoint")
+    arrays["meta"] = np.array(text)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    handle, temporary = temporary_beside(path, ".tmp")
     try:
         with os.fdopen(handle, "wb") as file:
             np.savez(file, **arrays)
             file.flush()
             os.fsync(file.fileno())
+        try:
+            load_checkpoint(temporary)
+        except CheckpointError as exc:
+            raise CheckpointError(
+                f"save_checkpoint: {path} was left as it was: the file written would not load "
+                f"({exc})"
+            ) from None
         os.replace(temporary, path)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
     return path
+
+
+# ----------------------------------------------------------------------------------------
+# The meta data
+# ----------------------------------------------------------------------------------------
+
+
+def _is_int(value: Any, low: int = 0) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= low
+
+
+def check_meta(meta: Any, where: str) -> None:
+    """Raise CheckpointError (prefixed with `where`) unless `meta` is what a checkpoint's
+    meta data must be: a dict with this format and version, an MLP architecture, and (when
+    present) an optimizer description and a whole-number epoch."""
+
+    def require(condition: bool, problem: str) -> None:
+        if not condition:
+            raise CheckpointError(f"{where}: {problem}")
+
+    require(
+        isinstance(meta, dict), f"its meta data is a JSON {type(meta).__name__}, not an object."
+    )
+    require(
+        meta.get("format") == FORMAT and meta.get("version") == VERSION,
+        f"unsupported checkpoint format {meta.get('format')!r} version {meta.get('version')!r} "
+        f"(this version reads {FORMAT!r} version {VERSION}).",
+    )
+    require("model" in meta, "its meta data has no 'model' (the architecture).")
+    model = meta["model"]
+    require(
+        isinstance(model, dict) and model.get("type") == "MLP",
+        f"meta 'model' is not an MLP description: {model!r:.100}.",
+    )
+    for key in ("sizes", "activation", "output_activation", "dtype", "bias"):
+        require(key in model, f"meta 'model' has no {key!r}.")
+    sizes = model["sizes"]
+    require(
+        isinstance(sizes, list) and len(sizes) >= 2 and all(_is_int(n, 1) for n in sizes),
+        f"meta 'model' 'sizes' must be a list of at least two positive whole numbers, "
+        f"got {sizes!r:.100}.",
+    )
+    names = sorted(ACTIVATIONS)
+    require(
+        model["activation"] in ACTIVATIONS,
+        f"meta 'model' has activation {model['activation']!r:.50}; known: {names}.",
+    )
+    require(
+        model["output_activation"] is None or model["output_activation"] in ACTIVATIONS,
+        f"meta 'model' has output activation {model['output_activation']!r:.50}; "
+        f"known: {names} or null.",
+    )
+    require(
+        model["dtype"] in ("float16", "float32", "float64"),
+        f"meta 'model' has dtype {model['dtype']!r:.50}; a network's parameters are float16, "
+        "float32 or float64.",
+    )
+    require(isinstance(model["bias"], bool), "meta 'model' 'bias' must be true or false.")
+    if "epoch" in meta:
+        require(
+            _is_int(meta["epoch"]),
+            f"meta 'epoch' must be a whole number ≥ 0, got {meta['epoch']!r:.50}.",
+        )
+    if "optimizer" in meta:
+        saved = meta["optimizer"]
+        require(
+            isinstance(saved, dict)
+            and isinstance(saved.get("type"), str)
+            and isinstance(saved.get("groups"), list)
+            and all(isinstance(g, dict) and _is_int(g.get("size")) for g in saved["groups"])
+            and all(isinstance(g.get("betas", []), list) for g in saved["groups"])
+            and isinstance(saved.get("scalars"), dict)
+            and all(
+                isinstance(k, str) and k.isdigit() and isinstance(v, dict)
+                for k, v in saved["scalars"].items()
+            ),
+            "meta 'optimizer' is not an optimizer description (type, groups with their sizes, "
+            "scalars by parameter position).",
+        )
+
+
+def parameter_shapes(model: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    """The parameters an MLP of this (checked) architecture has, by name, with their shapes."""
+    shapes = {}
+    for i, (n_in, n_out) in enumerate(itertools.pairwise(model["sizes"])):
+        shapes[f"layers.{i}.weight"] = (n_in, n_out)
+        if model["bias"]:
+            shapes[f"layers.{i}.bias"] = (n_out,)
+    return shapes
+
+
+# ----------------------------------------------------------------------------------------
+# Loading
+# ----------------------------------------------------------------------------------------
 
 
 def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
@@ -101,35 +242,34 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}.")
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files}
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
-        raise CheckpointError(f"{path} is not a readable checkpoint (.npz): {exc}") from None
-    if "meta" not in arrays:
-        raise CheckpointError(f"{path} is an .npz file but not an autograd_mini checkpoint.")
-    meta = json.loads(str(arrays.pop("meta")))
-    if meta.get("format") != FORMAT or meta.get("version") != VERSION:
+    with open(path, "rb") as file:
+        start = file.read(6)
+    if start == b"\x93NUMPY":
         raise CheckpointError(
-            f"{path}: unsupported checkpoint format {meta.get('format')!r} version "
-            f"{meta.get('version')!r} (this version reads {FORMAT!r} version {VERSION})."
+            f"{path} is a single numpy array (.npy), not a checkpoint (an .npz archive)."
         )
-    model = MLP.from_config(meta["model"])
-    params = {k.removeprefix("param/"): v for k, v in arrays.items() if k.startswith("param/")}
     try:
-        model.load_state_dict(params)
-    except (KeyError, ValueError) as exc:
-        raise CheckpointError(
-            f"{path}: the parameters do not fit the saved architecture: {exc}"
-        ) from None
+        with zipfile.ZipFile(path) as archive:
+            if "meta.npy" not in archive.namelist():
+                raise CheckpointError(
+                    f"{path} is an .npz file but not an autograd_mini checkpoint (no meta)."
+                )
+            members = _members(archive, path)
+            meta = _read_meta(archive, members.pop("meta"), path)
+            check_meta(meta, str(path))
+            arrays = _read_arrays(archive, members, meta, path)
+    except CheckpointError:
+        raise
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError, RuntimeError) as exc:
+        raise CheckpointError(f"{path} is not a readable checkpoint (.npz): {exc}") from None
+    model = MLP.from_config(meta["model"])
+    model.load_state_dict(arrays["param"])
     optimizer_state = None
     if "optimizer" in meta:
         saved = meta["optimizer"]
         per_parameter: dict[int, dict[str, Any]] = {}
-        for key, value in arrays.items():
-            if key.startswith("optim/"):
-                _, position, name = key.split("/", 2)
-                per_parameter.setdefault(int(position), {})[name] = value
+        for (position, name), value in arrays["optim"].items():
+            per_parameter.setdefault(position, {})[name] = value
         for position, entry in saved["scalars"].items():
             per_parameter.setdefault(int(position), {}).update(entry)
         groups = [
@@ -138,3 +278,135 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         ]
         optimizer_state = {"type": saved["type"], "groups": groups, "state": per_parameter}
     return Checkpoint(model, meta, optimizer_state)
+
+
+def _members(archive: zipfile.ZipFile, path: Path) -> dict[str, zipfile.ZipInfo]:
+    """The archive's members by array name, each checked to be one a checkpoint can hold."""
+    members: dict[str, zipfile.ZipInfo] = {}
+    size = path.stat().st_size
+    for info in archive.infolist():
+        name = info.filename.removesuffix(".npy")
+        known = info.filename.endswith(".npy") and (
+            name == "meta" or name.startswith("param/") or _OPTIMIZER_MEMBER.fullmatch(name)
+        )
+        if not known:
+            raise CheckpointError(
+                f"{path}: unknown member {info.filename!r:.100} (a checkpoint holds meta.npy, "
+                "param/*.npy and optim/*.npy only); refused unread."
+            )
+        if name in members:
+            raise CheckpointError(f"{path}: member {info.filename!r} appears twice.")
+        if info.compress_type != zipfile.ZIP_STORED:
+            raise CheckpointError(
+                f"{path}: member {info.filename!r} is compressed; checkpoints store their arrays "
+                "uncompressed (a compressed member could unpack to any size), refused unread."
+            )
+        if info.compress_size > size or info.file_size != info.compress_size:
+            raise CheckpointError(
+                f"{path}: member {info.filename!r} claims {info.file_size} bytes, more than the "
+                f"file holds ({size})."
+            )
+        members[name] = info
+    return members
+
+
+def _header(file: IO[bytes], info: zipfile.ZipInfo, path: Path) -> tuple[tuple, np.dtype]:
+    """The shape and dtype in a member's `.npy` header, checked against the member's size."""
+    try:
+        version = np.lib.format.read_magic(file)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(file)
+        elif version == (2, 0):
+            shape, _, dtype = np.lib.format.read_array_header_2_0(file)
+        else:
+            raise ValueError(f"unsupported .npy version {version}")
+    except ValueError as exc:
+        raise CheckpointError(
+            f"{path}: member {info.filename!r} is not a numpy array ({exc})."
+        ) from None
+    if dtype.hasobject:
+        raise CheckpointError(
+            f"{path}: member {info.filename!r} holds Python objects (dtype {dtype}, a pickle); "
+            "checkpoints hold numbers only, refused unread."
+        )
+    expected = file.tell() + math.prod(shape) * dtype.itemsize
+    if expected != info.file_size:
+        raise CheckpointError(
+            f"{path}: member {info.filename!r} announces {dtype} {shape} ({expected} bytes with "
+            f"its header) but holds {info.file_size} bytes."
+        )
+    return shape, dtype
+
+
+def _read_meta(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> Any:
+    with archive.open(info) as file:
+        shape, dtype = _header(file, info, path)
+    if dtype.kind != "U" or shape != () or dtype.itemsize > 4 * META_MAX_CHARACTERS:
+        raise CheckpointError(
+            f"{path}: its meta data is {dtype} {shape}, not one JSON text (of at most "
+            f"{META_MAX_CHARACTERS} characters)."
+        )
+    with archive.open(info) as file:
+        text = str(np.lib.format.read_array(file, allow_pickle=False))
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"{path}: its meta data is not JSON ({exc}).") from None
+
+
+def _read_arrays(
+    archive: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo], meta: dict, path: Path
+) -> dict[str, dict]:
+    """The parameters (by name) and optimizer arrays (by (position, key)), after checking
+    every member's header against the architecture in `meta`: nothing is read before all
+    members are known to be what the architecture needs."""
+    model = meta["model"]
+    wanted = parameter_shapes(model)
+    shapes = set(wanted.values())
+    n_positions = sum(group["size"] for group in meta.get("optimizer", {}).get("groups", []))
+    missing = sorted(name for name in wanted if f"param/{name}" not in members)
+    if missing:
+        raise CheckpointError(
+            f"{path}: the parameters do not fit the saved architecture "
+            f"{'→'.join(map(str, model['sizes']))}: missing {missing}."
+        )
+    for name, info in members.items():
+        with archive.open(info) as file:
+            shape, dtype = _header(file, info, path)
+        if name.startswith("param/"):
+            key = name.removeprefix("param/")
+            if key not in wanted:
+                raise CheckpointError(
+                    f"{path}: the parameters do not fit the saved architecture: unknown "
+                    f"parameter {key!r:.100}."
+                )
+            fits = shape == wanted[key]
+            need = f"{wanted[key]}"
+        else:
+            position = int(_OPTIMIZER_MEMBER.fullmatch(name).group(1))
+            if "optimizer" not in meta or position >= n_positions:
+                raise CheckpointError(
+                    f"{path}: member {name!r} is optimizer state for parameter {position}, but the "
+                    f"meta data describes {n_positions} optimized parameters."
+                )
+            fits = shape in shapes
+            need = "the shape of a parameter"
+        if not fits:
+            raise CheckpointError(
+                f"{path}: the parameters do not fit the saved architecture: "
+                f"{name.removeprefix('param/')} has shape {shape}, the architecture needs {need}."
+            )
+        if dtype != np.dtype(model["dtype"]):
+            raise CheckpointError(
+                f"{path}: {name} is {dtype}, but the network is {model['dtype']}."
+            )
+    arrays: dict[str, dict] = {"param": {}, "optim": {}}
+    for name, info in members.items():
+        with archive.open(info) as file:
+            value = np.lib.format.read_array(file, allow_pickle=False)
+        if name.startswith("param/"):
+            arrays["param"][name.removeprefix("param/")] = value
+        else:
+            match = _OPTIMIZER_MEMBER.fullmatch(name)
+            arrays["optim"][(int(match.group(1)), match.group(2))] = value
+    return arrays

@@ -341,11 +341,11 @@ def check_backprop(
     `FINITE_DIFFERENCE_ERROR` of the gradient's largest entry.
     """
     cost = get_cost(cost)
-    autodiff, measured = _autodiff(model, X, Y, cost)
-    sources = {
+    sources = {  # first: they refuse networks the cost cannot check (one softmax output)
         "rows": backprop_rows(model, X, Y, cost),
         "columns": backprop_columns(model, X, Y, cost),
     }
+    autodiff, measured = _autodiff(model, X, Y, cost)
     if finite_differences:
         sources["finite differences"] = numerical_gradients(model, X, Y, cost, eps)
     rows = []

@@ -37,6 +37,19 @@ class Cost:
     delta: Callable[[np.ndarray, np.ndarray, np.ndarray, Any], np.ndarray]
     output_activation: str | None  # the output activation it needs, or None for any
     takes_labels: bool = False  # its targets may be integer class labels (m,) as they are
+    min_outputs: int = 1  # the fewest output units for which the cost is not a constant
+
+    def check_outputs(self, n_outputs: int) -> None:
+        """Raise ValueError when a network with `n_outputs` output units cannot be trained or
+        checked with this cost (a softmax over one class is always 1: the cost is constant
+        and every gradient 0, while BP1's softmax(z) − y would not be)."""
+        if n_outputs < self.min_outputs:
+            raise ValueError(
+                f"the {self.name} cost needs at least {self.min_outputs} output units, the "
+                f"network has {n_outputs}: a softmax over one class is always 1, so the cost "
+                "would be constant and every gradient 0. Give the network one output per "
+                "class, or use the cross-entropy cost with one sigmoid output."
+            )
 
     def targets(self, Y: Any, n_outputs: int, dtype: Any) -> np.ndarray:
         """Y as an array of the output's shape (m, k): integer labels (m,) become one-hot rows
@@ -78,6 +91,7 @@ SOFTMAX_CROSS_ENTROPY = Cost(
     delta=lambda z, a, y, activation: _softmax(z) - y,
     output_activation="identity",
     takes_labels=True,
+    min_outputs=2,
 )
 
 COSTS = {cost.name: cost for cost in (QUADRATIC, CROSS_ENTROPY, SOFTMAX_CROSS_ENTROPY)}

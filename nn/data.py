@@ -11,15 +11,21 @@ admits numpy arrays and dtypes and nothing else.
 
 from __future__ import annotations
 
+import codecs
 import gzip
+import math
 import os
 import pickle
 import struct
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any, ClassVar
 
 import numpy as np
+from numpy._core import multiarray
+from numpy._core.numeric import _frombuffer as numeric_frombuffer
 
 IMAGES_MAGIC, LABELS_MAGIC = 2051, 2049  # big-endian 0x00000803 and 0x00000801
 SIDE = 28
@@ -95,57 +101,100 @@ def _find(directory: Path, stem: str) -> Path:
     raise DataError(f"{directory}: {stem}(.gz) is missing; an MNIST directory holds {expected}.")
 
 
-def read_bytes(path: Path) -> bytes:
-    """The file's bytes, decompressed when it is gzip (recognised by its magic bytes)."""
+MAX_IMAGES = 60_000
+"""The most images (or labels) an MNIST IDX file holds: the official training set. A header
+announcing more is refused before anything is allocated."""
+CHUNK = 1 << 20  # bytes decompressed at a time
+
+
+def open_stream(path: Path) -> IO[bytes]:
+    """The file as a stream of bytes, decompressed on the fly when it is gzip (recognised by
+    its magic bytes, not its name)."""
+    return gzip.open(path, "rb") if is_gzip(path) else open(path, "rb")
+
+
+def is_gzip(path: Path) -> bool:
     with open(path, "rb") as file:
-        head = file.read(2)
+        return file.read(2) == b"\x1f\x8b"
+
+
+def _corrupt(path: Path, exc: BaseException) -> DataError:
+    return DataError(f"{path.name}: the gzip data is corrupt or cut short ({exc}).")
+
+
+def read_idx(path: Path, magic: int) -> np.ndarray:
+    """The array of unsigned bytes in an MNIST IDX file (gzipped or not), read as a stream.
+
+    The header is checked first (magic number, 28×28 images, at most `MAX_IMAGES` entries;
+    an uncompressed file's size against the header), then exactly the announced number of
+    bytes is read into an array of that size, and one byte more must not exist. So a file
+    that decompresses to more than it announces (a decompression bomb) is refused after
+    reading at most what a real MNIST file holds.
+    """
+    name = path.name
+    compressed = is_gzip(path)
     try:
-        if head == b"\x1f\x8b":
-            with gzip.open(path, "rb") as file:
-                return file.read()
-        return path.read_bytes()
+        with open_stream(path) as stream:
+            head = stream.read(4)
+            if len(head) < 4:
+                raise DataError(f"{name}: only {len(head)} bytes, too short for an IDX file.")
+            found = struct.unpack(">I", head)[0]
+            if found != magic:
+                kinds = {IMAGES_MAGIC: "an images file", LABELS_MAGIC: "a labels file"}
+                looks = f" (this looks like {kinds[found]})" if found in kinds else ""
+                raise DataError(
+                    f"{name}: magic number {found} (0x{found:08x}), expected {magic} for "
+                    f"{kinds[magic]}{looks}."
+                )
+            ndim = head[3]
+            raw_dims = stream.read(4 * ndim)
+            if len(raw_dims) < 4 * ndim:
+                raise DataError(f"{name}: truncated inside its header.")
+            dims = struct.unpack(f">{ndim}I", raw_dims)
+            _check_dims(dims, magic, name)
+            header, count = 4 + 4 * ndim, math.prod(dims)
+            expected = header + count
+            if not compressed and path.stat().st_size != expected:
+                size = path.stat().st_size
+                what = "truncated" if size < expected else "followed by extra bytes"
+                raise DataError(
+                    f"{name}: {what}: its header announces {dims} → {expected} bytes, "
+                    f"the file has {size}."
+                )
+            data = np.empty(count, dtype=np.uint8)
+            view, got = memoryview(data), 0
+            while got < count and (n := stream.readinto(view[got : got + CHUNK])):
+                got += n
+            if got < count:
+                raise DataError(
+                    f"{name}: truncated: its header announces {dims} → {expected} bytes, "
+                    f"the file has {header + got}."
+                )
+            if stream.read(1):
+                raise DataError(
+                    f"{name}: followed by extra bytes: its header announces {dims} → {expected} "
+                    "bytes, the file has more (refused without reading the rest)."
+                )
     except (OSError, EOFError, zlib.error) as exc:
-        raise DataError(f"{path}: the gzip data is corrupt or cut short ({exc}).") from None
+        if not compressed:
+            raise DataError(f"{name}: cannot be read ({exc}).") from None
+        raise _corrupt(path, exc) from None
+    return data.reshape(dims)
 
 
-def parse_idx(raw: bytes, name: str, magic: int) -> np.ndarray:
-    """The array in an IDX file of unsigned bytes, checking its magic number and size."""
-    if len(raw) < 8:
-        raise DataError(f"{name}: only {len(raw)} bytes, too short for an IDX file.")
-    found = struct.unpack(">I", raw[:4])[0]
-    if found != magic:
-        kinds = {IMAGES_MAGIC: "an images file", LABELS_MAGIC: "a labels file"}
-        looks = f" (this looks like {kinds[found]})" if found in kinds else ""
+def _check_dims(dims: tuple[int, ...], magic: int, name: str) -> None:
+    if magic == IMAGES_MAGIC and dims[1:] != (SIDE, SIDE):
+        raise DataError(f"{name}: images of shape {dims[1:]}, expected {SIDE}×{SIDE}.")
+    if dims[0] > MAX_IMAGES:
         raise DataError(
-            f"{name}: magic number {found} (0x{found:08x}), expected {magic} for "
-            f"{kinds[magic]}{looks}."
+            f"{name}: its header announces {dims[0]:,} entries; MNIST files hold at most "
+            f"{MAX_IMAGES:,}, so it is refused before reading."
         )
-    ndim = raw[3]
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise DataError(f"{name}: truncated inside its header.")
-    dims = struct.unpack(f">{ndim}I", raw[4:header])
-    expected = header + int(np.prod(dims, dtype=np.int64))
-    if len(raw) != expected:
-        what = "truncated" if len(raw) < expected else "followed by extra bytes"
-        raise DataError(
-            f"{name}: {what}: its header announces {dims} → {expected} bytes, "
-            f"the file has {len(raw)}."
-        )
-    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
 
 
 def _read_split(image_path: Path, label_path: Path) -> Split:
-    images = parse_idx(read_bytes(image_path), image_path.name, IMAGES_MAGIC)
-    labels = parse_idx(read_bytes(label_path), label_path.name, LABELS_MAGIC)
-    if images.ndim != 3 or images.shape[1:] != (SIDE, SIDE):
-        raise DataError(
-            f"{image_path.name}: images of shape {images.shape[1:]}, expected {SIDE}×{SIDE}."
-        )
-    if labels.ndim != 1:
-        raise DataError(
-            f"{label_path.name}: labels should be one number each, got shape {labels.shape}."
-        )
+    images = read_idx(image_path, IMAGES_MAGIC)  # (n, 28, 28): the magic number fixes ndim
+    labels = read_idx(label_path, LABELS_MAGIC)  # (n,)
     if len(images) != len(labels):
         raise DataError(
             f"{image_path.name} has {len(images)} images but {label_path.name} "
@@ -177,42 +226,231 @@ def _load_idx_directory(directory: Path, validation_size: int) -> MNIST:
 # Nielsen's pickle, through an unpickler that admits numpy arrays only
 # ----------------------------------------------------------------------------------------
 
-ALLOWED_GLOBALS = {
-    ("numpy._core.multiarray", "_reconstruct"),  # builds an ndarray (numpy ≥ 2)
-    ("numpy.core.multiarray", "_reconstruct"),  # the same, as older numpy wrote it
-    ("numpy._core.multiarray", "scalar"),
-    ("numpy._core.numeric", "_frombuffer"),  # protocol 5: an array from its raw bytes
-    ("numpy.core.numeric", "_frombuffer"),
-    ("numpy.core.multiarray", "scalar"),
-    ("numpy", "ndarray"),
-    ("numpy", "dtype"),
-    ("_codecs", "encode"),  # how protocol-2 pickles store bytes; it only re-encodes text
+PICKLE_MAX_BYTES = 240_000_000
+"""The most bytes a pickle may decompress to. Nielsen's mnist.pkl.gz decompresses to
+222,134,543 bytes (70,000 float32 images of 784 pixels, 219.5 MB, plus the labels and the
+pickle's own framing); the cap leaves 8% for a re-pickled copy. Anything larger is refused
+when it gets there, so a decompression bomb costs at most this much memory."""
+
+
+class _UnsafePickleError(Exception):
+    """Raised while unpickling: what the pickle asks for is never in a data file."""
+
+
+class _Capped:
+    """A read-only stream that refuses to deliver more than `limit` bytes in total (a request
+    that would pass the limit is refused before anything is read for it), and reports gzip
+    errors of the file beneath as such."""
+
+    def __init__(self, stream: IO[bytes], limit: int, path: Path) -> None:
+        self.stream, self.limit, self.path, self.count = stream, limit, path, 0
+
+    def _take(self, n: int) -> None:
+        if self.count + n > self.limit:
+            raise DataError(
+                f"{self.path.name}: decompresses to more than {self.limit:,} bytes, more than "
+                "any MNIST pickle (Nielsen's: 222,134,543); refused (a decompression bomb?)."
+            )
+
+    def _do(self, method: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return method(*args)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise _corrupt(self.path, exc) from None
+
+    def read(self, n: int = -1) -> bytes:
+        if n is None or n < 0:
+            n = self.limit - self.count + 1  # one byte past the limit tells if there is more
+        else:
+            self._take(n)  # a request past the limit is refused before anything is read
+        data = self._do(self.stream.read, n)
+        self.count += len(data)
+        self._take(0)
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        n = memoryview(buffer).nbytes
+        self._take(n)
+        got = self._do(self.stream.readinto, buffer)
+        self.count += got
+        return got
+
+    def readline(self) -> bytes:
+        line = self._do(self.stream.readline, self.limit - self.count + 1)
+        self.count += len(line)
+        self._take(0)
+        return line
+
+
+class _GuardedArray(np.ndarray):
+    """The ndarray class as the unpickler hands it out: calling it (as a hostile pickle may,
+    `numpy.ndarray((40_000_000,), object)`) is refused, and its `__setstate__` (how numpy's
+    pickles fill an array in) checks the dtype and size before numpy allocates anything."""
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> None:
+        raise _UnsafePickleError(
+            "the pickle calls numpy.ndarray(...) itself, which numpy's pickles never do"
+        )
+
+    def __setstate__(self, state: Any) -> None:
+        if not isinstance(state, tuple) or len(state) not in (4, 5):
+            raise _UnsafePickleError("the pickle gives an array a state numpy never writes")
+        shape, dtype, _, data = state[-4:]
+        if not (
+            isinstance(shape, tuple)
+            and all(isinstance(n, int) and n >= 0 for n in shape)
+            and isinstance(dtype, np.dtype)
+        ):
+            raise _UnsafePickleError(
+                "the pickle gives an array a shape or dtype numpy never writes"
+            )
+        nbytes = _checked_size(dtype, shape)
+        if not isinstance(data, (bytes, bytearray, str)) or len(data) != nbytes:
+            raise _UnsafePickleError(
+                f"an array of dtype {dtype} and shape {shape} comes with "
+                f"{len(data) if isinstance(data, (bytes, bytearray, str)) else 'no'} bytes of "
+                f"data instead of {nbytes}"
+            )
+        super().__setstate__(state)
+
+
+def _checked_size(dtype: np.dtype, shape: tuple[int, ...]) -> int:
+    if dtype.hasobject:
+        raise _UnsafePickleError(
+            f"the pickle builds an array of Python objects (dtype {dtype}); data files hold "
+            "numbers only"
+        )
+    nbytes = math.prod(shape) * dtype.itemsize
+    if nbytes > PICKLE_MAX_BYTES:
+        raise _UnsafePickleError(
+            f"the pickle announces an array of {nbytes:,} bytes ({dtype} {shape}), more than a "
+            f"whole MNIST pickle ({PICKLE_MAX_BYTES:,})"
+        )
+    return nbytes
+
+
+def _reconstruct(subtype: Any, shape: Any, dtype: Any) -> np.ndarray:
+    """numpy's `_reconstruct`, which starts every pickled array empty (shape (0,)) before
+    `__setstate__` fills it in; nothing else is accepted."""
+    if subtype is not _GuardedArray or not isinstance(shape, tuple) or math.prod(shape) != 0:
+        raise _UnsafePickleError("the pickle calls numpy's _reconstruct in a way numpy never does")
+    dtype = np.dtype(dtype)
+    _checked_size(dtype, shape)
+    return np.ndarray.__new__(_GuardedArray, shape, dtype)
+
+
+def _frombuffer(buf: Any, dtype: Any, shape: Any, order: Any, axis_order: Any = None) -> Any:
+    """numpy's `_frombuffer` (protocol 5: an array viewing its bytes), size checked first."""
+    dtype = np.dtype(dtype)
+    if not isinstance(shape, tuple) or _checked_size(dtype, shape) != memoryview(buf).nbytes:
+        raise _UnsafePickleError(
+            f"the pickle's buffer does not hold a {dtype} array of shape {shape}"
+        )
+    return numeric_frombuffer(buf, dtype, shape, order, axis_order)
+
+
+def _scalar(dtype: Any, data: Any = None) -> Any:
+    """numpy's `scalar` (a 0-d value from its bytes), for numbers only."""
+    dtype = np.dtype(dtype)
+    _checked_size(dtype, ())
+    if not isinstance(data, (bytes, str)) or len(data) != dtype.itemsize:
+        raise _UnsafePickleError(f"the pickle builds a {dtype} scalar from data of the wrong size")
+    return multiarray.scalar(dtype, data)
+
+
+def _encode(text: Any, encoding: str = "utf-8", errors: str = "strict") -> bytes:
+    """`_codecs.encode` as protocol-2 pickles use it: text to bytes, latin-1 only (any other
+    codec could be chained to grow data without bound)."""
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise _UnsafePickleError(
+            f"the pickle encodes with {encoding!r}, where numpy's pickles use latin1"
+        )
+    return codecs.encode(text, "latin1", errors)
+
+
+def _bytes(*args: Any) -> bytes:
+    """`bytes()`, as protocol-2 pickles write an empty bytes object; `bytes(n)` would make n
+    zero bytes out of nothing."""
+    if args:
+        raise _UnsafePickleError("the pickle calls bytes(...) with arguments")
+    return b""
+
+
+SAFE_GLOBALS: dict[tuple[str, str], Any] = {
+    **{
+        (m, "_reconstruct"): _reconstruct
+        for m in ("numpy._core.multiarray", "numpy.core.multiarray")
+    },
+    **{(m, "scalar"): _scalar for m in ("numpy._core.multiarray", "numpy.core.multiarray")},
+    **{(m, "_frombuffer"): _frombuffer for m in ("numpy._core.numeric", "numpy.core.numeric")},
+    ("numpy", "ndarray"): _GuardedArray,
+    ("numpy", "dtype"): np.dtype,
+    ("_codecs", "encode"): _encode,
+    ("__builtin__", "bytes"): _bytes,
+    ("builtins", "bytes"): _bytes,
 }
+"""What the unpickler hands out for each global a numpy pickle names: checked stand-ins for
+numpy's own functions (the dtype and the size of every array before numpy allocates it),
+and nothing else."""
+ALLOWED_GLOBALS = set(SAFE_GLOBALS)
 
 
-class _NumpyOnlyUnpickler(pickle.Unpickler):
-    def __init__(self, file, name: str) -> None:
+MAX_OPCODES = 10_000
+"""The most pickle instructions a data file may take. Nielsen's file takes 234 (a few per
+array); a cap keeps a small file from building millions of objects (`}` alone, one byte,
+makes an empty dict of 64)."""
+
+
+def _counted(load: Callable[[Any], None]) -> Callable[[Any], None]:
+    def counted(unpickler: Any) -> None:
+        unpickler.opcodes += 1
+        if unpickler.opcodes > MAX_OPCODES:
+            raise _UnsafePickleError(
+                f"the pickle runs more than {MAX_OPCODES:,} instructions, where a data file of "
+                "a few arrays needs a few hundred"
+            )
+        load(unpickler)
+
+    return counted
+
+
+class _NumpyOnlyUnpickler(pickle._Unpickler):
+    """Python's own unpickler (its pure-Python twin, so that every instruction can be
+    counted), handing out only the checked stand-ins of `SAFE_GLOBALS`."""
+
+    dispatch: ClassVar[dict] = {
+        code: _counted(load) for code, load in pickle._Unpickler.dispatch.items()
+    }
+
+    def __init__(self, file: Any, name: str) -> None:
         super().__init__(file, encoding="latin1")
         self.name = name
+        self.opcodes = 0
 
-    def find_class(self, module: str, name: str):
-        if (module, name) not in ALLOWED_GLOBALS:
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in SAFE_GLOBALS:
             raise DataError(
                 f"{self.name}: the pickle asks for {module}.{name}, which a data file never "
                 "needs (only numpy arrays are allowed); refusing to load it: the file may be "
                 "malicious."
             )
-        return super().find_class(module, name)
+        return SAFE_GLOBALS[module, name]
 
 
 def _load_pickle(path: Path) -> MNIST:
-    raw = read_bytes(path)
-    import io
-
+    """Nielsen's pickle, streamed (never more than `PICKLE_MAX_BYTES` decompressed) through
+    an unpickler that admits numpy arrays of numbers only."""
     try:
-        content = _NumpyOnlyUnpickler(io.BytesIO(raw), path.name).load()
+        with open_stream(path) as stream:
+            content = _NumpyOnlyUnpickler(_Capped(stream, PICKLE_MAX_BYTES, path), path.name).load()
     except DataError:
         raise
+    except _UnsafePickleError as exc:
+        raise DataError(
+            f"{path.name}: {exc}; refusing to load it: the file may be malicious."
+        ) from None
+    except MemoryError:
+        raise DataError(f"{path.name}: not enough memory to unpickle it.") from None
     except Exception as exc:  # a broken pickle can fail in many ways
         raise DataError(
             f"{path.name}: not a readable pickle ({type(exc).__name__}: {exc})."
@@ -244,5 +482,6 @@ def _check_pickle_layout(content, name: str) -> list[Split]:
             raise DataError(
                 f"{name}: {split} labels should be {len(X)} integers, got {y.dtype} {y.shape}."
             )
+        X, y = np.asarray(X), np.asarray(y)  # plain ndarrays, not the unpickler's class
         splits.append((X.astype(np.float32, copy=False), y.astype(np.int64, copy=False)))
     return splits

@@ -7,6 +7,7 @@ after epoch k continues exactly as an uninterrupted one would.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -20,6 +21,11 @@ from .batches import batches, count_correct
 from .costs import Cost, get_cost
 from .module import Module
 from .optim import SGD, Optimizer
+
+
+class TrainingError(ValueError):
+    """Training cannot go on: the cost became NaN or infinite (its message names the epoch
+    and the mini-batch)."""
 
 
 @dataclass(frozen=True)
@@ -58,7 +64,28 @@ class History:
 
     @classmethod
     def from_list(cls, rows: Sequence[dict[str, Any]]) -> History:
-        return cls([EpochResult(**row) for row in rows])
+        """The History `to_list()` gave (e.g. read back from a checkpoint), checked: ValueError
+        names the first row that is not an epoch's result."""
+        if not isinstance(rows, list):
+            raise ValueError(f"a history is a list of epochs, got a {type(rows).__name__}.")
+        fields = {"epoch": int, "loss": float, "correct": int, "total": int, "seconds": float}
+        optional = {"correct", "total"}
+        epochs = []
+        for i, row in enumerate(rows):
+            good = isinstance(row, dict) and set(row) == set(fields)
+            for key, kind in fields.items():
+                value = row.get(key) if good else None
+                if value is None and key in optional:
+                    continue
+                numeric = (int, float) if kind is float else int
+                good = good and isinstance(value, numeric) and not isinstance(value, bool)
+            if not good:
+                raise ValueError(
+                    f"history entry {i} is not an epoch's result {{{', '.join(fields)}}}: "
+                    f"{row!r:.120}."
+                )
+            epochs.append(EpochResult(**row))
+        return cls(epochs)
 
 
 def evaluate(model: Module, X: np.ndarray, labels: np.ndarray, chunk: int = 2000) -> int:
@@ -97,6 +124,11 @@ def fit(
     callbacks: called with each epoch's `EpochResult` (printing, checkpoints). progress:
     a tqdm bar over the mini-batches (None: only when writing to a terminal).
     Returns the `History` (extended in place when one is passed, e.g. when resuming).
+
+    Raises ValueError for empty training data and for a cost that cannot train the model
+    (e.g. softmax cross-entropy on one output), and `TrainingError` at the first mini-batch
+    whose cost is NaN or infinite (before that batch changes the parameters). Each step's
+    graph is released before the next forward pass: only the cost's value is kept.
     """
     cost = get_cost(cost)
     if optimizer is None:
@@ -108,8 +140,11 @@ def fit(
     X, Y = (np.asarray(a.data if isinstance(a, ag.Tensor) else a) for a in train)
     if len(X) != len(Y):
         raise ValueError(f"fit: X has {len(X)} rows but Y has {len(Y)}.")
+    if len(X) == 0:
+        raise ValueError("fit: the training data has 0 rows; there is nothing to train on.")
     dtype = model.parameters()[0].dtype
     n_outputs = _output_size(model, X[:1].astype(dtype))
+    cost.check_outputs(n_outputs)
     targets = Y if cost.takes_labels else cost.targets(Y, n_outputs, dtype)
     history = History() if history is None else history
     for epoch in range(start_epoch, epochs):
@@ -120,9 +155,13 @@ def fit(
         for X_batch, Y_batch in bar:
             optimizer.zero_grad()
             loss = cost.loss(model(X_batch.astype(dtype, copy=False)), Y_batch)
+            value = loss.item()
+            if not math.isfinite(value):
+                raise _non_finite(value, epoch, count, len(X), batch_size, X_batch)
             loss.backward()
+            del loss  # the step's graph (every layer's output) goes now, not after the next forward
             optimizer.step()
-            total_loss += loss.item()
+            total_loss += value
             count += 1
         seconds = time.perf_counter() - started
         correct = total = None
@@ -134,6 +173,23 @@ def fit(
         for callback in callbacks:
             callback(result)
     return history
+
+
+def _non_finite(
+    value: float, epoch: int, batch: int, n: int, batch_size: int, X_batch: np.ndarray
+) -> TrainingError:
+    steps = -(-n // batch_size)
+    if not np.all(np.isfinite(X_batch)):
+        cause = "its inputs hold NaN or infinite values: clean the data"
+    else:
+        cause = (
+            "the inputs are finite, so the parameters diverged or the inputs are too large: "
+            "try a smaller learning rate, or scale the data"
+        )
+    return TrainingError(
+        f"fit: the cost is {value} at epoch {epoch}, mini-batch {batch} (of {steps}); "
+        f"{cause}. Training stopped before that batch changed the parameters."
+    )
 
 
 def _output_size(model: Module, one_row: np.ndarray) -> int:

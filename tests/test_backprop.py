@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 import autograd_mini as ag
 import nn
 
-COSTS = ["quadratic", "cross-entropy", "softmax-cross-entropy"]
+COSTS = sorted(nn.COSTS)
 
 
 def network(sizes, activation, cost, seed):
@@ -56,13 +56,39 @@ def max_relative_difference(a: dict, b: dict) -> float:
     seed=st.integers(0, 10_000),
 )
 def test_autodiff_equals_both_closed_forms(widths, activation, cost, m, seed):
+    """Every cost and every network the closed forms accept: they agree with autodiff (to
+    1e-10 relative, also by compare_gradients' verdict); the networks they refuse are refused
+    by both, by check_backprop and by fit, with the reason."""
     model = network(widths, activation, cost, seed)
     X, Y = batch(widths, m, cost, seed)
+    if widths[-1] < nn.get_cost(cost).min_outputs:  # one softmax output: a constant cost
+        for refuses in (nn.backprop_rows, nn.backprop_columns, nn.check_backprop):
+            with pytest.raises(ValueError, match="needs at least 2 output units"):
+                refuses(model, X, Y, cost)
+        with pytest.raises(ValueError, match="needs at least 2 output units"):
+            nn.fit(model, (X, Y), epochs=1, batch_size=m, lr=0.1, cost=cost)
+        return
     autodiff = nn.autodiff_gradients(model, X, Y, cost)
     rows = nn.backprop_rows(model, X, Y, cost)
     columns = nn.backprop_columns(model, X, Y, cost)
     assert max_relative_difference(autodiff, rows) < 1e-10
     assert max_relative_difference(autodiff, columns) < 1e-10
+    for closed_form in ("rows", "columns"):
+        report = nn.compare_gradients(
+            "autodiff", closed_form, model=model, X=X, Y=Y, cost=cost, rtol=1e-10
+        )
+        assert report.ok, report
+
+
+def test_a_one_output_softmax_is_refused_not_marked_wrong():
+    """softmax over one class is 1 whatever z is: the cost is constant and autodiff gives 0,
+    while BP1's softmax(z) − y took the label as the target (issue 15, item 2)."""
+    model = network([2, 3, 1], "sigmoid", "softmax-cross-entropy", seed=0)
+    X, labels = np.ones((4, 2)), np.array([0, 1, 0, 1])
+    with pytest.raises(ValueError, match=r"softmax-cross-entropy cost needs at least 2 output"):
+        nn.backprop_rows(model, X, labels, "softmax-cross-entropy")
+    with pytest.raises(ValueError, match="a softmax over one class is always 1"):
+        nn.check_backprop(model, X, labels, "softmax-cross-entropy")
 
 
 @pytest.mark.parametrize("cost", COSTS)

@@ -131,8 +131,8 @@ def test_loading_broken_or_foreign_files(tmp_path):
     with pytest.raises(CheckpointError, match="not an autograd_mini checkpoint"):
         load_checkpoint(tmp_path / "plain.npz")
     np.savez(tmp_path / "pickled.npz", meta=np.array([{"format": "x"}], dtype=object))
-    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
-        load_checkpoint(tmp_path / "pickled.npz")  # allow_pickle=False refuses object arrays
+    with pytest.raises(CheckpointError, match=r"holds Python objects.*refused unread"):
+        load_checkpoint(tmp_path / "pickled.npz")  # object arrays are pickles: never loaded
 
 
 def test_parameters_that_do_not_fit_the_saved_architecture(tmp_path):
@@ -143,3 +143,200 @@ def test_parameters_that_do_not_fit_the_saved_architecture(tmp_path):
     np.savez(tmp_path / "tampered.npz", **arrays)
     with pytest.raises(CheckpointError, match=r"do not fit.*layers\.0\.weight has shape \(2, 2\)"):
         load_checkpoint(tmp_path / "tampered.npz")
+
+
+# ---------------------------------------------------------------------------------------
+# fit refuses what it cannot train, stops at a non-finite cost, keeps one graph at a time
+# ---------------------------------------------------------------------------------------
+
+
+def test_fit_refuses_empty_training_data():
+    with pytest.raises(ValueError, match="the training data has 0 rows"):
+        fit(nn.MLP([6, 3]), (np.zeros((0, 6)), np.zeros(0, int)), epochs=1, batch_size=10, lr=1)
+
+
+def test_fit_stops_at_the_first_non_finite_cost_before_it_changes_anything():
+    X, y = toy_data()
+    X[55] = np.nan  # one bad row: the mini-batch that holds it is named
+    model = nn.MLP([6, 8, 3], seed=0)
+    seen = []
+
+    def watch(result):
+        seen.append(result)
+
+    with pytest.raises(nn.TrainingError) as info:
+        fit(model, (X, y), epochs=3, batch_size=10, lr=1.0, seed=5, callbacks=[watch])
+    order = np.random.default_rng([5, 0]).permutation(len(X))  # epoch 0's shuffle
+    batch = int(np.flatnonzero(order == 55)[0]) // 10
+    message = str(info.value)
+    assert f"the cost is nan at epoch 0, mini-batch {batch} (of 12)" in message
+    assert "inputs hold NaN" in message and seen == []
+    assert all(np.isfinite(p.data).all() for p in model.parameters())
+
+
+def test_fit_blames_divergence_when_the_data_are_finite():
+    X, y = toy_data()
+    X[3, 0] = 1e300  # finite, but the cost overflows to inf
+    model = nn.MLP([6, 3], activation="relu", seed=0)
+    with np.errstate(all="ignore"), pytest.raises(nn.TrainingError, match="smaller learning rate"):
+        fit(model, (X, y), epochs=1, batch_size=120, lr=1.0)
+
+
+def test_fit_releases_each_steps_graph_before_the_next_forward():
+    """The previous step's output (and with it every array of its graph) is gone when the next
+    forward pass starts: fit keeps the cost's value, not the cost."""
+    import weakref
+
+    class Watched(nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner, self.previous, self.alive = inner, None, []
+
+        def forward(self, x):
+            if self.previous is not None:
+                self.alive.append(self.previous() is not None)
+            out = self.inner(x)
+            self.previous = weakref.ref(out)
+            return out
+
+    model = Watched(nn.MLP([6, 5, 3], seed=0))
+    X, y = toy_data()
+    fit(model, (X, y), epochs=2, batch_size=10, lr=0.5)
+    assert len(model.alive) == 24 and not any(model.alive)
+
+
+# ---------------------------------------------------------------------------------------
+# Saving never replaces a good file with a bad one, leaves nothing behind, honours umask
+# ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("meta", "message"),
+    [
+        ({"version": 2}, "meta 'version' is reserved"),
+        ({"format": "mine"}, "meta 'format' is reserved"),
+        ({"epoch": "one"}, "'epoch' must be a whole number"),
+        ({"epoch": -1}, "'epoch' must be a whole number"),
+        ({"weights": np.zeros(2)}, "must be JSON-ready"),
+    ],
+)
+def test_meta_that_would_not_load_is_refused_before_writing(tmp_path, meta, message):
+    path = save_checkpoint(tmp_path / "m.npz", nn.MLP([3, 2], seed=0))
+    before = path.read_bytes()
+    with pytest.raises(CheckpointError, match=message):
+        save_checkpoint(path, nn.MLP([3, 2], seed=1), **meta)
+    assert path.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["m.npz"]
+
+
+def test_a_file_that_would_not_load_never_replaces_the_checkpoint(tmp_path, monkeypatch):
+    path = save_checkpoint(tmp_path / "m.npz", nn.MLP([3, 2], seed=0))
+    before = path.read_bytes()
+    savez = np.savez
+
+    def drops_a_parameter(file, **arrays):  # a writer bug: one array is lost
+        arrays.pop("param/layers.0.bias")
+        savez(file, **arrays)
+
+    monkeypatch.setattr(np, "savez", drops_a_parameter)
+    with pytest.raises(CheckpointError, match=r"m\.npz was left as it was.*missing"):
+        save_checkpoint(path, nn.MLP([3, 2], seed=1))
+    assert path.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["m.npz"]
+
+
+def test_leftovers_of_killed_saves_of_that_file_are_removed(tmp_path):
+    mine = tmp_path / ".m.npz.k1ll3d_x.tmp"
+    other = tmp_path / ".other.npz.k1ll3d_x.tmp"  # another checkpoint's: not ours to remove
+    longer = tmp_path / ".m.npz.x.k1ll3d_x.tmp"  # the temporary file of "m.npz.x"
+    for path in (mine, other, longer):
+        path.write_bytes(b"half a checkpoint")
+    save_checkpoint(tmp_path / "m.npz", nn.MLP([3, 2], seed=0))
+    assert not mine.exists() and other.exists() and longer.exists()
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_checkpoints_get_the_mode_of_any_new_file(tmp_path, umask, mode):
+    import os
+    import stat
+
+    old = os.umask(umask)
+    try:
+        path = save_checkpoint(tmp_path / "m.npz", nn.MLP([3, 2], seed=0))
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == mode
+
+
+# ---------------------------------------------------------------------------------------
+# Hostile checkpoints: refused before their arrays (or the network they describe) exist
+# ---------------------------------------------------------------------------------------
+
+
+def peak_while(function) -> int:
+    """Peak bytes allocated (as tracemalloc sees numpy's and Python's allocations) while
+    `function()` runs; its exception, if any, is swallowed."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        function()
+    except Exception:
+        pass
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return peak
+
+
+def test_meta_sizes_that_do_not_match_the_arrays_allocate_nothing(tmp_path):
+    """sizes [100000, 100000, 10] would be a 74.5 GiB network: the arrays' headers say
+    otherwise, and that is found before the network is built."""
+    import json
+
+    path = save_checkpoint(tmp_path / "m.npz", nn.MLP([3, 4, 2], seed=0))
+    size = path.stat().st_size
+    with np.load(path) as archive:
+        arrays = dict(archive)
+    meta = json.loads(str(arrays["meta"]))
+    meta["model"]["sizes"] = [100_000, 100_000, 10]
+    arrays["meta"] = np.array(json.dumps(meta))
+    np.savez(tmp_path / "huge.npz", **arrays)
+    with pytest.raises(CheckpointError, match=r"needs \(100000, 100000\)"):
+        load_checkpoint(tmp_path / "huge.npz")
+    assert peak_while(lambda: load_checkpoint(tmp_path / "huge.npz")) < 2 * size + (1 << 20)
+
+
+def test_an_extra_member_is_refused_unread(tmp_path):
+    import zipfile
+
+    path = save_checkpoint(tmp_path / "m.npz", nn.MLP([3, 4, 2], seed=0))
+    legitimate = path.stat().st_size
+    with (  # 32 MiB that a reader must not touch
+        zipfile.ZipFile(path, "a") as archive,
+        archive.open("param/big.npy", "w", force_zip64=True) as member,
+    ):
+        np.lib.format.write_array(member, np.zeros(1 << 22))
+    with pytest.raises(CheckpointError, match="unknown parameter 'big'"):
+        load_checkpoint(path)
+    assert peak_while(lambda: load_checkpoint(path)) < 2 * legitimate + (1 << 20)
+
+
+def test_a_header_that_lies_about_its_size_is_refused_unread(tmp_path):
+    """A member whose .npy header announces far more than it holds (numpy would allocate the
+    announced array, then fail reading it)."""
+    import zipfile
+
+    path = save_checkpoint(tmp_path / "m.npz", nn.MLP([3, 4, 2], seed=0))
+    with np.load(path) as archive:
+        arrays = dict(archive)
+    (tmp_path / "liar.npz").unlink(missing_ok=True)
+    with zipfile.ZipFile(tmp_path / "liar.npz", "w") as archive:
+        for name, value in arrays.items():
+            with archive.open(f"{name}.npy", "w") as member:
+                if name == "param/layers.0.weight":
+                    header = {"descr": "<f8", "fortran_order": False, "shape": (3, 4)}
+                    np.lib.format.write_array_header_1_0(member, header)
+                    member.write(b"\0" * 16)  # 2 of the 12 numbers
+                else:
+                    np.lib.format.write_array(member, value)
+    with pytest.raises(CheckpointError, match=r"announces float64 \(3, 4\).*but holds"):
+        load_checkpoint(tmp_path / "liar.npz")

@@ -1,0 +1,429 @@
+"""Hostile and broken input files (issue 15, items 6 and 7): decompression bombs, pickles
+that allocate, and servers that trickle, never stop or lie. Each is refused with a
+DataError, and the peak memory spent on it (numpy's and Python's allocations, as tracemalloc
+sees them) stays within about twice the size of a legitimate file."""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import gzip
+import hashlib
+import http.server
+import pickle
+import struct
+import threading
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import write_tiny_mnist
+
+import nn.data
+import nn.download
+from nn.cli import main
+from nn.data import DataError, load_mnist
+from nn.download import download_mnist, verify
+
+MiB = 1 << 20
+SLACK = MiB  # buffers of gzip, zlib and the interpreter, whatever the file
+
+
+def peak_of(function) -> tuple[int, BaseException | None]:
+    """(peak bytes allocated while `function()` ran, the exception it raised)."""
+    tracemalloc.start()
+    error = None
+    try:
+        function()
+    except Exception as exc:
+        error = exc
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak, error
+
+
+def gzip_of_zeros(path: Path, head: bytes, zeros: int) -> None:
+    """A gzip file of `head` followed by `zeros` zero bytes, written without holding them."""
+    with gzip.open(path, "wb", compresslevel=1) as file:
+        file.write(head)
+        block = bytes(MiB)
+        for _ in range(zeros // MiB):
+            file.write(block)
+        file.write(bytes(zeros % MiB))
+
+
+def idx_header(magic: int, *dims: int) -> bytes:
+    return struct.pack(">I", magic) + struct.pack(f">{len(dims)}I", *dims)
+
+
+# ---------------------------------------------------------------------------------------
+# IDX files
+# ---------------------------------------------------------------------------------------
+
+
+def write_labels_and_tests(directory: Path, n_train: int) -> None:
+    """The three other files of an IDX directory, small and valid."""
+    labels = np.arange(n_train, dtype=np.uint8) % 10
+    (directory / "train-labels-idx1-ubyte").write_bytes(
+        idx_header(2049, n_train) + labels.tobytes()
+    )
+    (directory / "t10k-images-idx3-ubyte").write_bytes(idx_header(2051, 2, 28, 28) + bytes(1568))
+    (directory / "t10k-labels-idx1-ubyte").write_bytes(idx_header(2049, 2) + bytes(2))
+
+
+def test_an_idx_gzip_bomb_is_refused_after_the_announced_size(tmp_path):
+    """12 images announced (9,424 bytes), 64 MiB of zeros behind them, 65 KB compressed."""
+    write_labels_and_tests(tmp_path, 12)
+    bomb = tmp_path / "train-images-idx3-ubyte.gz"
+    gzip_of_zeros(bomb, idx_header(2051, 12, 28, 28), 64 * MiB)
+    assert bomb.stat().st_size < 300_000
+    peak, error = peak_of(lambda: load_mnist(tmp_path, validation_size=2))
+    assert isinstance(error, DataError) and "followed by extra bytes" in str(error)
+    legitimate = 16 + 12 * 784
+    assert peak < 2 * legitimate + SLACK, peak
+
+
+def test_an_idx_header_announcing_too_much_is_refused_before_reading(tmp_path):
+    """4,000,000,000 images (3 TB) announced in a 16-byte header: refused, nothing read."""
+    write_labels_and_tests(tmp_path, 12)
+    (tmp_path / "train-images-idx3-ubyte.gz").write_bytes(
+        gzip.compress(idx_header(2051, 4_000_000_000, 28, 28) + bytes(100))
+    )
+    peak, error = peak_of(lambda: load_mnist(tmp_path, validation_size=2))
+    assert isinstance(error, DataError) and "4,000,000,000 entries" in str(error)
+    assert peak < SLACK, peak
+
+
+def test_an_uncompressed_idx_file_is_checked_against_its_header_before_reading(tmp_path):
+    write_labels_and_tests(tmp_path, 60_000)
+    (tmp_path / "train-images-idx3-ubyte").write_bytes(idx_header(2051, 60_000, 28, 28) + bytes(9))
+    peak, error = peak_of(lambda: load_mnist(tmp_path, validation_size=2))
+    assert isinstance(error, DataError) and "the file has 25." in str(error)
+    assert peak < SLACK, peak  # not the 47 MB the header announces
+
+
+# ---------------------------------------------------------------------------------------
+# Pickles
+# ---------------------------------------------------------------------------------------
+
+_reconstruct = np._core.multiarray._reconstruct
+
+
+class Reduce:
+    """Pickles as `function(*args)` (then `__setstate__(state)` when a state is given)."""
+
+    def __init__(self, function, args, state=None):
+        self.value = (function, args) if state is None else (function, args, state)
+
+    def __reduce__(self):
+        return self.value
+
+
+OBJECTS = np.dtype(object)
+HOSTILE_PICKLES = {
+    "numpy.ndarray called directly (320 MB of object pointers)": (
+        Reduce(np.ndarray, ((40_000_000,), OBJECTS)),
+        "calls numpy.ndarray(...) itself",
+    ),
+    "_reconstruct of a full array": (
+        Reduce(_reconstruct, (np.ndarray, (40_000_000,), OBJECTS)),
+        "_reconstruct in a way numpy never does",
+    ),
+    "an object array filled in by __setstate__": (
+        Reduce(_reconstruct, (np.ndarray, (0,), b"b"), (1, (40_000_000,), OBJECTS, False, [])),
+        "an array of Python objects",
+    ),
+    "a 800 MB float array with 2 bytes of data": (
+        Reduce(_reconstruct, (np.ndarray, (0,), b"b"), (1, (10**8,), np.dtype("f8"), False, b"ab")),
+        "more than a whole MNIST pickle",
+    ),
+    "a 80 MB float array with 8 bytes of data": (
+        Reduce(
+            _reconstruct, (np.ndarray, (0,), b"b"), (1, (10**7,), np.dtype("f8"), False, b"x" * 8)
+        ),
+        "comes with 8 bytes of data instead of 80000000",
+    ),
+    "a 100 MB scalar made of nothing": (
+        Reduce(np._core.multiarray.scalar, (np.dtype(("V", 10**8)),)),
+        "scalar from data of the wrong size",
+    ),
+    "bytes(n): n zero bytes": (Reduce(bytes, (10**8,)), "bytes(...) with arguments"),
+    "a codec that grows its input": (
+        Reduce(codecs.encode, (b"x" * 100, "hex_codec")),
+        "encodes with 'hex_codec'",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(HOSTILE_PICKLES))
+def test_a_pickle_of_allowed_globals_cannot_allocate(tmp_path, name):
+    payload, message = HOSTILE_PICKLES[name]
+    path = tmp_path / "mnist.pkl"
+    path.write_bytes(pickle.dumps((payload, 1, 2), protocol=2))
+    assert path.stat().st_size < 300
+    peak, error = peak_of(lambda: load_mnist(path))
+    assert isinstance(error, DataError), error
+    assert message in str(error) and "may be malicious" in str(error)
+    assert peak < SLACK, peak
+
+
+def test_a_pickle_of_many_instructions_is_stopped(tmp_path):
+    """One byte, `}`, builds an empty dict of 64 bytes: 240 MB of them would be 15 GB."""
+    body = b"\x80\x02(" + b"}" * 1_000_000 + b"l."  # PROTO 2, MARK, EMPTY_DICT ×10⁶, LIST, STOP
+    path = tmp_path / "mnist.pkl.gz"
+    path.write_bytes(gzip.compress(body))
+    peak, error = peak_of(lambda: load_mnist(path))
+    assert isinstance(error, DataError) and "more than 10,000 instructions" in str(error)
+    assert peak < SLACK, peak
+
+
+def test_a_pickle_gzip_bomb_is_stopped_at_the_cap(tmp_path, monkeypatch):
+    """The cap is PICKLE_MAX_BYTES (240 MB, just above Nielsen's 222 MB); here 2 MiB, for a
+    bomb of 32 MiB: decompression stops at the cap, and no more than it is held."""
+    cap = 2 * MiB
+    monkeypatch.setattr(nn.data, "PICKLE_MAX_BYTES", cap)
+    path = tmp_path / "mnist.pkl.gz"
+    content = nn_layout_with(np.zeros((32 * MiB // 3136, 784), dtype=np.float32))
+    path.write_bytes(gzip.compress(pickle.dumps(content, protocol=4), compresslevel=1))
+    assert path.stat().st_size < 200_000
+    peak, error = peak_of(lambda: load_mnist(path))
+    assert isinstance(error, DataError) and "decompresses to more than 2,097,152 bytes" in str(
+        error
+    )
+    assert peak < 2 * cap + SLACK, peak
+
+
+def nn_layout_with(X):
+    y = np.zeros(len(X), dtype=np.int64)
+    return ((X, y), (X[:1], y[:1]), (X[:1], y[:1]))
+
+
+def test_a_pickle_right_at_the_cap_loads_and_one_byte_over_is_refused(tmp_path, monkeypatch):
+    path = write_tiny_mnist(tmp_path / "mnist.pkl.gz")
+    size = len(gzip.decompress(path.read_bytes()))
+    monkeypatch.setattr(nn.data, "PICKLE_MAX_BYTES", size)
+    assert load_mnist(path).train[0].shape == (40, 784)
+    monkeypatch.setattr(nn.data, "PICKLE_MAX_BYTES", size - 1)
+    with pytest.raises(DataError, match=f"decompresses to more than {size - 1:,} bytes"):
+        load_mnist(path)
+
+
+def test_the_cap_is_above_the_real_pickle():
+    assert nn.data.PICKLE_MAX_BYTES > 222_134_543  # gzip -l ../shared/data/mnist.pkl.gz
+
+
+def test_legitimate_pickles_of_every_protocol_still_load(tmp_path):
+    for protocol in range(2, pickle.HIGHEST_PROTOCOL + 1):
+        path = write_tiny_mnist(tmp_path / f"p{protocol}.pkl.gz", sizes=(40, 0, 30))
+        content = pickle.loads(gzip.decompress(path.read_bytes()))
+        path.write_bytes(gzip.compress(pickle.dumps(content, protocol=protocol)))
+        data = load_mnist(path)
+        assert type(data.train[0]) is np.ndarray and data.train[0].shape == (40, 784)
+        assert np.array_equal(data.train[0], content[0][0])
+        assert data.validation[0].shape == (0, 784)  # an empty array: bytes() in protocol 2
+
+
+# ---------------------------------------------------------------------------------------
+# The downloader, against servers on 127.0.0.1 that misbehave
+# ---------------------------------------------------------------------------------------
+
+
+class Server:
+    """An HTTP server on 127.0.0.1 answering every GET with `respond(handler)`."""
+
+    def __init__(self, respond):
+        outer = self
+        self.stop = threading.Event()
+        self.sent = 0
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                with contextlib.suppress(OSError):  # the client hung up, as these tests expect
+                    respond(self, outer)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def trickle(handler, server):
+    """2 bytes every half second (for at most 30 s, so that a broken client cannot hang)."""
+    handler.send_response(200)
+    handler.send_header("Content-Length", "10000")
+    handler.end_headers()
+    for _ in range(60):
+        if server.stop.wait(0.5):
+            return
+        handler.wfile.write(b"\x1f\x8b")
+        handler.wfile.flush()
+        server.sent += 2
+
+
+def endless(handler, server):
+    """No Content-Length, zeros until the client hangs up (or 1 GiB: a broken client)."""
+    handler.send_response(200)
+    handler.end_headers()
+    block = bytes(64 * 1024)
+    while server.sent < 1 << 30 and not server.stop.is_set():
+        handler.wfile.write(block)
+        server.sent += len(block)
+
+
+def announcing(length):
+    def respond(handler, server):
+        handler.send_response(200)
+        handler.send_header("Content-Length", length)
+        handler.end_headers()
+        handler.wfile.write(b"\x1f\x8b")
+
+    return respond
+
+
+@pytest.fixture
+def small_pin(monkeypatch):
+    """Pin train-images to 1,000 bytes (so that the size cap is small)."""
+    pinned = dict(nn.download.CONTENT)
+    pinned["train-images-idx3-ubyte.gz"] = (hashlib.sha256(bytes(1000)).hexdigest(), 1000)
+    monkeypatch.setattr(nn.download, "CONTENT", pinned)
+    return pinned
+
+
+def leftovers(cache: Path) -> list[str]:
+    return sorted(p.name for p in cache.iterdir()) if cache.exists() else []
+
+
+def test_a_trickling_server_is_cut_off_at_the_deadline(tmp_path):
+    with Server(trickle) as server, pytest.raises(DataError) as info:
+        download_mnist(tmp_path, base_url=server.url, progress=False, timeout=1.5)
+    assert "not finished after 1.5 s" in str(info.value) and "too slow" in str(info.value)
+    assert server.sent < 100 and leftovers(tmp_path) == []
+
+
+def test_an_endless_body_is_cut_at_the_size_the_file_can_have(tmp_path, small_pin):
+    with Server(endless) as server, pytest.raises(DataError) as info:
+        download_mnist(tmp_path, base_url=server.url, progress=False, timeout=60)
+    limit = nn.download.max_size("train-images-idx3-ubyte.gz")
+    assert f"sends more than {limit:,} bytes" in str(info.value)
+    assert leftovers(tmp_path) == [] and server.sent < 10 * MiB
+
+
+@pytest.mark.parametrize(
+    ("length", "message"),
+    [
+        ("lots", "Content-Length 'lots' is not a number"),
+        ("99999999999", "announces 99,999,999,999"),
+    ],
+)
+def test_a_content_length_that_is_not_a_size_is_a_data_error(tmp_path, small_pin, length, message):
+    with Server(announcing(length)) as server, pytest.raises(DataError, match=message):
+        download_mnist(tmp_path, base_url=server.url, progress=False, timeout=10)
+    assert leftovers(tmp_path) == []
+
+
+def test_a_served_gzip_bomb_is_verified_in_a_stream(tmp_path):
+    """A 64 MiB gzip bomb in place of the 7.8 MB test images: verify() decompresses it as a
+    stream, stops one chunk past the pinned length, and holds one chunk at a time."""
+    served = tmp_path / "served"
+    served.mkdir()
+    gzip_of_zeros(served / "bomb.gz", b"", 64 * MiB)
+    problems = []
+    peak, _ = peak_of(
+        lambda: problems.append(verify(served / "bomb.gz", "t10k-images-idx3-ubyte.gz"))
+    )
+    assert "holds more than the 7,840,016 bytes of the real file" in problems[0]
+    assert peak < 8 * MiB, peak  # a few chunks of 1 MiB; the real file is 7.8 MB
+
+
+def test_the_next_download_removes_parts_left_by_a_killed_one(tmp_path):
+    part = tmp_path / ".train-images-idx3-ubyte.gz.k1ll3d_x.part"
+    part.write_bytes(b"half a download")
+    with pytest.raises(DataError):  # nothing listens there; the leftover goes all the same
+        download_mnist(tmp_path, base_url="http://127.0.0.1:9/", progress=False, timeout=5)
+    assert leftovers(tmp_path) == []
+
+
+def test_parts_left_beside_files_already_cached_are_removed_too(tmp_path, monkeypatch):
+    pins = idx_set(tmp_path / "cache", n_train=3, n_test=2)  # the cache holds valid files
+    monkeypatch.setattr(nn.download, "CONTENT", pins)
+    part = tmp_path / "cache" / ".t10k-labels-idx1-ubyte.gz.k1ll3d_x.part"
+    part.write_bytes(b"half a download")
+    download_mnist(tmp_path / "cache", base_url="http://127.0.0.1:9/", progress=False)
+    assert not part.exists()  # and nothing was fetched: there is no server at all
+
+
+# ---------------------------------------------------------------------------------------
+# autograd-mini train --download, from a local mirror
+# ---------------------------------------------------------------------------------------
+
+
+def idx_set(directory: Path, n_train: int = 10_010, n_test: int = 20) -> dict:
+    """The four IDX files, gzipped, of a small MNIST-shaped set (every digit present), and
+    their pins (SHA-256 and length of the decompressed content)."""
+    rng = np.random.default_rng(0)
+    files = {
+        "train-images-idx3-ubyte.gz": idx_header(2051, n_train, 28, 28)
+        + rng.integers(0, 256, n_train * 784, dtype=np.uint8).tobytes(),
+        "train-labels-idx1-ubyte.gz": idx_header(2049, n_train)
+        + (np.arange(n_train) % 10).astype(np.uint8).tobytes(),
+        "t10k-images-idx3-ubyte.gz": idx_header(2051, n_test, 28, 28) + bytes(n_test * 784),
+        "t10k-labels-idx1-ubyte.gz": idx_header(2049, n_test)
+        + (np.arange(n_test) % 10).astype(np.uint8).tobytes(),
+    }
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, content in files.items():
+        (directory / name).write_bytes(gzip.compress(content, compresslevel=1))
+    return {name: (hashlib.sha256(c).hexdigest(), len(c)) for name, c in files.items()}
+
+
+def serve_directory(directory: Path):
+    def respond(handler, server):
+        path = directory / handler.path.lstrip("/")
+        if not path.is_file():
+            handler.send_error(404)
+            return
+        data = path.read_bytes()
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        handler.wfile.write(data)
+
+    return respond
+
+
+def test_train_download_fetches_into_the_cache_and_trains(tmp_path, monkeypatch, capsys):
+    pins = idx_set(tmp_path / "mirror")
+    monkeypatch.setattr(nn.download, "CONTENT", pins)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    with Server(serve_directory(tmp_path / "mirror")) as server:
+        monkeypatch.setattr(nn.download, "DEFAULT_MIRROR", server.url)
+        argv = ["train", "--download", "--sizes", "784", "5", "10", "--epochs", "1", "--quiet"]
+        code = main(argv)
+    out, err = capsys.readouterr()
+    cache = tmp_path / "cache" / "autograd_mini" / "mnist"
+    assert code == 0, err
+    assert f"MNIST (verified) in {cache}" in out and "Training MLP(784→5→10" in out
+    assert "on 10 images" in out and "Epoch 0: " in out and "/ 20" in out
+    assert sorted(p.name for p in cache.iterdir()) == sorted(pins)
+
+
+def test_train_download_reports_a_failed_download_in_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(nn.download, "DEFAULT_MIRROR", "http://127.0.0.1:9/")
+    assert main(["train", "--download", "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("autograd-mini: error: downloading http://127.0.0.1:9/")
+    assert err.count("\n") == 1
