@@ -418,12 +418,11 @@ def check_backward(
 
 
 def _row(graph: _Graph, tensor: Tensor, value: Any, hints: Hints) -> Row:
-    """The row for `tensor`. A difference within 2u of the largest entry is rounding for
-    certain (the rounding of the result itself); above it, the allowance is measured on the
+    """The row for `tensor`. A difference within the least allowance (SAFETY·√m·u of the
+    largest entry, see `compare`) is rounding; above it, the allowance is measured on the
     whole graph, replayed in the other precision (once, for the first row that needs it)."""
     row = _compared(graph, tensor, value, hints, measured=0.0)
     if row.ok:
-        row.allowance = row.allowance.replace("measured on this graph", "2u of the largest entry")
         return row
     if row.allowed is None or not graph.twinned():  # not an array of numbers, or no twin
         return row

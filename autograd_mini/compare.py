@@ -21,13 +21,16 @@ on the graph itself: the forward and backward pass are replayed in the other pre
 (float32 ↔ float64, `replay.gradients_in`) and the difference of the two gradients is the
 rounding error of the less precise one; scaled by the ratio of the unit roundoffs when the
 checked gradient is the more precise one (float64: the float32 difference × 2⁻²⁹). The
-allowance is `SAFETY` (8) times that, since another correct order of the same operations
-rounds differently but by the same order of magnitude; and at least 2u of the largest
-entry (a correctly rounded result may differ from another by that much). Without a graph
-(two dicts of arrays), the allowance is the probabilistic bound `SAFETY · √n · u · max|g|`
-with n the number of entries standing in for the length of the sums. Either way the row
-states the allowance ("rounding allows ≤ 2e-08 in float64 here"). A float64 bug of
-relative size 1e-6 is far above any of these, and a correct float32 pass far below.
+allowance is `SAFETY` (16) times that, since another correct order of the same operations
+rounds differently but by the same order of magnitude, and one measurement of a short sum
+can be lucky; and at least `SAFETY · √m · u` of the largest entry, m the batch size when it
+is known (every parameter's gradient is a sum over the batch; the probabilistic bound of
+Higham & Mary). Without a graph (two dicts of arrays), the allowance is that bound with n,
+the number of entries, standing in for the length of the sums. Either way the row states
+the allowance ("rounding allows ≤ 2e-08 in float64 here"). Over 5,600 comparisons of
+autodiff with the closed forms on random networks of 1 to 50 units (float64), none was
+beyond it (with 8 and 2u, 2 % were); a float64 bug of relative size 1e-6 is far above it,
+and a correct float32 pass far below.
 """
 
 from __future__ import annotations
@@ -41,8 +44,9 @@ import numpy as np
 
 from .broadcasting import summed_axes
 
-SAFETY = 8.0
-"""How many times the measured rounding error of one correct computation the allowance is."""
+SAFETY = 16.0
+"""How many times the measured rounding error of one correct computation the allowance is,
+and how many √m·u of the largest entry it is at least."""
 
 OK_VERDICTS = ("exact", "agrees to rounding")
 
@@ -62,22 +66,29 @@ def unit_roundoff(dtype: Any) -> float:
 
 
 def allowance(
-    expected: np.ndarray, dtype: Any, measured: float | None = None, scale: float | None = None
+    expected: np.ndarray,
+    dtype: Any,
+    measured: float | None = None,
+    scale: float | None = None,
+    batch_size: int | None = None,
 ) -> tuple[float, str]:
     """How far a correct gradient computed in `dtype` may be from `expected` by rounding,
     and the sentence that says so. `measured`: the rounding error found by replaying the
     graph in the other precision (see the module docstring), when the graph is known.
-    `scale`: max |expected|, when the caller has it."""
+    `scale`: max |expected|, when the caller has it. `batch_size`: m, when known."""
     u = unit_roundoff(dtype)
     if scale is None:
         scale = float(np.abs(expected).max()) if expected.size else 0.0
     name = str(dtype) if np.dtype(dtype).kind == "f" else "float64"
-    if measured is not None:
-        allowed = max(SAFETY * measured, 2 * u * scale)
-        how = "measured on this graph"
+    if measured is None:
+        n, letter = max(expected.size, 1), "n"
     else:
-        allowed = SAFETY * math.sqrt(max(expected.size, 1)) * u * scale
-        how = f"{SAFETY:g}·√n·u·max|g|"
+        n, letter = batch_size or 1, "m"
+    bound = SAFETY * math.sqrt(n) * u * scale
+    how = f"{SAFETY:g}·√{letter}·u·max|g|" if n > 1 else f"{SAFETY:g}u·max|g|"
+    allowed = bound
+    if measured is not None and SAFETY * measured > bound:
+        allowed, how = SAFETY * measured, "measured on this graph"
     return allowed, f"rounding allows ≤ {allowed:.1g} in {name} here ({how})"
 
 
@@ -324,7 +335,7 @@ def compare(
     dtype = lower_precision(expected.dtype, actual.dtype)
     scale = float(np.abs(expected).max()) if expected.size else 0.0
     if allowed is None:
-        row.allowed, row.allowance = allowance(expected, dtype, measured, scale)
+        row.allowed, row.allowance = allowance(expected, dtype, measured, scale, hints.batch_size)
         row.allowed += extra
     else:
         row.allowed, row.allowance = allowed

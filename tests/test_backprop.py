@@ -80,6 +80,42 @@ def test_autodiff_equals_both_closed_forms(widths, activation, cost, m, seed):
         assert report.ok, report
 
 
+# Correct closed forms that a tighter allowance (8 × measured, at least 2u) marked wrong:
+# 3 to 26 units of rounding apart from autodiff (sums in another order, terms that cancel).
+ROUNDING_CASES = [  # widths, activation, cost, m, seed
+    ([1, 2, 1, 1], "relu", "quadratic", 64, 8935),
+    ([3, 2], "tanh", "softmax-cross-entropy", 10, 2854),
+    ([2, 3, 1], "sigmoid", "cross-entropy", 64, 7524),
+    ([3, 1], "tanh", "quadratic", 10, 8669),
+    ([1, 1], "sigmoid", "quadratic", 10, 4948),
+    ([1, 1], "sigmoid", "cross-entropy", 64, 2),
+]
+
+
+def _random_problems(count, seed=0):
+    rng = np.random.default_rng(seed)
+    for _ in range(count):
+        high = 4 if rng.random() < 0.5 else 51  # half of them tiny: short sums, lucky replays
+        widths = [int(w) for w in rng.integers(1, high, rng.integers(2, 6))]
+        cost = str(rng.choice(COSTS))
+        if widths[-1] >= nn.get_cost(cost).min_outputs:
+            activation = str(rng.choice(["sigmoid", "tanh", "relu"]))
+            yield widths, activation, cost, int(rng.choice([1, 10, 64])), int(rng.integers(10**4))
+
+
+@pytest.mark.parametrize(
+    "problem", ROUNDING_CASES + list(_random_problems(60)), ids=lambda p: str(p).replace(" ", "")
+)
+def test_correct_closed_forms_agree_to_rounding_by_the_default_allowance(problem):
+    """No false ✗ in `autograd-mini check`: the stated allowance covers correct rounding."""
+    widths, activation, cost, m, seed = problem
+    model = network(widths, activation, cost, seed)
+    X, Y = batch(widths, m, cost, seed)
+    for closed_form in ("rows", "columns"):
+        report = nn.compare_gradients("autodiff", closed_form, model=model, X=X, Y=Y, cost=cost)
+        assert report.ok, report
+
+
 def test_a_one_output_softmax_is_refused_not_marked_wrong():
     """softmax over one class is 1 whatever z is: the cost is constant and autodiff gives 0,
     while BP1's softmax(z) − y took the label as the target (issue 15, item 2)."""

@@ -117,7 +117,7 @@ def test_the_allowance_is_stated_and_derived_from_the_graph():
     assert "float32 here (measured on this graph)" in row.allowance
     assert row.allowed > 1e3 * np.abs(p["b1"].grad if p["b1"].grad is not None else 1e-12).max()
     small = report.row("logits")
-    assert "(2u of the largest entry)" in small.allowance or "measured" in small.allowance
+    assert "·u·max|g|)" in small.allowance or "measured" in small.allowance
     assert 0 < small.allowed < 1e-5, "a few float32 units of the gradient's scale, not 1e-5"
     float64 = ag.check_backward(graph()[1]["loss"], compact_backward(*graph()))
     assert small.allowed > float64.row("logits").allowed * 1e6, "float64 allows far less"
