@@ -10,11 +10,11 @@ The table gives the median µs per step and, in brackets, the median over rounds
 per-round ratio to hand-written numpy: ratios, not absolute times, survive a noisy shared
 machine. Before anything is timed, each implementation's first-step gradients must agree
 with the hand-written ones. Peers (torch, HIPS autograd, mygrad) are measured when they are
-importable (`pip install -e ".[bench]"`). autograd_mini is measured twice, both through
-`model.loss(X, Y, cost)`: as `nn.MLP(..., fuse=True)` (each layer and its sigmoid one
-recorded node, `linear+sigmoid`, the last layer with the cost, `linear+sigmoid+quadratic_cost`
-or `linear+cross_entropy`) and unfused (the default `nn.MLP`, which records `linear`, `sigmoid`
-and the cost apart); their gradients are bit-identical.
+importable (`pip install -e ".[bench]"`). autograd_mini is measured twice, both as a user
+writes a step (`cost.loss(model(X), Y).backward()`, then the SGD step): unfused (the default
+`nn.MLP`, whose tape is the book's: `matmul`, `add`, the activation, then the cost) and as
+`nn.MLP(..., fuse=True)` (each layer and its activation one recorded node from the optional
+`autograd_mini/fused.py`, e.g. `linear+sigmoid`); their gradients are bit-identical.
 
 MNIST: one epoch of Nielsen's 784-30-10 run (quadratic cost, mini-batch 10, η = 3.0) with
 `nn.fit` against the same loop hand-written in numpy, on ../shared/data/mnist.pkl.gz (skipped

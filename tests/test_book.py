@@ -3,9 +3,10 @@
 784-30-10 sigmoid network, quadratic cost, N(0, 1) initialisation, 30 epochs of SGD with
 mini-batches of 10 and η = 3.0, in float64, scored on the 10,000 test images after every
 epoch. The book reports 95.42% at the best epoch, the best of three runs. Measured here,
-the best epoch of seeds 0-5 gave 94.98, 95.01, 95.04, 86.19 (stuck early, the run-to-run
-variation the book's footnote warns about), 95.01 and 95.28%. So, like the book, the test
-takes the best of several runs: seeds 0, 1, ... in turn until one reaches 95.0% (six at most).
+the best epoch of seeds 0-5 gave 94.97, 95.12, 95.01, 94.96, 94.89 and 95.40% (with 100
+hidden units four of six runs stay stuck near 88%: the run-to-run variation the book's
+footnote warns about). So, like the book, the test takes the best of several runs: seeds
+0, 1, ... in turn until one reaches 95.0% (six at most).
 """
 
 from __future__ import annotations
