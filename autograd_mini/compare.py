@@ -79,7 +79,7 @@ def allowance(
     u = unit_roundoff(dtype)
     if scale is None:
         scale = float(np.abs(expected).max()) if expected.size else 0.0
-    name = str(dtype) if np.dtype(dtype).kind == "f" else "float64"
+    name = np.dtype(dtype).name if np.dtype(dtype).kind == "f" else "float64"
     if measured is None:
         n, letter = max(expected.size, 1), "n"
     else:
@@ -323,7 +323,7 @@ def compare(
         worst = np.unravel_index(int(difference.argmax()), expected.shape)
         row.max_abs_error = float(difference[worst])
     if actual.dtype.kind == "f" and not (
-        np.isfinite(row.max_abs_error) if difference is not None else np.isfinite(actual).all()
+        math.isfinite(row.max_abs_error) if difference is not None else np.isfinite(actual).all()
     ):
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(actual))[0]) if actual.ndim else ()
         row.verdict, row.max_abs_error = "not finite", None
