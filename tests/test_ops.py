@@ -444,21 +444,20 @@ NO_0D_CASE = {
     "cross_entropy": lambda x: ag.cross_entropy(x, np.int64(0)),  # logits need a class axis
 }
 # The fused layers and costs take a 0-d bias (in LINEAR_SHAPES) but, as matmul, no 0-d x.
-REFUSES_0D = NO_0D_CASE | {
-    name: lambda x, name=name: _fused_call(name, x)
-    for name in [op.name for op in fused.LAYERS.values()] + [op.name for op in fused.COSTS.values()]
-}
-
-
-def _fused_call(name, x):
-    w, b = Tensor(np.ones((1, 4))), Tensor(np.zeros(4))
-    for activation, op in fused.LAYERS.items():
-        if op.name == name:
-            return fused.linear(x, w, b, activation)
-    for (activation, cost_fn), op in fused.COSTS.items():
-        if op.name == name:
-            return fused.linear_cost(x, w, b, np.zeros(4), cost_fn, activation, "mean")
-    raise AssertionError(name)
+W_1x4, B_4 = Tensor(np.ones((1, 4))), Tensor(np.zeros(4))  # for a 1-feature x
+REFUSES_0D = (
+    NO_0D_CASE
+    | {
+        op.name: lambda x, activation=activation: fused.linear(x, W_1x4, B_4, activation)
+        for activation, op in fused.LAYERS.items()
+    }
+    | {
+        op.name: lambda x, key=key: fused.linear_cost(
+            x, W_1x4, B_4, np.zeros(4), key[1], key[0], "mean"
+        )
+        for key, op in fused.COSTS.items()
+    }
+)
 
 
 def make_inputs(case: Case, dtype=np.float64, seed=0):
