@@ -1,10 +1,13 @@
 """Shared fixtures: a tiny MNIST-shaped data file, so that `autograd-mini train` can be
-tested end to end without the real data."""
+tested end to end without the real data, and an HTTP server on 127.0.0.1 for the
+downloader's tests."""
 
 from __future__ import annotations
 
 import gzip
+import http.server
 import pickle
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -31,3 +34,22 @@ def write_tiny_mnist(path: Path, sizes=(40, 20, 30), seed: int = 0, nan: bool = 
 def tiny_mnist(tmp_path: Path) -> Path:
     """A small mnist.pkl.gz (40 training, 20 validation, 30 test images)."""
     return write_tiny_mnist(tmp_path / "tiny-mnist.pkl.gz")
+
+
+class LocalServer:
+    """An HTTP server on 127.0.0.1 (a free port) with `handler`, serving from a thread while
+    the `with` block runs; `url` is its address."""
+
+    def __init__(self, handler) -> None:
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

@@ -9,11 +9,11 @@ import io
 import pickle
 import shutil
 import struct
-import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import LocalServer
 
 from nn.data import DataError, load_mnist, shared_data_dir
 from nn.download import CONTENT, download_mnist, verify
@@ -245,7 +245,9 @@ def test_the_two_formats_give_identical_arrays():
 # ---------------------------------------------------------------------------------------
 
 
-class _Server:
+class _Server(LocalServer):
+    """Serves the files of `directory` and keeps the paths asked for in `requests`."""
+
     def __init__(self, directory: Path):
         self.requests: list[str] = []
         outer = self
@@ -258,18 +260,7 @@ class _Server:
                 outer.requests.append(self.path)
                 super().do_GET()
 
-        handler = functools.partial(Handler, directory=str(directory))
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(functools.partial(Handler, directory=str(directory)))
 
 
 def leftovers(cache: Path) -> list[str]:

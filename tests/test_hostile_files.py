@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import write_tiny_mnist
+from conftest import LocalServer, write_tiny_mnist
 
 import nn.data
 import nn.download
@@ -229,7 +229,7 @@ def test_legitimate_pickles_of_every_protocol_still_load(tmp_path):
 # ---------------------------------------------------------------------------------------
 
 
-class Server:
+class Server(LocalServer):
     """An HTTP server on 127.0.0.1 answering every GET with `respond(handler)`."""
 
     def __init__(self, respond):
@@ -245,19 +245,11 @@ class Server:
                 with contextlib.suppress(OSError):  # the client hung up, as these tests expect
                     respond(self, outer)
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
+        super().__init__(Handler)
 
     def __exit__(self, *exc):
         self.stop.set()
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__exit__(*exc)
 
 
 def trickle(handler, server):
