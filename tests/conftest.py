@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from autograd_mini import Tensor
+
 
 def write_tiny_mnist(path: Path, sizes=(40, 20, 30), seed: int = 0, nan: bool = False) -> Path:
     """Nielsen's pickle layout ((X, y) for train, validation, test) with few rows: float32
@@ -53,3 +55,13 @@ class LocalServer:
     def __exit__(self, *exc) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def wide_flat_loss():
+    """A loss of 300 parameters joined one by one, alternately by + exp(p) and by *: 450 ops
+    and no module structure, so a drawing can only truncate it."""
+    leaves = [Tensor(np.ones(1) * i, requires_grad=True, name=f"p{i}") for i in range(300)]
+    total = leaves[0]
+    for i, p in enumerate(leaves[1:]):
+        total = total * p if i % 2 else total + p.exp()
+    return total.sum()

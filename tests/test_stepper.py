@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import wide_flat_loss
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -334,11 +335,7 @@ def test_a_collapsed_box_steps_as_one_step_and_says_how_many_ops_it_holds():
 
 
 def test_a_truncated_graph_steps_through_its_rest_box():
-    leaves = [Tensor(np.ones(1) * i, requires_grad=True, name=f"p{i}") for i in range(300)]
-    total = leaves[0]
-    for i, p in enumerate(leaves[1:]):
-        total = total * p if i % 2 else total + p.exp()
-    loss = total.sum()
+    loss = wide_flat_loss()
     n_ops = len(ag.backward_order(loss))
     page = ag.stepper(loss, max_nodes=50)
     assert any(note.startswith("truncated: ") for note in page.data["notes"])
