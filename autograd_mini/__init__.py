@@ -6,17 +6,18 @@
 >>> loss.backward(); W.grad.shape
 (3, 2)
 
-The engine is `tensor.py` (recording and backward), `ops.py` and `losses.py` (the op table)
-and `broadcasting.py`; read those first. Around it: `functional.py` (the `ag.` spellings),
-`gradcheck.py`, `compare.py`, `replay.py` and `backward_check.py` (checking gradients),
-`visual/` (drawings, `explain`, the worksheet, the page that steps through backward:
-`save_html`, `stepper`), and the optional `fused.py` (a layer as one node, for speed), which
-nothing else needs.
+Read `engine.py` first (recording and backward), then the op table (`ops.py`, `losses.py`,
+and `formulas.py` for how an entry becomes functions). Around them: `tensor.py` (the Tensor
+API), `functional.py` (the `ag.` functions), `activations.py`, the checkers (`gradcheck.py`,
+`compare.py`, `replay.py`, `backward_check.py`) and `visual/` (drawings, `explain`, the
+worksheet, the page that steps through backward).
 """
 
+from . import functional
+from .activations import ACTIVATIONS
 from .backward_check import check_backward
-from .broadcasting import unbroadcast
 from .compare import GradientReport, Row
+from .engine import Node, Tensor, apply, backward_order, unbroadcast
 from .errors import (
     AnomalyError,
     AutogradError,
@@ -26,54 +27,18 @@ from .errors import (
     LabelError,
     ShapeError,
 )
-from .functional import (
-    abs,
-    as_tensor,
-    clip,
-    concatenate,
-    exp,
-    expand_dims,
-    expm1,
-    flatten,
-    leaky_relu,
-    linear,
-    log,
-    log1p,
-    log_softmax,
-    logsumexp,
-    matmul,
-    max,
-    maximum,
-    mean,
-    min,
-    minimum,
-    relu,
-    reshape,
-    sigmoid,
-    softmax,
-    softplus,
-    sqrt,
-    squeeze,
-    stack,
-    std,
-    sum,
-    swapaxes,
-    tanh,
-    transpose,
-    var,
-    where,
-)
+from .formulas import OPS, Op
+from .functional import *  # noqa: F403 (every op that is a function, made from the op table)
 from .gradcheck import central_differences, gradcheck, gradcheck_graph
-from .losses import (
-    binary_cross_entropy,
-    binary_cross_entropy_with_logits,
-    cross_entropy,
-    mse_loss,
-    quadratic_cost,
+from .recording import (
+    Observer,
+    detect_anomaly,
+    enable_grad,
+    is_grad_enabled,
+    no_grad,
+    observe,
+    scope,
 )
-from .ops import OPS, Op
-from .recording import detect_anomaly, enable_grad, is_grad_enabled, no_grad, scope
-from .tensor import Node, Tensor, apply, backward_order
 from .visual import (
     GraphvizMissingError,
     Stepper,
@@ -88,6 +53,7 @@ from .visual import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "ACTIVATIONS",
     "OPS",
     "AnomalyError",
     "AutogradError",
@@ -98,67 +64,30 @@ __all__ = [
     "InputError",
     "LabelError",
     "Node",
+    "Observer",
     "Op",
     "Row",
     "ShapeError",
     "Stepper",
     "Tensor",
-    "abs",
     "apply",
-    "as_tensor",
     "backward_order",
     "backward_worksheet",
-    "binary_cross_entropy",
-    "binary_cross_entropy_with_logits",
     "central_differences",
     "check_backward",
-    "clip",
-    "concatenate",
-    "cross_entropy",
     "detect_anomaly",
     "draw",
     "enable_grad",
-    "exp",
-    "expand_dims",
     "explain",
-    "expm1",
-    "flatten",
     "gradcheck",
     "gradcheck_graph",
     "is_grad_enabled",
-    "leaky_relu",
-    "linear",
-    "log",
-    "log1p",
-    "log_softmax",
-    "logsumexp",
-    "matmul",
-    "max",
-    "maximum",
-    "mean",
-    "min",
-    "minimum",
-    "mse_loss",
     "no_grad",
-    "quadratic_cost",
-    "relu",
-    "reshape",
+    "observe",
     "save_html",
     "save_svg",
     "scope",
-    "sigmoid",
-    "softmax",
-    "softplus",
-    "sqrt",
-    "squeeze",
-    "stack",
-    "std",
     "stepper",
-    "sum",
-    "swapaxes",
-    "tanh",
-    "transpose",
     "unbroadcast",
-    "var",
-    "where",
+    *functional.__all__,
 ]

@@ -27,11 +27,12 @@ from typing import Any
 
 import numpy as np
 
-from .broadcasting import summed_axes, unbroadcast
+from .broadcasting import summed_axes
 from .compare import CONVENTIONS, GradientReport, Hints, Row, compare, to_rows
+from .engine import Tensor, backward_order, gradients, pass_back
 from .errors import AutogradError, InputError
 from .replay import other_precision, replay
-from .tensor import Tensor, backward_order
+from .specialize import rule
 
 # ----------------------------------------------------------------------------------------
 # What learners get wrong at an activation: the wrong local rule, from the upstream da and
@@ -137,15 +138,9 @@ def _twin_gradients(graph: _Graph) -> None:
         with np.errstate(all="ignore"):
             graph.twins = replay(graph.loss, other)
             twin_root = graph.twins[id(graph.loss)]
-
-            def record(tensor: Tensor, g: Any, passed: list) -> None:
-                graph.twin_grads[id(tensor)] = g  # (nothing writes into gradient arrays)
-                for x, gx in passed:
-                    if x.node is None:
-                        grad = graph.twin_grads.get(id(x))
-                        graph.twin_grads[id(x)] = gx if grad is None else grad + gx
-
-            twin_root.backward(graph.seed.astype(twin_root.dtype), True, record)
+            seed = graph.seed.astype(twin_root.dtype)
+            grads = gradients(twin_root, seed, backward_order(twin_root))
+            graph.twin_grads = {id(t): np.asarray(g) for t, g in grads.items()}
     except (ArithmeticError, ValueError, TypeError, IndexError, AutogradError):
         graph.twins, graph.twin_grads = {}, {}  # an op that cannot run in the other precision
     by_twin = {id(twin): key for key, twin in graph.twins.items()}
@@ -167,11 +162,10 @@ def _name_tensors(graph: _Graph) -> None:
 
 
 def _engine_gradients(graph: _Graph) -> None:
-    """The engine's gradient of every tensor, from one backward pass that records each step.
+    """The engine's gradient of every tensor (`engine.gradients`, which leaves `.grad` alone).
 
-    On an intact graph it runs backward(retain_graph=True) on the graph itself and puts
-    every leaf's `.grad` back as it was. On a graph an earlier backward() freed, it replays
-    the forward pass (the same ops in the same precision) and runs backward on the twin."""
+    On a graph an earlier backward() freed, it replays the forward pass (the same ops in the
+    same precision) and takes the gradients of the twin."""
     root = graph.loss
     freed = any(t.node.saved is None for t in graph.order)
     twins = replay(root, root.dtype) if freed else None
@@ -179,25 +173,9 @@ def _engine_gradients(graph: _Graph) -> None:
         graph.live[key] = twins[key] if twins else tensor
     live_root = graph.live[id(root)]
     live_to_original = {id(live): graph.tensors[key] for key, live in graph.live.items()}
-    leaves = [t for t in graph.tensors.values() if t.node is None] if not freed else []
-    kept = [(leaf, leaf.grad) for leaf in leaves]
-
-    def record(tensor: Tensor, g: Any, passed: list) -> None:
-        # kept as they are: no one writes into gradient arrays while the check runs
-        graph.grads[id(live_to_original[id(tensor)])] = np.asarray(g)
-        for x, gx in passed:
-            if x.node is None:  # a leaf: the sum of what every user passes back
-                key = id(live_to_original[id(x)])
-                grad = graph.grads.get(key)
-                graph.grads[key] = np.asarray(gx if grad is None else grad + gx)
-
-    try:
-        for leaf, _ in kept:
-            leaf.grad = None
-        live_root.backward(graph.seed, retain_graph=True, recorder=record)
-    finally:
-        for leaf, grad in kept:
-            leaf.grad = grad
+    grads = gradients(live_root, graph.seed, backward_order(live_root))
+    for live, g in grads.items():
+        graph.grads[id(live_to_original[id(live)])] = np.asarray(g)
 
 
 # ----------------------------------------------------------------------------------------
@@ -208,11 +186,9 @@ def _engine_gradients(graph: _Graph) -> None:
 def _contribution(node: Any, position: int, g: Any) -> np.ndarray:
     """What a node passes back to its input `position` from the gradient g of its output: the
     op's VJP, then the sum over what numpy stretched. One step of the backward pass."""
-    x = node.inputs[position]
-    gx = node.op.vjps[position](g, *node.saved)
-    if position in node.op.broadcasts and np.shape(gx) != x.shape:
-        gx = unbroadcast(np.asarray(gx), x.shape)
-    return np.asarray(gx)
+    passed = pass_back(node, g)
+    edges = zip(node.edges, passed, strict=True)
+    return np.asarray(next(gx for (_, i, _), (_, gx) in edges if i == position))
 
 
 def _usable(value: Any, shape: tuple[int, ...]) -> np.ndarray | None:
@@ -642,11 +618,13 @@ def _rule(graph: _Graph, tensor: Tensor, user: Tensor, position: int) -> str:
         if isinstance(x, Tensor)
     )
     summed = ""
-    if position in node.op.broadcasts and tensor.shape != user.shape:
-        axes = ", ".join(map(str, summed_axes(tensor.shape, user.shape)))
+    shapes = [np.shape(getattr(x, "data", x)) for x in node.inputs]
+    stretched = node.op.stretched(position, shapes, user.shape)
+    if tensor.shape != stretched:
+        axes = ", ".join(map(str, summed_axes(tensor.shape, stretched)))
         summed = f", summed over axis {axes} ({graph.name(tensor)} was broadcast)"
     return (
         f"{node.op.name} (step {graph.step[id(user)]:g}) makes {graph.name(user)} "
         f"{user.shape} from {inputs}, and d{graph.name(tensor)} {tensor.shape} by "
-        f"{node.op.rules[position]}{summed}"
+        f"{rule(user, position)}{summed}"
     )

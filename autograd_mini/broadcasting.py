@@ -1,10 +1,10 @@
-"""Broadcasting, both ways: `unbroadcast` for gradients, readable errors for shapes.
+"""Shapes: which axes broadcasting stretched, and readable errors when shapes do not fit.
 
 numpy broadcasting stretches an operand along axes it lacks (leading axes) or has with
-size 1. The forward pass reuses its values along those axes, so the backward pass must
-*sum* the gradient over them: that is all `unbroadcast` does, and every op's VJP goes
-through it. The bias of a linear layer is the classic case: `Z = X @ W + b` with `Z: (m, k)`
-and `b: (k,)` gives `db = dZ.sum(axis=0)`, the sum over the batch.
+size 1. The forward pass reuses its values along those axes, so the backward pass sums the
+gradient over them (`engine.unbroadcast`, over the axes `summed_axes` gives). The bias of a
+linear layer is the classic case: `Z = X @ W + b` with `Z: (m, k)` and `b: (k,)` gives
+`db = dZ.sum(axis=0)`, the sum over the batch.
 """
 
 from __future__ import annotations
@@ -30,20 +30,17 @@ def matmul_shape(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
     return batch + a[-2:-1] + (b[-1:] if len(b) >= 2 else ())
 
 
-def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Sum `grad` down to `shape`: over the leading axes numpy added and the axes of size 1.
-
-    `(m, k) → (k,)` and `(m, k) → (1, k)` sum over the batch (rows); `(m, k) → (m, 1)` sums
-    over the columns; `(m, k) → ()` sums everything. Returns `grad` itself (no copy) when
-    the shapes already agree.
-    """
-    if grad.shape == shape:
-        return grad
-    added = grad.ndim - len(shape)
-    if grad.shape[added:] == shape:  # only leading axes were added: the bias case
-        # np.add.reduce is what grad.sum() calls, minus a Python-level wrapper
-        return np.add.reduce(grad, axis=0 if added == 1 else tuple(range(added)))
-    return grad.sum(axis=summed_axes(shape, grad.shape), keepdims=True).reshape(shape)
+def explain_error(name: str, exc: Exception, arrays: list) -> Exception:
+    """numpy's error from op `name`'s forward, restated with the op's name and the shapes."""
+    shapes = [np.shape(a) for a in arrays]
+    shown = " and ".join(str(s) for s in shapes)
+    if isinstance(exc, ValueError):  # numpy's AxisError is a ValueError and an IndexError
+        if "broadcast" in str(exc):
+            return broadcast_error(name, *shapes)
+        return ShapeError(f"{name}: {exc} (input shapes {shown})")
+    if isinstance(exc, IndexError):
+        return IndexError(f"{name}: {exc} (tensor shape {shown})")
+    return TypeError(f"{name}: {exc} (input shapes {shown})")
 
 
 def broadcast_error(op_name: str, *shapes: tuple[int, ...]) -> ShapeError:

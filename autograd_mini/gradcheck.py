@@ -9,9 +9,10 @@ from typing import Any
 import numpy as np
 
 from .compare import GradientReport, compare, constant_ratio
+from .engine import Tensor, apply, backward_order
 from .errors import GradcheckError
 from .recording import no_grad
-from .tensor import Tensor
+from .specialize import rule
 
 
 def gradcheck(
@@ -149,7 +150,6 @@ def gradcheck_graph(
     names the first op whose VJP disagrees. Ops at a kink (relu at 0, a tie in max) may
     disagree with finite differences without being wrong.
     """
-    from .tensor import apply, backward_order
 
     if not isinstance(loss, Tensor) or loss.node is None:
         raise TypeError("gradcheck_graph: expected a Tensor computed by recorded ops.")
@@ -189,7 +189,7 @@ def gradcheck_graph(
                 row.diagnoses.insert(
                     0,
                     f"the VJP for input {position} of {node.op.name} "
-                    f"(rule: {node.op.rules[position]}) disagrees with finite "
+                    f"(rule: {rule(tensor, position)}) disagrees with finite "
                     f"differences at {len(entries)} of {x.size} entries",
                 )
             rows.append(row)

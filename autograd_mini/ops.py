@@ -1,246 +1,116 @@
-"""The op table: each primitive's forward on numpy arrays, declared beside its VJPs.
+"""The op table: each primitive's forward and VJPs, written once, as formulas.
 
-An op is one `Op(...)` entry. `forward(*arrays, **params)` returns `(out, saved)`, where
-`saved` is the tuple of whatever the backward pass needs. `vjps[i](g, *saved)` is the
-vector-Jacobian product for input i: given `g = ∂L/∂out` it returns `∂L/∂input_i`.
-`rules[i]` says the same in words, for `explain()` and the drawings. Inputs listed in
-`broadcasts` may be stretched by numpy (a bias added to every row): their VJPs return the
-gradient at the output's shape, and the engine sums it back over the stretched axes
-(`unbroadcast`, in one place: `backward()`). Every other VJP returns its input's shape.
+Read an entry as the math it is. `Op("sigmoid(z)", forward="a = ...", vjps=["dz = ..."])`
+says: sigmoid takes z and gives a; its VJP turns da, the gradient arriving from above,
+into dz. The engine runs these formulas, `explain()` and the drawings print them, and the
+code printer writes them out as the numpy of a backward pass (see `formulas.py` for how).
 
-The numerical helpers the table shares with `losses.py` and `fused.py` (the float the math
-runs in, dividing by a count, the stable softmax) are at the end, public.
+Letters, as in the book: a generic op takes x (and y) and gives z; an activation takes the
+weighted input z and gives the activation a; matrices are capitals (`dX = dZ @ W.T`).
 
-Letters, as in the book: a generic op takes x (and y) and gives z, so `dz` is the gradient
-arriving from above; an activation takes the weighted input z and gives the activation a,
-so its rule reads `dz = da ⊙ σ′(z)`; matrices are capitals (`dX = dZ @ Wᵀ`).
-
-The contract a VJP keeps: it returns a new array, `g` itself, or a view of `g`; never an
-array saved by the forward or owned by anyone else (`backward()` relies on it to avoid
-copies). Adding an op: one `Op(...)` here (or in `losses.py`), a method or function that
-calls `apply(op, ...)`, and one line in the op table of `tests/test_ops.py`.
-
-Ops of any number of inputs (concatenate, stack) give each input its own slice of dz, so
-their VJPs and rules depend on the call: their entry has a `per_call(shapes, **params)`
-that makes them, and `op.for_call(shapes, **params)` is the Op one call runs (below).
+Adding an op: one `Op(...)` here, and one case in the op table of `tests/test_ops.py`. The
+Tensor method (`method=True`) and the `ag.` function follow from the entry. The losses are
+entries of the same table, in `losses.py`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_tuple
 
-from .broadcasting import broadcast_error, matmul_error, unbroadcast
+from .broadcasting import matmul_error
 from .errors import InputError, ShapeError
+from .formulas import OPS, Op, helper
 
-Axis = int | tuple[int, ...] | None
-
-
-class Op:
-    """A primitive: `forward` on numpy arrays, one VJP and one rule per input.
-
-    broadcasts: the inputs numpy may stretch to the output's shape; their VJPs return the
-    output's shape and `backward()` sums them back (drawings and `explain()` mark them).
-    on_error(name, exc, arrays): the error to raise
-    when numpy's forward fails, naming this op and the shapes (by default it explains
-    broadcasting failures).
-    per_call(shapes, **params) -> (vjps, rules): only for an op of any number of inputs
-    (concatenate, stack), whose entry has no `vjps` or `rules` of its own: it checks the
-    inputs' shapes and makes one VJP and one rule per input, for `for_call`.
-    A VJP is None for an input that can never require grad (where's boolean condition).
-    """
-
-    __slots__ = ("broadcasts", "forward", "name", "on_error", "per_call", "rules", "vjps")
-
-    def __init__(
-        self,
-        name: str,
-        forward: Callable[..., tuple[Any, tuple]],
-        vjps: Sequence[Callable[..., Any] | None],
-        rules: Sequence[str],
-        broadcasts: tuple[int, ...] = (),
-        on_error: Callable[[str, Exception, list], Exception] | None = None,
-        per_call: Callable[..., tuple[Sequence[Callable], Sequence[str]]] | None = None,
-    ) -> None:
-        if len(vjps) != len(rules):
-            raise ValueError(f"op {name}: {len(vjps)} VJPs but {len(rules)} rules")
-        if name in OPS:
-            raise ValueError(f"op {name} is already defined")
-        self.name = name
-        self.forward = forward
-        self.vjps = tuple(vjps)
-        self.rules = tuple(rules)
-        self.broadcasts = broadcasts
-        self.on_error = on_error or explain_error
-        self.per_call = per_call
-        OPS[name] = self
-
-    def for_call(self, shapes: Sequence[tuple[int, ...]], **params: Any) -> Op:
-        """The Op that one call of this op of any number of inputs runs: the same name and
-        forward, with the VJPs and rules `per_call` makes for inputs of these shapes (so
-        `explain()` and the drawings say which slice of dz goes to which input). It is not
-        added to OPS: `apply(ops.concatenate.for_call(shapes, axis=1), *xs, axis=1)`."""
-        if self.per_call is None:
-            raise TypeError(f"op {self.name} takes a fixed number of inputs; apply it directly.")
-        vjps, rules = self.per_call(shapes, **params)
-        call = Op.__new__(Op)
-        call.name, call.forward, call.broadcasts = self.name, self.forward, self.broadcasts
-        call.on_error, call.per_call = self.on_error, self.per_call
-        call.vjps, call.rules = tuple(vjps), tuple(rules)
-        return call
-
-    def __repr__(self) -> str:
-        return f"Op({self.name!r}, rules={self.rules})"
-
-
-OPS: dict[str, Op] = {}
-"""Every primitive by name: the table that the gradient tests are checked against."""
-
-
-def explain_error(name: str, exc: Exception, arrays: list) -> Exception:
-    """numpy's error from op `name`'s forward, restated with the op's name and the shapes."""
-    shapes = [np.shape(a) for a in arrays]
-    shown = " and ".join(str(s) for s in shapes)
-    if isinstance(exc, ValueError):  # numpy's AxisError is a ValueError and an IndexError
-        if "broadcast" in str(exc):
-            return broadcast_error(name, *shapes)
-        return ShapeError(f"{name}: {exc} (input shapes {shown})")
-    if isinstance(exc, IndexError):
-        return IndexError(f"{name}: {exc} (tensor shape {shown})")
-    return TypeError(f"{name}: {exc} (input shapes {shown})")
+__all__ = ["OPS", "Op"]
 
 
 # ----------------------------------------------------------------------------------------
-# Elementwise arithmetic with broadcasting. A Python number stays a Python number, so a
-# float32 tensor times 2.0 stays float32 (numpy's weak scalars).
+# Arithmetic, with broadcasting: numpy stretches an operand along axes it lacks or has with
+# size 1, so the engine sums that operand's gradient back (the inputs in `broadcasts`).
 # ----------------------------------------------------------------------------------------
 
+OPERATOR = {"function": False}  # recorded by an operator (x + y), not a function of its own
 
-def _pass_back(g, *saved):
-    return g
-
-
-add = Op(
-    "add",
-    forward=lambda x, y: (x + y, ()),
-    vjps=(_pass_back, _pass_back),
-    rules=("dx = dz", "dy = dz"),
-    broadcasts=(0, 1),
+Op("add(x, y)", forward="z = x + y", vjps=["dx = dz", "dy = dz"], broadcasts="xy", **OPERATOR)
+Op("sub(x, y)", forward="z = x - y", vjps=["dx = dz", "dy = -dz"], broadcasts="xy", **OPERATOR)
+Op(
+    "mul(x, y)",
+    forward="z = x * y",
+    vjps=["dx = dz * y", "dy = dz * x"],
+    broadcasts="xy",
+    **OPERATOR,
 )
-
-sub = Op(
-    "sub",
-    forward=lambda x, y: (x - y, ()),
-    vjps=(_pass_back, lambda g: -g),
-    rules=("dx = dz", "dy = −dz"),
-    broadcasts=(0, 1),
+Op(
+    "div(x, y)",
+    forward="z = x / y",
+    vjps=["dx = dz / y", "dy = -dz * z / y"],
+    broadcasts="xy",
+    **OPERATOR,
 )
-
-mul = Op(
-    "mul",
-    forward=lambda x, y: (x * y, (x, y)),
-    vjps=(lambda g, x, y: g * y, lambda g, x, y: g * x),
-    rules=("dx = dz ⊙ y", "dy = dz ⊙ x"),
-    broadcasts=(0, 1),
-)
-
-div = Op(
-    "div",
-    forward=lambda x, y: ((z := x / y), (y, z)),
-    vjps=(lambda g, y, z: g / y, lambda g, y, z: -g * z / y),
-    rules=("dx = dz / y", "dy = −dz ⊙ z / y"),
-    broadcasts=(0, 1),
+Op("neg(x)", forward="z = -x", vjps=["dx = -dz"], **OPERATOR)
+Op(
+    "pow(x, p)",
+    forward="z = x ** p",
+    # p = 0: z = 1 whatever x is (and p·x^(p−1) would be 0 · inf = nan at x = 0)
+    vjps=["dx = dz * (p * x ** (p - 1)) if p != 0 else np.zeros_like(dz)"],
+    doc="x to a number p",
+    **OPERATOR,
 )
 
 
-def _pow_vjp(g, x, p):
-    if p == 0:  # z = 1 everywhere; this also avoids 0 · x⁻¹ = nan at x = 0
-        return np.zeros_like(g * x)
-    return g * (p * x ** (p - 1))
-
-
-pow_ = Op(
-    "pow",
-    forward=lambda x, p: (x**p, (x, p)),
-    vjps=(_pow_vjp,),
-    rules=("dx = dz ⊙ p·x^(p−1)",),
-)
-
-neg = Op(
-    "neg",
-    forward=lambda x: (-x, ()),
-    vjps=(lambda g: -g,),
-    rules=("dx = −dz",),
-)
-
-
-def _power(x, y):
-    """z = x^y for a tensor exponent y, which needs a positive base: dy = dz ⊙ z ⊙ ln x."""
-    x, y = _float_operand(x), _float_operand(y)
+def _check_power(x: Any, y: Any) -> dict[str, Any]:
     if np.any(np.less_equal(x, 0)):
         where = np.argwhere(np.less_equal(np.asarray(x), 0))[0]
         raise InputError(
             f"power: x ** y with a tensor exponent needs a positive base x, because "
-            f"dy = dz ⊙ z ⊙ ln x, and ln x is undefined for x ≤ 0; the base holds "
+            f"dy = dz * z * log(x), and log(x) is undefined for x ≤ 0; the base holds "
             f"{np.asarray(x)[tuple(where)]} at index {tuple(int(i) for i in where)} (shape "
             f"{np.shape(x)}). For a negative base, raise it to a number (x ** 2); for |x|^y "
             "write x.abs() ** y."
         )
-    z = np.power(x, y)
-    return z, (x, y, z)
+    return {}
 
 
-power = Op(
-    "power",
-    forward=_power,
-    vjps=(
-        lambda g, x, y, z: g * (y * z / x),
-        lambda g, x, y, z: g * (z * np.log(x, dtype=z.dtype)),
-    ),
-    rules=("dx = dz ⊙ y·x^(y−1) = dz ⊙ y·z / x", "dy = dz ⊙ z ⊙ ln x"),
-    broadcasts=(0, 1),
+Op(
+    "power(x, y)",
+    floats=True,
+    forward="z = x ** y",
+    vjps=["dx = dz * (y * z / x)", "dy = dz * (z * np.log(x, dtype=z.dtype))"],
+    broadcasts="xy",
+    check=_check_power,
+    doc="x to a tensor exponent y (x > 0)",
+    **OPERATOR,
+)
+Op(
+    "maximum(x, y)",
+    forward="z = np.maximum(x, y)",
+    # where x = y (a kink) the two share dz
+    vjps=[
+        "dx = np.where(x == y, dz / 2, np.where(x > y, dz, 0))",
+        "dy = np.where(x == y, dz / 2, np.where(y > x, dz, 0))",
+    ],
+    broadcasts="xy",
+    numpy="maximum",
+    doc="the larger of x and y, elementwise; where they tie, each gets half of dz",
+)
+Op(
+    "minimum(x, y)",
+    forward="z = np.minimum(x, y)",
+    vjps=[
+        "dx = np.where(x == y, dz / 2, np.where(x < y, dz, 0))",
+        "dy = np.where(x == y, dz / 2, np.where(y < x, dz, 0))",
+    ],
+    broadcasts="xy",
+    numpy="minimum",
+    doc="the smaller of x and y, elementwise; where they tie, each gets half of dz",
 )
 
 
-def _winner(g, wins, ties):
-    """dz where this input wins, dz/2 where the two tie (a kink: they share it), else 0."""
-    return np.where(ties, g / 2, np.where(wins, g, 0))
-
-
-maximum = Op(
-    "maximum",
-    forward=lambda x, y: (np.maximum(x, y), (x, y)),
-    vjps=(
-        lambda g, x, y: _winner(g, np.greater(x, y), np.equal(x, y)),
-        lambda g, x, y: _winner(g, np.greater(y, x), np.equal(x, y)),
-    ),
-    rules=(
-        "dx = dz where x > y, dz/2 where x = y, 0 elsewhere",
-        "dy = dz where y > x, dz/2 where x = y, 0 elsewhere",
-    ),
-    broadcasts=(0, 1),
-)
-
-minimum = Op(
-    "minimum",
-    forward=lambda x, y: (np.minimum(x, y), (x, y)),
-    vjps=(
-        lambda g, x, y: _winner(g, np.less(x, y), np.equal(x, y)),
-        lambda g, x, y: _winner(g, np.less(y, x), np.equal(x, y)),
-    ),
-    rules=(
-        "dx = dz where x < y, dz/2 where x = y, 0 elsewhere",
-        "dy = dz where y < x, dz/2 where x = y, 0 elsewhere",
-    ),
-    broadcasts=(0, 1),
-)
-
-
-def _where(condition, x, y):
+def _check_where(x: Any, y: Any, condition: Any) -> dict[str, Any]:
     condition = np.asarray(condition)
     if condition.dtype != np.bool_:
         raise InputError(
@@ -249,500 +119,500 @@ def _where(condition, x, y):
             "(x.data > 0); note that Tensor([True, False]) holds float64 (Python lists become "
             "float64): pass np.array([True, False]) instead."
         )
-    return np.where(condition, x, y), (condition,)
+    return {"condition": condition}
 
 
-where = Op(
-    "where",
-    forward=_where,
-    vjps=(
-        None,  # the condition is never differentiated (a boolean cannot require grad)
-        lambda g, condition: np.where(condition, g, 0),
-        lambda g, condition: np.where(condition, 0, g),
-    ),
-    rules=(
-        "none: the condition is not differentiated",
-        "dx = dz where the condition holds, 0 elsewhere",
-        "dy = dz where the condition does not hold, 0 elsewhere",
-    ),
-    broadcasts=(0, 1, 2),
+Op(
+    "where(condition, x, y)",
+    forward="z = np.where(condition, x, y)",
+    vjps=["dx = np.where(condition, dz, 0)", "dy = np.where(condition, 0, dz)"],
+    broadcasts="xy",
+    check=_check_where,
+    numpy="where",
+    doc="x where the condition holds, y elsewhere; the condition is not differentiated",
 )
 
 
 # ----------------------------------------------------------------------------------------
-# Matrix product. numpy's matmul drops the axis of a 1-D operand and broadcasts batch
-# axes; the general VJPs put the dropped axes back, take the two products, un-broadcast.
+# The matrix product, as numpy's matmul: a 1-D operand loses its axis (a vector), leading
+# (batch) axes broadcast and are summed back by the engine.
 # ----------------------------------------------------------------------------------------
 
 
-def _as_matrices(g, x, y):
-    """Re-insert the axes that matmul drops for 1-D operands, in g too."""
-    if x.ndim == 1:
-        x, g = x[np.newaxis, :], np.expand_dims(g, -2)
-    if y.ndim == 1:
-        y, g = y[:, np.newaxis], np.expand_dims(g, -1)
-    return g, x, y
+def _batch_axes(shapes: list[tuple], out: tuple) -> tuple:
+    """The batch axes of Z = X @ W: Z's axes before its matrix axes (two when X and W are
+    matrices, one when either is a vector), which numpy broadcasts like any op's."""
+    matrix_axes = sum(len(shape) > 1 for shape in shapes)
+    return out[: len(out) - matrix_axes]
 
 
-def _matmul_vjp_x(g, x, y):
-    if x.ndim == 2 and y.ndim == 2:  # the layer's case: dX = dZ @ Wᵀ
-        return g @ y.T
-    if x.ndim == 1 and y.ndim == 1:  # a dot product: z is a number
-        return g * y
-    g2, x2, y2 = _as_matrices(g, x, y)
-    return unbroadcast(g2 @ np.swapaxes(y2, -1, -2), x2.shape).reshape(x.shape)
-
-
-def _matmul_vjp_y(g, x, y):
-    if x.ndim == 2 and y.ndim == 2:  # the layer's case: dW = Xᵀ @ dZ
-        return x.T @ g
-    if x.ndim == 1 and y.ndim == 1:
-        return g * x
-    g2, x2, y2 = _as_matrices(g, x, y)
-    return unbroadcast(np.swapaxes(x2, -1, -2) @ g2, y2.shape).reshape(y.shape)
-
-
-matmul = Op(
-    "matmul",
-    forward=lambda x, w: (x @ w, (x, w)),
-    vjps=(_matmul_vjp_x, _matmul_vjp_y),
-    rules=("dX = dZ @ Wᵀ", "dW = Xᵀ @ dZ"),
-    on_error=lambda name, exc, arrays: matmul_error(*(np.shape(a) for a in arrays)),
+Op(
+    "matmul(X, W)",
+    forward="Z = X @ W",
+    vjps=[
+        """
+        dX = (
+            dZ @ W.T if X.ndim > 1 and W.ndim == 2
+            else dZ @ W.mT if X.ndim > 1 and W.ndim > 2
+            else dZ[..., None] * W if X.ndim > 1
+            else dZ * W if W.ndim == 1
+            else (dZ[..., None, :] @ W.mT)[..., 0, :]
+        )
+        """,
+        """
+        dW = (
+            X.T @ dZ if X.ndim == 2 and W.ndim > 1
+            else X.mT @ dZ if X.ndim > 2 and W.ndim > 1
+            else (X.mT @ dZ[..., None])[..., 0] if X.ndim > 1
+            else dZ * X if W.ndim == 1
+            else X[..., None] * dZ[..., None, :]
+        )
+        """,
+    ],
+    broadcasts="XW",
+    stretch=lambda i, shapes, out: _batch_axes(shapes, out) + shapes[i][-2:],
+    error=lambda name, exc, arrays: matmul_error(*(np.shape(a) for a in arrays)),
+    numpy="matmul",
+    doc="the matrix product X @ W (1-D, 2-D and batched, as numpy's)",
 )
 
 
 # ----------------------------------------------------------------------------------------
-# Elementwise functions. Each saves its output when its derivative is written through it;
-# integers are computed in float64 (numpy would give float16 for int8).
+# Elementwise functions. Each saves what its derivative is written through: exp its output,
+# log its input.
 # ----------------------------------------------------------------------------------------
 
-exp = Op(
-    "exp",
-    forward=lambda x: ((z := np.exp(as_float(x))), (z,)),
-    vjps=(lambda g, z: g * z,),
-    rules=("dx = dz ⊙ z",),
+Op("exp(x)", floats=True, forward="z = np.exp(x)", vjps=["dx = dz * z"], method=True, numpy="exp")
+Op("log(x)", floats=True, forward="z = np.log(x)", vjps=["dx = dz / x"], method=True, numpy="log")
+Op(
+    "sigmoid(z)",
+    floats=True,
+    # e^(−z) overflows to inf for z < −709 (float64), and 1 / (1 + inf) = 0 is σ's limit
+    forward="""
+        with np.errstate(over="ignore"):
+            a = 1 / (1 + np.exp(-z))
+    """,
+    vjps=["dz = da * (a * (1 - a))"],
+    method=True,
+    doc="σ(z) = 1 / (1 + e^(−z)), elementwise; σ′(z) = a (1 − a)",
 )
-
-log = Op(
-    "log",
-    forward=lambda x: (np.log(as_float(x)), (x,)),
-    vjps=(lambda g, x: g / x,),
-    rules=("dx = dz / x",),
+Op(
+    "tanh(z)",
+    floats=True,
+    forward="a = np.tanh(z)",
+    vjps=["dz = da * (1 - a * a)"],
+    method=True,
+    numpy="tanh",
+    doc="tanh(z), elementwise; tanh′(z) = 1 − a²",
 )
-
-
-def _sigmoid(z):
-    """a = σ(z) = 1 / (1 + e^(−z)), elementwise, for any z without overflow.
-
-    −z is capped where e^(−z) would overflow; that changes σ only where it is below the
-    smallest normal number (σ(z) < 1e-308 in float64, < 1e-38 in float32), elsewhere the
-    result is the textbook formula's to the bit. Integers are computed in float64; float16
-    in float32 and rounded back (its e^(−z) overflows already at −z > 11.1, where σ is
-    still 1.5e-5).
-    """
-    if z.dtype.kind != "f" or z.dtype == HALF:
-        a = _sigmoid(z.astype(np.float32 if z.dtype == HALF else np.float64))[0]
-        return (a.astype(HALF) if z.dtype == HALF else a), (a,)
-    a = np.empty_like(z)  # a new buffer (an array even when z is 0-d), that becomes
-    np.negative(z, out=a)  # −z,
-    np.minimum(a, EXP_CAPS.get(z.dtype) or exp_cap(z.dtype), out=a)  # capped,
-    np.exp(a, out=a)  # e^(−z),
-    a += 1  # 1 + e^(−z),
-    np.reciprocal(a, out=a)  # 1 / (1 + e^(−z))
-    return a, (a,)
-
-
-sigmoid = Op(
-    "sigmoid",
-    forward=_sigmoid,
-    vjps=(lambda g, a: g * (a * (1 - a)),),
-    rules=("dz = da ⊙ σ′(z) = da ⊙ a ⊙ (1 − a)",),
+Op(
+    "relu(z)",
+    floats=True,
+    forward="a = np.maximum(z, 0)",
+    vjps=["dz = da * (a > 0)"],
+    method=True,
+    doc="max(z, 0), elementwise; the gradient at z = 0 is taken as 0",
 )
-
-tanh = Op(
-    "tanh",
-    forward=lambda z: ((a := np.tanh(as_float(z))), (a,)),
-    vjps=(lambda g, a: g * (1 - a * a),),
-    rules=("dz = da ⊙ (1 − a²)",),
-)
-
-relu = Op(
-    "relu",
-    forward=lambda z: ((a := np.maximum(as_float(z), 0)), (a,)),
-    vjps=(lambda g, a: g * (a > 0),),
-    rules=("dz = da ⊙ [z > 0]",),
-)
-
-astype = Op(
-    "astype",
-    forward=lambda x, dtype: (x.astype(dtype), (x.dtype,)),
-    vjps=(lambda g, dtype: g.astype(dtype),),
-    rules=("dx = dz cast back to x's dtype",),
-)
-
-abs_ = Op(
-    "abs",
-    forward=lambda x: (np.abs(x), (x,)),
-    vjps=(lambda g, x: g * np.sign(x),),
-    rules=("dx = dz ⊙ sign(x) (0 at x = 0)",),
+Op(
+    "abs(x)",
+    forward="z = np.abs(x)",
+    vjps=["dx = dz * np.sign(x)"],
+    method=True,
+    numpy="abs",
+    doc="|x|, elementwise; the gradient at x = 0 is taken as 0",
 )
 
 
-def _clip(x, lo=None, hi=None):
+def _number(name: str, what: str, value: Any) -> int | float:
+    """A parameter (a bound, a slope) as a Python number, so that it does not promote
+    float32 to float64, or a clear error."""
+    if isinstance(value, np.generic) or (isinstance(value, np.ndarray) and value.ndim == 0):
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InputError(f"{name}: {what} must be a number, got {value!r}.")
+    return value
+
+
+def _check_clip(x: Any, lo: Any = None, hi: Any = None) -> dict[str, Any]:
     lo = None if lo is None else _number("clip", "lo", lo)
     hi = None if hi is None else _number("clip", "hi", hi)
     if lo is None and hi is None:
         raise InputError("clip: give lo, hi or both (None leaves that side open).")
     if lo is not None and hi is not None and lo > hi:
         raise InputError(f"clip: lo = {lo} is above hi = {hi}; the interval [lo, hi] is empty.")
-    return np.clip(x, lo, hi), (x, lo, hi)
+    return {"lo": lo, "hi": hi}
 
 
-def _clip_vjp(g, x, lo, hi):
-    inside = (True if lo is None else x >= lo) & (True if hi is None else x <= hi)
-    return g * inside
-
-
-clip = Op(
-    "clip",
-    forward=_clip,
-    vjps=(_clip_vjp,),
-    rules=("dx = dz where lo ≤ x ≤ hi (the bounds included), 0 outside",),
+Op(
+    "clip(x, lo=None, hi=None)",
+    forward="z = np.clip(x, lo, hi)",
+    # the bounds count as inside, as in PyTorch
+    vjps=[
+        """
+        dx = (
+            dz * (x <= hi) if lo is None
+            else dz * (x >= lo) if hi is None
+            else dz * ((x >= lo) & (x <= hi))
+        )
+        """
+    ],
+    check=_check_clip,
+    method=True,
+    numpy="clip",
+    doc="x limited to [lo, hi] (None leaves a side open); dx = dz inside, 0 outside",
+)
+Op(
+    "log1p(x)",
+    floats=True,
+    forward="z = np.log1p(x)",
+    vjps=["dx = dz / (1 + x)"],
+    method=True,
+    numpy="log1p",
+    doc="ln(1 + x), elementwise, accurate for tiny x",
+)
+Op(
+    "expm1(x)",
+    floats=True,
+    forward="z = np.expm1(x)",
+    vjps=["dx = dz * (z + 1)"],
+    method=True,
+    numpy="expm1",
+    doc="e^x − 1, elementwise, accurate for tiny x",
+)
+Op(
+    "leaky_relu(z, slope=0.01)",
+    floats=True,
+    forward="a = np.where(z > 0, z, z * slope)",
+    vjps=["dz = np.where(z > 0, da, da * slope)"],
+    check=lambda z, slope=0.01: {"slope": _number("leaky_relu", "slope", slope)},
+    method=True,
+    doc="z where z > 0, else slope·z, elementwise (slope at z = 0, as in PyTorch)",
+)
+Op(
+    "softplus(z)",
+    floats=True,
+    # max(z, 0) + ln(1 + e^(−|z|)) = ln(1 + e^z), and e^(−|z|) ≤ 1 never overflows
+    forward="a = np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))",
+    vjps=["dz = da * ops.sigmoid(z)"],
+    method=True,
+    doc="ln(1 + e^z), elementwise, a smooth relu; its derivative is σ(z)",
 )
 
-log1p = Op(
-    "log1p",
-    forward=lambda x: (np.log1p(as_float(x)), (x,)),
-    vjps=(lambda g, x: g / (1 + x),),
-    rules=("dx = dz / (1 + x)",),
-)
 
-expm1 = Op(
-    "expm1",
-    forward=lambda x: ((z := np.expm1(as_float(x))), (z,)),
-    vjps=(lambda g, z: g * (z + 1),),
-    rules=("dx = dz ⊙ (z + 1) = dz ⊙ e^x",),
-)
+def _check_astype(x: Any, dtype: Any) -> dict[str, Any]:
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f" or dtype == np.float16:
+        raise InputError(
+            f"astype: the op casts between float32 and float64 (the gradient is cast back), "
+            f"got {dtype}; Tensor.astype gives integers as a constant cut from the graph."
+        )
+    return {"dtype": dtype}
 
 
-def _leaky_relu(z, slope=0.01):
-    slope = _number("leaky_relu", "slope", slope)
-    z = as_float(z)
-    return np.where(z > 0, z, z * slope), (z, slope)
-
-
-leaky_relu = Op(
-    "leaky_relu",
-    forward=_leaky_relu,
-    vjps=(lambda g, z, slope: np.where(z > 0, g, g * slope),),
-    rules=("dz = da where z > 0, da ⊙ slope elsewhere (slope at z = 0)",),
-)
-
-
-def _softplus(z):
-    """a = ln(1 + e^z) = max(z, 0) + ln(1 + e^(−|z|)): e^(−|z|) ≤ 1 never overflows."""
-    z = as_float(z)
-    return np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z))), (z,)
-
-
-softplus = Op(
-    "softplus",
-    forward=_softplus,
-    vjps=(lambda g, z: g * _sigmoid(z)[0],),
-    rules=("dz = da ⊙ σ(z)",),
+Op(
+    "astype(x, dtype)",
+    forward="z = np.astype(x, dtype)",
+    vjps=["dx = np.astype(dz, x.dtype)"],
+    check=_check_astype,
+    function=False,
+    numpy="astype",
+    doc="x cast to another float dtype; the gradient is cast back",
 )
 
 
 # ----------------------------------------------------------------------------------------
-# Reductions. The gradient of a reduction is spread back over the reduced axes.
+# Reductions: the gradient of each output is spread back over the elements it reduced.
+# `kept_shape` is the output's shape with the reduced axes kept (as size 1), so that dz
+# reshaped to it lines up with x.
 # ----------------------------------------------------------------------------------------
 
 
-def _axes(axis: Axis, ndim: int) -> tuple[int, ...] | None:
-    return None if axis is None else normalize_axis_tuple(axis, ndim)
+@helper
+def kept_shape(shape: tuple[int, ...], axis: tuple[int, ...] | None) -> tuple[int, ...]:
+    """`shape` with the axes a reduction over `axis` removes kept as 1: (3, 4), (1,) → (3, 1)."""
+    return tuple(1 if axis is None or i in axis else n for i, n in enumerate(shape))
 
 
-def _restore_axes(g, axes, keepdims):
-    """Put back the reduced axes (as size 1) that `keepdims=False` removed."""
-    if keepdims or axes is None:
-        return g
-    return np.expand_dims(g, axes)
+@helper
+def reduced_count(shape: tuple[int, ...], axis: tuple[int, ...] | None) -> int:
+    """How many elements a reduction over `axis` combines into each output."""
+    return math.prod(shape if axis is None else (shape[a] for a in axis))
 
 
-def _sum(x, axis=None, keepdims=False):
-    axes = _axes(axis, x.ndim)
-    return x.sum(axis=axes, keepdims=keepdims), (x.shape, axes, keepdims)
+def _check_axis(x: Any, axis: Any = None, keepdims: bool = False, **others: Any) -> dict:
+    """A reduction's axis as a tuple of non-negative axes (or None: all of them)."""
+    axis = None if axis is None else normalize_axis_tuple(axis, np.ndim(x))
+    return {"axis": axis, "keepdims": bool(keepdims), **others}
 
 
-sum_ = Op(
-    "sum",
-    forward=_sum,
-    vjps=(
-        lambda g, shape, axes, keepdims: np.broadcast_to(_restore_axes(g, axes, keepdims), shape),
-    ),
-    rules=("dx = dz copied along the summed axes",),
+Op(
+    "sum(x, axis=None, keepdims=False)",
+    forward="z = np.sum(x, axis=axis, keepdims=keepdims)",
+    vjps=["dx = np.broadcast_to(np.reshape(dz, kept_shape(x.shape, axis)), x.shape)"],
+    check=_check_axis,
+    method=True,
+    numpy="sum",
+    doc="the sum over `axis` (all axes when None); dz is copied back along the summed axes",
 )
-
-
-def _mean(x, axis=None, keepdims=False):
-    axes = _axes(axis, x.ndim)
-    z = x.mean(axis=axes, keepdims=keepdims)
-    count = x.size // max(np.size(z), 1)  # elements averaged into each output
-    return z, (x.shape, axes, keepdims, count)
-
-
-mean = Op(
-    "mean",
-    forward=_mean,
-    vjps=(
-        lambda g, shape, axes, keepdims, count: np.broadcast_to(
-            divide_by_count(_restore_axes(g, axes, keepdims), count), shape
-        ),
-    ),
-    rules=("dx = dz / n copied along the averaged axes (n = elements averaged)",),
+Op(
+    "mean(x, axis=None, keepdims=False)",
+    forward="z = np.mean(x, axis=axis, keepdims=keepdims)",
+    vjps=[
+        """
+        dx = np.broadcast_to(
+            np.reshape(dz, kept_shape(x.shape, axis)) / reduced_count(x.shape, axis), x.shape
+        )
+        """
+    ],
+    check=_check_axis,
+    method=True,
+    numpy="mean",
+    doc="the mean over `axis` (all axes when None); dz / n is copied back (n elements each)",
 )
+for _name in ("max", "min"):
+    Op(
+        f"{_name}(x, axis=None, keepdims=False)",
+        forward=f"""
+            z_kept = np.{_name}(x, axis=axis, keepdims=True)
+            z = z_kept if keepdims else np.squeeze(z_kept, axis=axis)
+        """,
+        # the winners share dz evenly where several tie
+        vjps=[
+            """
+            winners = x == z_kept
+            ties = np.sum(winners, axis=axis, keepdims=True, dtype=dz.dtype)
+            dx = winners * (np.reshape(dz, kept_shape(x.shape, axis)) / ties)
+            """
+        ],
+        check=_check_axis,
+        method=True,
+        numpy=_name,
+        doc=f"the {_name}imum over `axis`; dz goes to it, split evenly among ties",
+    )
 
 
-def _extreme(reduce):
-    """The forward of max (reduce = np.max) or min: z, and z with the reduced axes kept."""
-
-    def forward(x, axis=None, keepdims=False):
-        axes = _axes(axis, x.ndim)
-        z_kept = reduce(x, axis=axes, keepdims=True)
-        z = z_kept if keepdims else np.squeeze(z_kept, axis=axes)
-        return z, (x, z_kept, axes, keepdims)
-
-    return forward
-
-
-def _extreme_vjp(g, x, z_kept, axes, keepdims):
-    winners = x == z_kept
-    ties = winners.sum(axis=axes, keepdims=True, dtype=g.dtype)  # counted in g's dtype
-    return winners * (_restore_axes(g, axes, keepdims) / ties)
-
-
-max_ = Op(
-    "max",
-    forward=_extreme(np.max),
-    vjps=(_extreme_vjp,),
-    rules=("dx = dz at the maximum (split evenly among ties), 0 elsewhere",),
-)
-
-min_ = Op(
-    "min",
-    forward=_extreme(np.min),
-    vjps=(_extreme_vjp,),
-    rules=("dx = dz at the minimum (split evenly among ties), 0 elsewhere",),
-)
-
-
-def _deviations(name, x, axis, keepdims, ddof):
-    """x − mean(x) over the axes, Σ (x − mean)² / (n − ddof) (the variance), the axes, and
-    n − ddof (n: elements per output), after checking ddof."""
-    x = as_float(x)
-    axes = _axes(axis, x.ndim)
-    n = math.prod(x.shape if axes is None else (x.shape[a] for a in axes))
+def _check_deviation(
+    name: str, x: Any, axis: Any = None, ddof: Any = 0, keepdims: bool = False
+) -> dict:
+    params = _check_axis(x, axis, keepdims)
+    n = reduced_count(np.shape(x), params["axis"])
     if isinstance(ddof, bool) or not isinstance(ddof, (int, np.integer)) or ddof < 0:
         raise InputError(f"{name}: ddof must be a whole number ≥ 0, got {ddof!r}.")
     if ddof >= n:
         over = "all axes" if axis is None else f"axis {axis}"
         raise InputError(
             f"{name}: ddof={ddof} needs more than {ddof} element{'s' * (ddof != 1)} per "
-            f"output, but reducing shape {x.shape} over {over} gives n = {n}; the divisor "
-            "n − ddof must be above 0."
+            f"output, but reducing shape {np.shape(x)} over {over} gives n = {n}; the "
+            "divisor n − ddof must be above 0."
         )
-    d = x - x.mean(axis=axes, keepdims=True)
-    variance = divide_by_count((d * d).sum(axis=axes, keepdims=keepdims), int(n - ddof))
-    return d, variance, axes, int(n - ddof)
+    return {**params, "ddof": int(ddof)}
 
 
-def _var(x, axis=None, keepdims=False, ddof=0):
-    d, z, axes, dof = _deviations("var", x, axis, keepdims, ddof)
-    return z, (d, axes, keepdims, dof)
-
-
-var = Op(
-    "var",
-    forward=_var,
-    vjps=(lambda g, d, axes, keepdims, dof: _restore_axes(g, axes, keepdims) * d * (2 / dof),),
-    rules=("dx = dz ⊙ 2(x − mean) / (n − ddof) (n = elements per output)",),
+Op(
+    "var(x, axis=None, *, ddof=0, keepdims=False)",
+    floats=True,
+    forward="""
+        d = x - np.mean(x, axis=axis, keepdims=True)
+        z = np.sum(d * d, axis=axis, keepdims=keepdims) / (reduced_count(x.shape, axis) - ddof)
+    """,
+    vjps=[
+        """
+        dx = (
+            np.reshape(dz, kept_shape(x.shape, axis))
+            * d
+            * (2 / (reduced_count(x.shape, axis) - ddof))
+        )
+        """
+    ],
+    check=lambda *args, **params: _check_deviation("var", *args, **params),
+    method=True,
+    doc="the variance Σ (x − mean)² / (n − ddof) over `axis`; batch norm uses ddof=0",
 )
-
-
-def _std(x, axis=None, keepdims=False, ddof=0):
-    d, variance, axes, dof = _deviations("std", x, axis, keepdims, ddof)
-    z = np.sqrt(variance)
-    return z, (d, _restore_axes(z, axes, keepdims), axes, keepdims, dof)
-
-
-def _std_vjp(g, d, z_kept, axes, keepdims, dof):
-    divisor = z_kept * dof
-    constant = divisor == 0  # no deviation: no derivative (a kink, as |x| at 0); take 0
-    scale = np.where(constant, 0, _restore_axes(g, axes, keepdims) / np.where(constant, 1, divisor))
-    return d * scale
-
-
-std = Op(
-    "std",
-    forward=_std,
-    vjps=(_std_vjp,),
-    rules=("dx = dz ⊙ (x − mean) / ((n − ddof)·z) (0 where z = 0)",),
+Op(
+    "std(x, axis=None, *, ddof=0, keepdims=False)",
+    floats=True,
+    forward="""
+        d = x - np.mean(x, axis=axis, keepdims=True)
+        z = np.sqrt(
+            np.sum(d * d, axis=axis, keepdims=keepdims) / (reduced_count(x.shape, axis) - ddof)
+        )
+    """,
+    # where z = 0 (every x equal) std has no derivative, like |x| at 0: taken as 0
+    vjps=[
+        """
+        divisor = np.reshape(z, kept_shape(x.shape, axis)) * (reduced_count(x.shape, axis) - ddof)
+        dx = d * np.where(
+            divisor == 0,
+            0,
+            np.reshape(dz, kept_shape(x.shape, axis)) / np.where(divisor == 0, 1, divisor),
+        )
+        """
+    ],
+    check=lambda *args, **params: _check_deviation("std", *args, **params),
+    method=True,
+    doc="the standard deviation √var over `axis`; the gradient is 0 where it is 0",
 )
-
-
-def _logsumexp(x, axis=None, keepdims=False):
-    x = as_float(x)
-    axes = _axes(axis, x.ndim)
-    top = x.max(axis=axes, keepdims=True)
-    shift = np.where(np.isfinite(top), top, 0)  # not by ±inf: −inf − (−inf) would be nan
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        e = np.exp(x - shift)  # ≤ 1 wherever the maximum is finite: no overflow
-        total = e.sum(axis=axes, keepdims=True)
-        z_kept = np.log(total) + shift  # ln 0 = −inf for values that are all −inf
-        softmax = np.divide(e, total, out=np.zeros_like(e), where=total > 0)  # 0 there
-    z = z_kept if keepdims else np.squeeze(z_kept, axis=axes)
-    return z, (softmax, axes, keepdims)
-
-
-logsumexp = Op(
-    "logsumexp",
-    forward=_logsumexp,
-    vjps=(lambda g, softmax, axes, keepdims: softmax * _restore_axes(g, axes, keepdims),),
-    rules=("dx = dz ⊙ softmax(x) = dz ⊙ e^(x − z) over the reduced axes",),
+Op(
+    "logsumexp(x, axis=None, keepdims=False)",
+    floats=True,
+    # shifted by the maximum, so e^(x − top) ≤ 1 never overflows; not by ±inf (−inf − −inf
+    # would be nan): over values that are all −inf it gives −inf with gradient 0
+    forward="""
+        top = np.max(x, axis=axis, keepdims=True)
+        shift = np.where(np.isfinite(top), top, 0)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            e = np.exp(x - shift)
+            total = np.sum(e, axis=axis, keepdims=True)
+            softmax = np.where(total > 0, e / total, 0)
+            z_kept = np.log(total) + shift
+            z = z_kept if keepdims else np.squeeze(z_kept, axis=axis)
+    """,
+    vjps=["dx = softmax * np.reshape(dz, kept_shape(x.shape, axis))"],
+    check=_check_axis,
+    method=True,
+    doc="ln Σ e^x over `axis` (all axes when None), stable for any x; dx = dz ⊙ softmax(x)",
 )
 
 
 # ----------------------------------------------------------------------------------------
-# Shape ops: the gradient takes the inverse path.
+# Shapes: the gradient takes the inverse path.
 # ----------------------------------------------------------------------------------------
 
-
-def _reshape_back(g, shape):
-    return g.reshape(shape)
-
-
-reshape = Op(
-    "reshape",
-    forward=lambda x, shape: (x.reshape(shape), (x.shape,)),
-    vjps=(_reshape_back,),
-    rules=("dx = dz reshaped to x's shape",),
-)
-
-flatten = Op(
-    "flatten",
-    forward=lambda x: (x.reshape(-1), (x.shape,)),
-    vjps=(_reshape_back,),
-    rules=("dx = dz reshaped to x's shape",),
+Op(
+    "reshape(x, shape)",
+    forward="z = np.reshape(x, shape)",
+    vjps=["dx = np.reshape(dz, x.shape)"],
+    numpy="reshape",
 )
 
 
-def _squeeze(x, axis=None):
-    for a in () if axis is None else normalize_axis_tuple(axis, x.ndim):
-        if x.shape[a] != 1:
+def _check_squeeze(x: Any, axis: Any = None) -> dict[str, Any]:
+    axes = None if axis is None else normalize_axis_tuple(axis, np.ndim(x))
+    for a in axes or ():
+        if np.shape(x)[a] != 1:
             raise ShapeError(
-                f"squeeze: axis {a} of shape {x.shape} has size {x.shape[a]}; only axes of "
-                "size 1 can be squeezed."
+                f"squeeze: axis {a} of shape {np.shape(x)} has size {np.shape(x)[a]}; only "
+                "axes of size 1 can be squeezed."
             )
-    return np.squeeze(x, axis), (x.shape,)
+    return {"axis": axes}
 
 
-squeeze = Op(
-    "squeeze",
-    forward=_squeeze,
-    vjps=(_reshape_back,),
-    rules=("dx = dz with the squeezed axes of size 1 put back",),
+Op(
+    "squeeze(x, axis=None)",
+    forward="z = np.squeeze(x, axis=axis)",
+    vjps=["dx = np.reshape(dz, x.shape)"],
+    check=_check_squeeze,
+    method=True,
+    numpy="squeeze",
+    doc="x without its axes of size 1 (all of them when `axis` is None)",
 )
 
 
-def _expand_dims(x, axis):
-    ndim = x.ndim + (len(axis) if isinstance(axis, (tuple, list)) else 1)
+def _check_expand_dims(x: Any, axis: Any) -> dict[str, Any]:
+    ndim = np.ndim(x) + (len(axis) if isinstance(axis, (tuple, list)) else 1)
     for a in axis if isinstance(axis, (tuple, list)) else (axis,):
-        if not -ndim <= a < ndim:
+        if isinstance(a, bool) or not isinstance(a, (int, np.integer)) or not -ndim <= a < ndim:
             raise ShapeError(
-                f"expand_dims: axis {a} is out of bounds: shape {x.shape} with the new axes "
-                f"has {ndim} axes, so axis must be in [{-ndim}, {ndim - 1}]."
+                f"expand_dims: axis {a!r} is out of bounds: shape {np.shape(x)} with the new "
+                f"axes has {ndim} axes, so axis must be an integer in [{-ndim}, {ndim - 1}]."
             )
-    return np.expand_dims(x, axis), (x.shape,)
+    return {"axis": tuple(axis) if isinstance(axis, (tuple, list)) else int(axis)}
 
 
-expand_dims = Op(
-    "expand_dims",
-    forward=_expand_dims,
-    vjps=(_reshape_back,),
-    rules=("dx = dz without the added axes of size 1",),
-)
-
-swapaxes = Op(
-    "swapaxes",
-    forward=lambda x, axis1, axis2: (np.swapaxes(x, axis1, axis2), (axis1, axis2)),
-    vjps=(lambda g, axis1, axis2: np.swapaxes(g, axis1, axis2),),
-    rules=("dx = dz with the two axes swapped back",),
+Op(
+    "expand_dims(x, axis)",
+    forward="z = np.expand_dims(x, axis)",
+    vjps=["dx = np.reshape(dz, x.shape)"],
+    check=_check_expand_dims,
+    method=True,
+    numpy="expand_dims",
+    doc="x with axes of size 1 inserted at `axis` (torch's unsqueeze)",
 )
 
 
-def _transpose(x, axes=None):
-    if axes is not None and len(axes) != x.ndim:
+@helper
+def inverse(axes: tuple[int, ...]) -> tuple[int, ...]:
+    """The permutation that undoes `axes`: (1, 2, 0) → (2, 0, 1)."""
+    return tuple(int(i) for i in np.argsort(axes))
+
+
+def _check_transpose(x: Any, axes: Any = None) -> dict[str, Any]:
+    ndim = np.ndim(x)
+    if axes is None:
+        return {"axes": tuple(reversed(range(ndim)))}
+    if len(axes) != ndim:
         raise ShapeError(
-            f"transpose: axes {tuple(axes)} are not a permutation of the {x.ndim} axes of "
-            f"shape {x.shape}; transpose takes a full permutation, as numpy's does. To swap "
-            "two axes (torch's transpose(0, 1)), use swapaxes(0, 1)."
+            f"transpose: axes {tuple(axes)} are not a permutation of the {ndim} axes of "
+            f"shape {np.shape(x)}; transpose takes a full permutation, as numpy's does. To "
+            "swap two axes (torch's transpose(0, 1)), use swapaxes(0, 1)."
         )
-    inverse = None if axes is None else tuple(np.argsort(normalize_axis_tuple(axes, x.ndim)))
-    return np.transpose(x, axes), (inverse,)
+    return {"axes": normalize_axis_tuple(axes, ndim)}
 
 
-transpose = Op(
-    "transpose",
-    forward=_transpose,
-    vjps=(lambda g, inverse: np.transpose(g, inverse),),
-    rules=("dx = dz transposed back",),
+Op(
+    "transpose(x, axes=None)",
+    forward="z = x.T if axes == (1, 0) else np.permute_dims(x, axes)",
+    vjps=["dx = dz.T if axes == (1, 0) else np.permute_dims(dz, inverse(axes))"],
+    check=_check_transpose,
+    numpy="permute_dims",
+    doc="the axes permuted (reversed when none are given: x.T)",
 )
 
 
-def _is_basic_index(index) -> bool:
-    """Basic indexing (ints, slices, None, ...) selects each element at most once."""
+@helper
+def is_basic(index: Any) -> bool:
+    """Whether `index` is basic indexing (ints, slices, None, ...): each element once."""
     parts = index if isinstance(index, tuple) else (index,)
     return all(p is None or p is Ellipsis or isinstance(p, (slice, int, np.integer)) for p in parts)
 
 
-def _getitem_vjp(g, shape, index):
-    dx = np.zeros(shape, dtype=g.dtype)
-    if _is_basic_index(index):
-        dx[index] = g
-    else:  # integer arrays may pick an element several times: accumulate, don't overwrite
-        np.add.at(dx, index, g)
-    return dx
-
-
-getitem = Op(
-    "getitem",
-    forward=lambda x, index: (x[index], (x.shape, index)),
-    vjps=(_getitem_vjp,),
-    rules=("dx = zeros with dz added at the indexed places (repeats accumulate)",),
+Op(
+    "getitem(x, index)",
+    forward="z = x[index]",
+    vjps=["dx = ops.scatter(dz, index=index, shape=x.shape)"],
+    doc="x[index]: basic and advanced indexing, as numpy's",
+    **OPERATOR,
+)
+Op(
+    "scatter(x, index, shape)",
+    # advanced indexing may pick an element several times: those add up (np.add.at)
+    forward="""
+        z = np.zeros(shape, dtype=x.dtype)
+        if is_basic(index):
+            z[index] = x
+        else:
+            np.add.at(z, index, x)
+    """,
+    vjps=["dx = dz[index]"],
+    function=False,
+    doc="zeros of `shape` with x added at `index`: the gradient of x[index]",
+)
+Op(
+    "broadcast_to(x, shape)",
+    forward="z = np.broadcast_to(x, shape)",
+    vjps=["dx = dz"],
+    broadcasts="x",
+    numpy="broadcast_to",
+    doc="x stretched to `shape`, as numpy broadcasts it (torch's expand)",
 )
 
 
 # ----------------------------------------------------------------------------------------
-# Joining tensors. concatenate and stack take any number of inputs, and each input's
-# gradient is its own slice of dz: `per_call` checks the shapes and makes one VJP and one
-# rule per input (`dx₂ = dz[:, 30:50]`), so the ops are applied as `op.for_call(...)`.
+# Joining: each input's gradient is its own slice of dz, from the parts the forward saves.
 # ----------------------------------------------------------------------------------------
 
-SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+
+@helper
+def joined_parts(axis: int, sizes: list[int]) -> list[tuple]:
+    """The index of each input's part of the joined result: a slice of `axis` per size, or
+    the input's position along a new axis (`sizes` None for each: stack)."""
+    if all(size is None for size in sizes):
+        return [(slice(None),) * axis + (i,) for i in range(len(sizes))]
+    stops = np.cumsum(sizes).tolist()
+    return [(slice(None),) * axis + (slice(a - n, a),) for a, n in zip(stops, sizes, strict=True)]
 
 
-def _slices(axis: int, parts: Sequence[tuple[Any, str]]) -> tuple[list, list[str]]:
-    """A VJP and a rule for each part (an index along `axis`, and how it is written):
-    input i's gradient is dz[:, ..., part] with `axis` colons before the part."""
-    vjps, rules = [], []
-    for i, (part, written) in enumerate(parts, start=1):
-        index = (slice(None),) * axis + (part,)
-        vjps.append(lambda g, index=index: g[index])
-        rules.append(f"dx{str(i).translate(SUBSCRIPTS)} = dz[{':, ' * axis}{written}]")
-    return vjps, rules
-
-
-def _joined_axis(name: str, axis: Any, ndim: int, shape: tuple[int, ...]) -> int:
+def _join_axis(name: str, axis: Any, ndim: int, shape: tuple[int, ...]) -> int:
     if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
         raise InputError(f"{name}: axis must be an integer, got {axis!r}.")
     if not -ndim <= axis < ndim:
@@ -753,156 +623,98 @@ def _joined_axis(name: str, axis: Any, ndim: int, shape: tuple[int, ...]) -> int
     return int(axis) % ndim
 
 
-def _check_inputs(name: str, shapes: Sequence[tuple[int, ...]]) -> None:
-    if len(shapes) == 0:
-        raise InputError(f"{name}: needs at least one tensor, got an empty sequence.")
-
-
-def _concatenate_parts(shapes, axis=0):
-    _check_inputs("concatenate", shapes)
-    first = shapes[0]
-    if len(first) == 0:
+def _check_concatenate(*xs: Any, axis: Any = 0) -> dict[str, Any]:
+    if not xs:
+        raise InputError("concatenate: needs at least one tensor, got an empty sequence.")
+    first = np.shape(xs[0])
+    if not first:
         raise ShapeError(
             "concatenate: tensors[0] is 0-d (shape ()), which has no axis to join along; "
             "use stack to make a vector of numbers."
         )
-    axis = _joined_axis("concatenate", axis, len(first), first)
-    others = first[:axis] + first[axis + 1 :]
-    for i, shape in enumerate(shapes):
-        if len(shape) != len(first) or shape[:axis] + shape[axis + 1 :] != others:
+    axis = _join_axis("concatenate", axis, len(first), first)
+    for i, x in enumerate(xs):
+        shape = np.shape(x)
+        if len(shape) != len(first) or shape[:axis] + shape[axis + 1 :] != (
+            first[:axis] + first[axis + 1 :]
+        ):
             raise ShapeError(
                 f"concatenate: tensors[{i}] has shape {shape} and tensors[0] has shape "
                 f"{first}; joined along axis {axis}, they must have the same number of axes "
                 "and agree on every other axis."
             )
-    stops = np.cumsum([shape[axis] for shape in shapes]).tolist()
-    starts = [0, *stops[:-1]]
-    return _slices(axis, [(slice(a, b), f"{a}:{b}") for a, b in zip(starts, stops, strict=True)])
+    return {"axis": axis}
 
 
-concatenate = Op(
-    "concatenate",
-    forward=lambda *xs, axis: (np.concatenate(xs, axis=axis), ()),  # the axis per_call was given
-    vjps=(),
-    rules=(),
-    per_call=_concatenate_parts,
-)
-
-
-def _stack_parts(shapes, axis=0):
-    _check_inputs("stack", shapes)
-    first = shapes[0]
-    axis = _joined_axis("stack", axis, len(first) + 1, first)
-    for i, shape in enumerate(shapes):
-        if shape != first:
+def _check_stack(*xs: Any, axis: Any = 0) -> dict[str, Any]:
+    if not xs:
+        raise InputError("stack: needs at least one tensor, got an empty sequence.")
+    first = np.shape(xs[0])
+    axis = _join_axis("stack", axis, len(first) + 1, first)
+    for i, x in enumerate(xs):
+        if np.shape(x) != first:
             raise ShapeError(
-                f"stack: tensors[{i}] has shape {shape} and tensors[0] has shape {first}; "
-                "stacked tensors must all have the same shape."
+                f"stack: tensors[{i}] has shape {np.shape(x)} and tensors[0] has shape "
+                f"{first}; stacked tensors must all have the same shape."
             )
-    return _slices(axis, [(i, str(i)) for i in range(len(shapes))])
+    return {"axis": axis}
 
 
-stack = Op(
-    "stack",
-    forward=lambda *xs, axis: (np.stack(xs, axis=axis), ()),  # the axis per_call was given
-    vjps=(),
-    rules=(),
-    per_call=_stack_parts,
+Op(
+    "concatenate(*xs, axis=0)",
+    forward="""
+        parts = joined_parts(axis, [x.shape[axis] for x in xs])
+        z = np.concat(xs, axis=axis)
+    """,
+    vjps=["dxs[i] = dz[parts[i]]"],
+    check=_check_concatenate,
+    numpy="concat",
+    doc="the tensors joined along an existing axis (torch's cat)",
+)
+Op(
+    "stack(*xs, axis=0)",
+    forward="""
+        parts = joined_parts(axis, [None for x in xs])
+        z = np.stack(xs, axis=axis)
+    """,
+    vjps=["dxs[i] = dz[parts[i]]"],
+    check=_check_stack,
+    numpy="stack",
+    doc="the tensors, all of one shape, joined along a new axis",
 )
 
 
 # ----------------------------------------------------------------------------------------
-# Softmax and log-softmax, shifted by the maximum so that exp never overflows.
+# Softmax and log-softmax, from x − max(x) so that e^x never overflows.
 # ----------------------------------------------------------------------------------------
 
-
-def _softmax(x, axis=-1):
-    s, _ = softmax_parts(x, axis)
-    return s, (s, axis)
-
-
-def _softmax_vjp(g, s, axis):
-    gs = g * s
-    return gs - s * gs.sum(axis=axis, keepdims=True)
-
-
-softmax = Op(
-    "softmax",
-    forward=_softmax,
-    vjps=(_softmax_vjp,),
-    rules=("dx = z ⊙ (dz − Σⱼ dzⱼ zⱼ)",),
+Op(
+    "softmax(x, axis=-1)",
+    floats=True,
+    forward="""
+        e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+        z = e / np.sum(e, axis=axis, keepdims=True)
+    """,
+    vjps=[
+        """
+        dz_z = dz * z
+        dx = dz_z - z * np.sum(dz_z, axis=axis, keepdims=True)
+        """
+    ],
+    method=True,
+    doc="e^x / Σ e^x along `axis`, stable for any x",
 )
-
-
-def _log_softmax(x, axis=-1):
-    s, log_s = softmax_parts(x, axis)
-    return log_s, (s, axis)
-
-
-log_softmax = Op(
-    "log_softmax",
-    forward=_log_softmax,
-    vjps=(lambda g, s, axis: g - s * g.sum(axis=axis, keepdims=True),),
-    rules=("dx = dz − softmax(x) ⊙ Σⱼ dzⱼ",),
+Op(
+    "log_softmax(x, axis=-1)",
+    floats=True,
+    forward="""
+        shifted = x - np.max(x, axis=axis, keepdims=True)
+        e = np.exp(shifted)
+        total = np.sum(e, axis=axis, keepdims=True)
+        softmax = e / total
+        z = shifted - np.log(total)
+    """,
+    vjps=["dx = dz - softmax * np.sum(dz, axis=axis, keepdims=True)"],
+    method=True,
+    doc="x − ln Σ e^x along `axis`, stable for any x",
 )
-
-
-# ----------------------------------------------------------------------------------------
-# Numerical helpers, shared with losses.py and fused.py
-# ----------------------------------------------------------------------------------------
-
-HALF = np.dtype(np.float16)
-
-
-def as_float(x: Any) -> Any:
-    """`x` unchanged when it is floating point, else (integers, bools) as float64."""
-    return x if x.dtype.kind == "f" else x.astype(np.float64)
-
-
-def _float_operand(x: Any) -> Any:
-    """An integer array as float64 (for the math of a transcendental op); Python numbers
-    and float arrays unchanged (a Python number stays weak: float32 ** 2.5 is float32)."""
-    return as_float(x) if isinstance(x, np.ndarray) else x
-
-
-def _number(name: str, what: str, value: Any) -> int | float:
-    """A parameter of op `name` (a bound, a slope) as a Python number, so that it does not
-    promote float32 to float64, or a clear error."""
-    if isinstance(value, np.generic) or (isinstance(value, np.ndarray) and value.ndim == 0):
-        value = value.item()
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InputError(f"{name}: {what} must be a number, got {value!r}.")
-    return value
-
-
-def divide_by_count(x: Any, count: int) -> Any:
-    """`x / count`, the divisor of a mean, in x's dtype.
-
-    numpy converts a Python int to x's dtype, and float16 ends at 65504 (a mean over 70,000
-    items gave 0 and a zero gradient), so float16 divides in float32 and is rounded back.
-    """
-    if x.dtype == HALF:
-        return np.divide(x, np.float32(count)).astype(HALF)
-    return x / count
-
-
-def exp_cap(dtype: np.dtype) -> np.floating:
-    """The largest t of `dtype` with e^t finite (709.78 for float64, 88.72 for float32)."""
-    cap = dtype.type(np.log(np.finfo(dtype).max))
-    with np.errstate(over="ignore"):
-        while not np.isfinite(np.exp(cap)):  # the rounded log may land just above
-            cap = np.nextafter(cap, dtype.type(0))
-    return cap
-
-
-EXP_CAPS = {np.dtype(t): exp_cap(np.dtype(t)) for t in (np.float32, np.float64)}
-"""exp_cap of float32 and float64, computed once."""
-
-
-def softmax_parts(x: Any, axis: int = -1) -> tuple[Any, Any]:
-    """(softmax, log_softmax) of x along `axis`, from x − max(x) so that e^x never overflows."""
-    x = as_float(x)
-    shifted = x - x.max(axis=axis, keepdims=True)
-    e = np.exp(shifted)
-    total = e.sum(axis=axis, keepdims=True)
-    return e / total, shifted - np.log(total)

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from .engine import Tensor, apply, backward_order, gradients
 from .recording import enable_grad
-from .tensor import Tensor, apply, backward_order
 
 
 def other_precision(dtype: Any) -> np.dtype:
@@ -60,8 +60,8 @@ def gradients_in(root: Tensor, dtype: Any, seed: Any = None) -> dict[int, np.nda
     if seed is None:
         seed = np.ones(root.shape)
     with np.errstate(all="ignore"):
-        twin_root.backward(np.asarray(seed).astype(twin_root.dtype))
-    return {key: twin._grad for key, twin in twins.items() if twin._grad is not None}
+        grads = gradients(twin_root, np.asarray(seed, twin_root.dtype), backward_order(twin_root))
+    return {key: np.asarray(grads[twin]) for key, twin in twins.items() if twin in grads}
 
 
 def rounding_errors(root: Tensor, grads: dict[int, np.ndarray]) -> dict[int, float]:

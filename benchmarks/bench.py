@@ -178,8 +178,8 @@ def measure_mnist_epoch(dtype, rounds: int) -> dict[str, tuple] | None:
         n = n or len(X)
         nn.fit(model, (X[:n], labels[:n]), epochs=1, batch_size=10, lr=3.0, seed=7)
 
-    def fresh_model(fuse=True):
-        model = nn.MLP([784, 30, 10], dtype=dtype, fuse=fuse)
+    def fresh_model():
+        model = nn.MLP([784, 30, 10], dtype=dtype)
         model.load_state_dict(
             {
                 f"layers.{i}.{k}": v
@@ -204,7 +204,6 @@ def measure_mnist_epoch(dtype, rounds: int) -> dict[str, tuple] | None:
     runs = {
         "numpy": lambda: numpy_epoch([(W.copy(), b.copy()) for W, b in start]),
         "autograd_mini": lambda: engine_epoch(fresh_model()),
-        "autograd_mini unfused": lambda: engine_epoch(fresh_model(fuse=False)),
     }
     return interleave(runs, rounds, per=1)
 
@@ -280,8 +279,8 @@ def measure_fit_memory(dtype) -> dict[str, tuple[float, float]]:
             tracemalloc.stop()
 
     results = {}
-    for name, fuse in (("autograd_mini", True), ("autograd_mini unfused", False)):
-        model = nn.MLP(workload.sizes, output_activation=None, dtype=dtype, fuse=fuse)
+    for name in ("autograd_mini",):
+        model = nn.MLP(workload.sizes, output_activation=None, dtype=dtype)
         model.load_state_dict(state)
         optimizer = nn.SGD(model.parameters(), lr=1e-3)
 
@@ -293,7 +292,7 @@ def measure_fit_memory(dtype) -> dict[str, tuple[float, float]]:
 
         step()  # warm-up
         one = peak(step)
-        model = nn.MLP(workload.sizes, output_activation=None, dtype=dtype, fuse=fuse)
+        model = nn.MLP(workload.sizes, output_activation=None, dtype=dtype)
         model.load_state_dict(state)
         fitted = peak(
             lambda model=model: nn.fit(

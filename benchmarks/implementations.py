@@ -27,15 +27,12 @@ def numpy_impl(params, X, Y, cost, lr):
     )
 
 
-def autograd_mini_impl(params, X, Y, cost, lr, fuse=True):
-    """What a user writes: nn.MLP, nn.SGD and the cost, one SGD step per call. `fuse`: each
-    layer and its activation as one node (nn.MLP(..., fuse=True)), or the default tape:
-    matmul, add, the activation, each a node of its own."""
+def autograd_mini_impl(params, X, Y, cost, lr):
+    """What a user writes: nn.MLP, nn.SGD and the cost, one SGD step per call; the tape is
+    the book's: matmul, add, the activation, each a node of its own."""
     sizes = [params[0][0].shape[0]] + [W.shape[1] for W, _ in params]
     softmax = cost == "softmax"
-    model = nn.MLP(
-        sizes, output_activation=None if softmax else "sigmoid", dtype=X.dtype, fuse=fuse
-    )
+    model = nn.MLP(sizes, output_activation=None if softmax else "sigmoid", dtype=X.dtype)
     model.load_state_dict(
         {
             f"layers.{i}.{kind}": value
@@ -155,14 +152,9 @@ def mygrad_impl(params, X, Y, cost, lr):
     return step, first_gradients
 
 
-def autograd_mini_unfused_impl(params, X, Y, cost, lr):
-    return autograd_mini_impl(params, X, Y, cost, lr, fuse=False)
-
-
 IMPLEMENTATIONS = {
     "numpy": numpy_impl,
     "autograd_mini": autograd_mini_impl,
-    "autograd_mini unfused": autograd_mini_unfused_impl,
 }
 PEERS = {
     "torch": ("torch", torch_impl),

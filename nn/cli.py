@@ -439,7 +439,6 @@ def run_train(args: argparse.Namespace) -> int:
     evaluation = data.test if settings["eval"] == "test" else data.validation
     if checkpoint is not None:
         model = checkpoint.model
-        model.fuse = True  # one node per layer: faster, the same numbers
         wanted = MLP(
             settings["sizes"], output_activation=_output_activation(cost), dtype=dtype
         ).config()
@@ -456,7 +455,6 @@ def run_train(args: argparse.Namespace) -> int:
             init=inits.get(settings["init"]),
             seed=settings["seed"],
             dtype=dtype,
-            fuse=True,  # one node per layer: faster, the same numbers (nothing is drawn here)
         )
     params = (
         nielsen_l2(model, settings["l2"], len(X_train)) if settings["l2"] else model.parameters()

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
-from functools import partial
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 import autograd_mini as ag
-from autograd_mini import Tensor, apply, fused, ops
+from autograd_mini import Tensor
 from autograd_mini.tensor import TensorLike
 
 from . import init as inits
@@ -60,10 +59,10 @@ class Linear(Module):
     def forward(self, x: TensorLike) -> Tensor:
         """Z = X @ W + b: records `matmul`, then `add` (b broadcast over the m rows)."""
         try:
-            z = apply(ops.matmul, x, self.weight)
+            z = x @ self.weight
         except ag.ShapeError as exc:
             raise self.explain(exc, x) from None
-        return z if self.bias is None else apply(ops.add, z, self.bias)
+        return z if self.bias is None else z + self.bias
 
     def explain(self, exc: ag.ShapeError, x: TensorLike) -> ag.ShapeError:
         """The error to raise for `exc` from this layer on input x: the engine's own when
@@ -72,7 +71,7 @@ class Linear(Module):
         if shape and shape[-1] == self.in_features:
             return exc
         return ag.ShapeError(
-            f"{self.scope.label}: expected inputs with {self.in_features} features in the last "
+            f"{self.label}: expected inputs with {self.in_features} features in the last "
             f"dimension, (m, {self.in_features}) or ({self.in_features},), got shape {shape}."
         )
 
@@ -82,133 +81,102 @@ class Linear(Module):
 
 
 # ----------------------------------------------------------------------------------------
-# Activations: the Tensor function (for autodiff) and numpy f, f′ (for the closed form)
+# Activations: modules around the registry of autograd_mini.activations (the op, and its f
+# and f′ on numpy arrays for the closed-form backprop)
 # ----------------------------------------------------------------------------------------
 
 
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-z))
-
-
 class Activation(Module):
-    """An elementwise activation a = f(z). `function` acts on Tensors (the built-in ones
-    record the engine's op of that name); `f` and `derivative` act on numpy arrays, for the
-    closed-form backprop."""
+    """An elementwise activation layer a = f(z): `Activation("tanh")`, or one of the named
+    classes (`Sigmoid()`). `f` and `derivative` act on numpy arrays (the closed form)."""
 
-    name = "activation"
-    function: Callable[[Tensor], Tensor]
+    kind: str = "identity"
+
+    def __init__(self, kind: str | None = None) -> None:
+        super().__init__()
+        if kind is not None:
+            if kind not in ag.ACTIVATIONS:
+                raise ValueError(
+                    f"unknown activation {kind!r}; choose one of {sorted(ACTIVATIONS)}."
+                )
+            object.__setattr__(self, "kind", kind)
+
+    @property
+    def name(self) -> str:
+        return self.kind
 
     def forward(self, z: TensorLike) -> Tensor:
-        return self.function(ag.as_tensor(z))
+        """a = f(z): records the op (`z.sigmoid()`)."""
+        z = z if isinstance(z, Tensor) else Tensor(z)
+        return z if self.kind == "identity" else getattr(z, self.kind)()
 
-    @staticmethod
-    def f(z: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+    def f(self, z: np.ndarray) -> np.ndarray:
+        return ag.ACTIVATIONS[self.kind].f(z)
 
-    @staticmethod
-    def derivative(z: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+    def derivative(self, z: np.ndarray) -> np.ndarray:
+        return ag.ACTIVATIONS[self.kind].derivative(z)
 
     def describe(self) -> str:
-        return f"{type(self).__name__}()"
+        named = type(self) is not Activation
+        return f"{type(self).__name__}()" if named else f"Activation({self.kind!r})"
 
 
 class Sigmoid(Activation):
     """σ(z) = 1/(1 + e^(−z)); σ′(z) = σ(z)(1 − σ(z))."""
 
-    name = "sigmoid"
-    function = staticmethod(partial(apply, ops.sigmoid))
-    f = staticmethod(_sigmoid)
-
-    @staticmethod
-    def derivative(z: np.ndarray) -> np.ndarray:
-        s = _sigmoid(z)
-        return s * (1 - s)
+    kind = "sigmoid"
 
 
 class Tanh(Activation):
     """tanh(z); tanh′(z) = 1 − tanh²(z)."""
 
-    name = "tanh"
-    function = staticmethod(partial(apply, ops.tanh))
-    f = staticmethod(np.tanh)
-
-    @staticmethod
-    def derivative(z: np.ndarray) -> np.ndarray:
-        return 1 - np.tanh(z) ** 2
+    kind = "tanh"
 
 
 class ReLU(Activation):
     """max(z, 0); derivative 1 for z > 0, else 0."""
 
-    name = "relu"
-    function = staticmethod(partial(apply, ops.relu))
-
-    @staticmethod
-    def f(z: np.ndarray) -> np.ndarray:
-        return np.maximum(z, 0)
-
-    @staticmethod
-    def derivative(z: np.ndarray) -> np.ndarray:
-        return (z > 0).astype(z.dtype)
+    kind = "relu"
 
 
 class Identity(Activation):
     """a = z (no activation: the layer's output stays raw scores, e.g. logits)."""
 
-    name = "identity"
-
-    @staticmethod
-    def function(z: Tensor) -> Tensor:
-        return z
-
-    @staticmethod
-    def f(z: np.ndarray) -> np.ndarray:
-        return z
-
-    @staticmethod
-    def derivative(z: np.ndarray) -> np.ndarray:
-        return np.ones_like(z)
+    kind = "identity"
 
 
-class Softmax(Activation):
+class Softmax(Module):
     """softmax along the last axis. Not elementwise: for training with cross-entropy, keep
     the logits (no output activation) and use `ag.cross_entropy`, which fuses the two."""
 
     name = "softmax"
-    function = staticmethod(partial(apply, ops.softmax))
 
-    @staticmethod
-    def f(z: np.ndarray) -> np.ndarray:
-        e = np.exp(z - z.max(axis=-1, keepdims=True))
-        return e / e.sum(axis=-1, keepdims=True)
+    def forward(self, z: TensorLike) -> Tensor:
+        return ag.as_tensor(z).softmax()
+
+    def describe(self) -> str:
+        return "Softmax()"
 
 
-ACTIVATIONS: dict[str, type[Activation]] = {
-    cls.name: cls for cls in (Sigmoid, Tanh, ReLU, Identity, Softmax)
+NAMED: dict[str, type[Module]] = {
+    cls.kind if cls is not Softmax else "softmax": cls
+    for cls in (Sigmoid, Tanh, ReLU, Identity, Softmax)
 }
-"""The activation modules by name."""
-
-FUSABLE: dict[type[Activation], str | None] = {
-    Sigmoid: "sigmoid",
-    Tanh: "tanh",
-    ReLU: "relu",
-    Identity: None,
-}
-"""The activations `autograd_mini.fused` can record with a layer, by class (a subclass may
-redefine `function`, so only these classes themselves), with the name the fused ops use."""
+ACTIVATIONS: tuple[str, ...] = tuple(sorted({*ag.ACTIVATIONS, "softmax"}))
+"""The names `make_activation` (and MLP's `activation=`) take."""
 
 
-def make_activation(name: str | Activation | None) -> Activation:
-    """An activation module from its name ("sigmoid", "tanh", "relu", "identity", "softmax"),
-    None (identity), or a module."""
+def make_activation(name: str | Module | None) -> Module:
+    """An activation module from its name (each of `ACTIVATIONS`), None (identity), or a
+    module."""
     if name is None:
         return Identity()
-    if isinstance(name, Activation):
+    if isinstance(name, (Activation, Softmax)):
         return name
     if isinstance(name, str) and name.lower() in ACTIVATIONS:
-        return ACTIVATIONS[name.lower()]()
-    raise ValueError(f"unknown activation {name!r}; choose one of {sorted(ACTIVATIONS)} or None.")
+        key = name.lower()
+        return NAMED[key]() if key in NAMED else Activation(key)
+    raise ValueError(f"unknown activation {name!r}; choose one of {list(ACTIVATIONS)} or None.")
 
 
 # ----------------------------------------------------------------------------------------
@@ -228,9 +196,6 @@ class MLP(Module):
     activation: of the hidden layers. output_activation: of the last layer; "same" (the
     default) repeats `activation`, None leaves raw scores (logits, for `cross_entropy`).
     init, seed, dtype: as for `Linear`; one generator made from `seed` draws every layer.
-    fuse: record each layer and its sigmoid, tanh or relu as one node (`linear+sigmoid`,
-    from `autograd_mini.fused`): the same numbers, faster on small layers, but drawings
-    and `explain()` then show one box per layer and Z is not a tensor of its own.
     """
 
     def __init__(
@@ -242,10 +207,8 @@ class MLP(Module):
         seed: Seed = None,
         dtype: Any = np.float64,
         bias: bool = True,
-        fuse: bool = False,
     ) -> None:
         super().__init__()
-        self.fuse = bool(fuse)
         sizes = list(sizes)
         if len(sizes) < 2:
             raise ValueError(
@@ -267,16 +230,13 @@ class MLP(Module):
 
     def forward(self, x: TensorLike) -> Tensor:
         """A_ℓ = f(A_{ℓ−1} @ W_ℓ + b_ℓ), layer after layer, from A_0 = x."""
-        *hidden, last = self.layers._modules.values()
-        if self.fuse:
-            return _fused_forward(x, hidden, last, self.activation, self.output_activation)
-        for layer in hidden:
-            x = self.activation.function(layer(x))
-        return self.output_activation.function(last(x))
+        *hidden, last = self.layers
+        for layer in hidden:  # the activations record in the MLP's box, after their layer's
+            x = self.activation.forward(layer(x))
+        return self.output_activation.forward(last(x))
 
     def config(self) -> dict[str, Any]:
-        """The constructor arguments that rebuild this architecture (JSON-ready). `fuse` is
-        not among them: it changes how the forward pass is recorded, not the numbers."""
+        """The constructor arguments that rebuild this architecture (JSON-ready)."""
         output = self.output_activation.name
         return {
             "type": "MLP",
@@ -316,27 +276,3 @@ class MLP(Module):
         if self.output_activation is self.activation:
             return f"MLP({shape}, {self.activation.name})"
         return f"MLP({shape}, {self.activation.name}, output {self.output_activation.name})"
-
-
-def _fused_forward(
-    x: TensorLike,
-    hidden: list[Linear],
-    last: Linear,
-    activation: Activation,
-    output_activation: Activation,
-) -> Tensor:
-    """MLP.forward with each layer and its activation recorded as one node (`fused.LAYERS`:
-    `linear+sigmoid`, ...) in the layer's scope, where the activation is one `fused` knows
-    and the layer has a bias; else the layer, then the activation, as usual."""
-    for layers, f in ((hidden, activation), ((last,), output_activation)):
-        name = FUSABLE.get(type(f), False)
-        for layer in layers:
-            if name is False or layer.bias is None:
-                x = f.function(layer(x))
-                continue
-            with layer.scope:
-                try:
-                    x = apply(fused.LAYERS[name], x, layer.weight, layer.bias)
-                except ag.ShapeError as exc:
-                    raise layer.explain(exc, x) from None
-    return x

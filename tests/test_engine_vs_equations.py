@@ -21,8 +21,8 @@ def sigmoid(z):
 
 
 @pytest.mark.parametrize("m", [1, 7, 64])
-@pytest.mark.parametrize("fused", [False, True], ids=["matmul+add", "linear"])
-def test_two_layer_sigmoid_quadratic_cost(m, fused):
+@pytest.mark.parametrize("layered", [False, True], ids=["matmul+add", "linear"])
+def test_two_layer_sigmoid_quadratic_cost(m, layered):
     rng = np.random.default_rng(m)
     n, h, k = 6, 5, 3
     X, Y = rng.standard_normal((m, n)), rng.uniform(size=(m, k))
@@ -34,7 +34,7 @@ def test_two_layer_sigmoid_quadratic_cost(m, fused):
     }
     T = {name: Tensor(value, requires_grad=True, name=name) for name, value in params.items()}
 
-    layer = ag.linear if fused else (lambda x, w, b: x @ w + b)
+    layer = ag.linear if layered else (lambda x, w, b: x @ w + b)
     A1 = layer(Tensor(X), T["W1"], T["b1"]).sigmoid()
     A2 = layer(A1, T["W2"], T["b2"]).sigmoid()
     ag.quadratic_cost(A2, Y).backward()

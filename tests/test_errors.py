@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import autograd_mini as ag
-from autograd_mini import Tensor, fused
+from autograd_mini import Tensor
 
 
 def param(shape, dtype=np.float64):
@@ -62,10 +62,8 @@ def test_non_broadcastable_shapes_name_the_op_and_both_shapes(name, op):
     [
         (lambda x, w, b: ag.linear(x, w, b), "add"),
         (lambda x, w, b: ag.linear(x, w, b, "sigmoid"), "add"),
-        (lambda x, w, b: fused.linear(x, w, b), "linear"),
-        (lambda x, w, b: fused.linear(x, w, b, "relu"), "linear\\+relu"),
     ],
-    ids=["linear", "linear sigmoid", "fused linear", "fused linear+relu"],
+    ids=["linear", "linear sigmoid"],
 )
 def test_linear_with_a_bias_of_the_wrong_size(layer, name):
     with pytest.raises(ag.ShapeError, match=rf"^{name}: shapes \(5, 4\) and \(3,\)"):
@@ -76,19 +74,16 @@ def test_linear_with_a_bias_of_the_wrong_size(layer, name):
     ("layer", "name"),
     [
         (lambda x, w, b: ag.linear(x, w, b), "linear"),
-        (lambda x, w, b: fused.linear(x, w, b, "sigmoid"), "linear\\+sigmoid"),
-        (lambda x, w, b: fused.linear(x, w, b, "tanh"), "linear\\+tanh"),
+        (lambda x, w, b: ag.linear(x, w, b, "tanh"), "linear"),
     ],
-    ids=["linear", "fused linear+sigmoid", "fused linear+tanh"],
+    ids=["linear", "linear+tanh"],
 )
 def test_linear_with_a_bias_that_would_stretch_the_output(layer, name):
     with pytest.raises(ag.ShapeError, match=rf"^{name}: .*would stretch X @ W of shape \(4,\)"):
         layer(param((3,)), param((3, 4)), param((2, 4)))
 
 
-@pytest.mark.parametrize(
-    "layer", [ag.linear, fused.linear, lambda x, w, b: fused.linear(x, w, b, "sigmoid")]
-)
+@pytest.mark.parametrize("layer", [ag.linear, lambda x, w, b: ag.linear(x, w, b, "sigmoid")])
 def test_linear_with_mismatched_weight(layer):
     with pytest.raises(ag.ShapeError, match=r"did you mean A @ B.T"):
         layer(param((5, 3)), param((4, 3)), param((4,)))
@@ -172,7 +167,7 @@ def test_gradcheck_without_any_input_requiring_grad():
 
 
 def test_requires_grad_on_integer_data():
-    with pytest.raises(TypeError, match=r"floating-point.*int64.*astype"):
+    with pytest.raises(TypeError, match=r"float32 or float64 data, got int64.*astype"):
         Tensor(np.arange(3), requires_grad=True)
 
 
@@ -202,8 +197,10 @@ def test_backward_with_a_gradient_of_the_wrong_shape():
     ids=["negative base", "zero base", "negative number base", "array base"],
 )
 def test_tensor_exponent_needs_a_positive_base(power):
-    """x ** y for a tensor y: dy = dz ⊙ z ⊙ ln x is undefined for x ≤ 0."""
-    with pytest.raises(ag.InputError, match=r"^power: .*positive base.*ln x.*x\.abs\(\) \*\* y"):
+    """x ** y for a tensor y: dy = dz * z * log(x) is undefined for x ≤ 0."""
+    with pytest.raises(
+        ag.InputError, match=r"^power: .*positive base.*log\(x\).*x\.abs\(\) \*\* y"
+    ):
         power(param(3))
 
 
@@ -222,7 +219,10 @@ def test_tensor_exponent_names_the_first_bad_base():
         (lambda x: x.squeeze(4), r"^squeeze: axis 4 is out of bounds.*\(2, 3\)"),
         (lambda x: x.squeeze(0), r"^squeeze: axis 0 of shape \(2, 3\) has size 2; only axes"),
         (lambda x: x.expand_dims(3), r"^expand_dims: axis 3 .*shape \(2, 3\).*\[-3, 2\]"),
-        (lambda x: x.swapaxes(0, 2), r"^swapaxes: .*axis 2 is out of bounds.*\(2, 3\)"),
+        (
+            lambda x: x.swapaxes(0, 2),
+            r"^swapaxes: axes 0 and 2 do not both exist in shape \(2, 3\)",
+        ),
         (
             lambda x: ag.concatenate([x, x], axis=2),
             r"^concatenate: axis 2 is out of bounds.*shape \(2, 3\).*\[-2, 1\]",
@@ -270,9 +270,9 @@ def test_joining_needs_a_list_of_tensors(join):
         join([param((2, 3))], axis=1.0)
 
 
-def test_applying_a_variadic_op_directly_says_how():
-    with pytest.raises(TypeError, match=r"concatenate takes any number of inputs.*for_call"):
-        ag.apply(ag.OPS["concatenate"], param(2), param(2), axis=0)
+def test_a_variadic_op_applies_directly_like_any_op():
+    joined = ag.apply(ag.OPS["concatenate"], param(2), param(3), axis=0)
+    assert joined.shape == (5,) and joined.op == "concatenate"
 
 
 @pytest.mark.parametrize(

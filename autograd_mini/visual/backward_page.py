@@ -12,7 +12,7 @@ arriving from above (with its fan-in: "sum of 2 contributions: from step 1 and s
 the gradient passed to each input (with its un-broadcast: "(10, 30) summed over axis 0 →
 (30,)"). Clicking a node shows its forward value and, after its step, its gradient.
 
-The numbers are the engine's own: `loss.backward(recorder=...)` hands over each step's
+The numbers are the engine's own: an `Observer` attached during `loss.backward()` sees each step's
 gradients as it computes them, and they are copied (or summarised) at once. Arrays of at
 most `SMALL` numbers (8 × 8) are embedded in full (the page shows 4 significant digits);
 bigger ones as min / max / mean / norm and a heat-map of at most `HEAT` × `HEAT` block
@@ -55,10 +55,12 @@ from typing import Any
 import numpy as np
 
 from ..broadcasting import summed_axes
+from ..engine import Tensor, backward_order
 from ..errors import BackwardError, ShapeError
-from ..tensor import Tensor, backward_order
+from ..recording import Observer, observe
+from ..specialize import rule
 from .drawing import build, numbers, render_svg, visible
-from .graph import Constant, Snapshot, broadcast_inputs, shape_of
+from .graph import Constant, Snapshot, broadcast_inputs, shape_of, stretched_to
 from .layout import Plan, Unit
 
 SMALL = 64
@@ -162,24 +164,30 @@ def _record(loss: Tensor, snap: Snapshot, retain_graph: bool) -> _Recording:
     before = {id(t): t.grad for t in holders}
     steps: list[_Step] = []
 
-    def recorder(tensor: Tensor, g: Any, passed: list) -> None:
-        positions = _positions(tensor.node, passed)
-        steps.append(
-            _Step(
-                id(tensor),
-                array_view(g),
-                [(p, id(x), array_view(gx)) for p, (x, gx) in zip(positions, passed, strict=True)],
+    class Steps(Observer):
+        def stepped(self, tensor: Tensor, g: Any, passed: list) -> None:
+            positions = _positions(tensor.node, passed)
+            steps.append(
+                _Step(
+                    id(tensor),
+                    array_view(g),
+                    [
+                        (p, id(x), array_view(gx))
+                        for p, (x, gx) in zip(positions, passed, strict=True)
+                    ],
+                )
             )
-        )
 
     if all(g is None for g in before.values()):
-        loss.backward(retain_graph=retain_graph, recorder=recorder)
+        with observe(Steps()):
+            loss.backward(retain_graph=retain_graph)
         grads = {id(t): array_view(t.grad) for t in holders if t.grad is not None}
         return _Recording("ran", steps, values, grads)
     try:  # look without adding to the gradients that are there: set them aside, put them back
         for t in holders:
             t.grad = None
-        loss.backward(retain_graph=True, recorder=recorder)
+        with observe(Steps()):
+            loss.backward(retain_graph=True)
         grads = {id(t): array_view(t.grad) for t in holders if t.grad is not None}
     finally:
         for t in holders:
@@ -354,7 +362,7 @@ class _PageData:
                 {
                     "name": self.name(x),
                     "shape": list(shape_of(x)),
-                    "rule": tensor.node.op.rules[p],
+                    "rule": rule(tensor, p),
                     "grad": None,
                     "note": why,
                 }
@@ -364,17 +372,19 @@ class _PageData:
     def passed_entry(
         self, tensor: Tensor, p: int, x: Tensor, view: dict, stretched: set[int] | None
     ) -> dict:
-        rule = tensor.node.op.rules[p]
+        text = rule(tensor, p)
         if stretched is None:  # in a collapsed box: say which op
-            rule = f"{visible(tensor.node.op.name)}: {rule}"
+            text = f"{visible(tensor.node.op.name)}: {text}"
             stretched = {q for q, _ in broadcast_inputs(tensor)}
         return {
             "name": self.name(x),
             "shape": list(x.shape),
-            "rule": rule,
+            "rule": text,
             "shapes": f"∂L/∂{visible(tensor.node.op.name)} {tensor.shape} → {x.shape}",
             "grad": view,
-            "broadcast": unbroadcast_note(tensor.shape, x.shape) if p in stretched else "",
+            "broadcast": unbroadcast_note(stretched_to(tensor, p), x.shape)
+            if p in stretched
+            else "",
             "to": self.destination(x),
         }
 

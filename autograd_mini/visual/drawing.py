@@ -30,9 +30,10 @@ import graphviz
 import numpy as np
 
 from ..broadcasting import summed_axes
+from ..engine import Tensor
 from ..errors import AutogradError
-from ..tensor import Tensor
-from .graph import Constant, Snapshot, broadcast_inputs, shape_of, snapshot
+from ..specialize import rule
+from .graph import Constant, Snapshot, broadcast_inputs, shape_of, snapshot, stretched_to
 from .layout import Plan, Unit, plan
 
 RANKDIRS = ("LR", "RL", "TB", "BT")
@@ -330,7 +331,7 @@ def _edges(dot: graphviz.Digraph, snap, layout: Plan) -> None:
             continue
         op = edge.target.node.op
         sliced = (  # into concatenate or stack, from an input that gets a gradient
-            op.per_call is not None
+            op.variadic
             and not target.collapsed
             and isinstance(edge.source, Tensor)
             and edge.source.requires_grad
@@ -339,10 +340,10 @@ def _edges(dot: graphviz.Digraph, snap, layout: Plan) -> None:
             continue
         drawn.add((source.key, target.key))
         if sliced:  # each input's own slice of the gradient: "dx₂ = dz[:, 30:50]"
-            dot.edge(source.key, target.key, label=text(op.rules[edge.position]))
+            dot.edge(source.key, target.key, label=text(rule(edge.target, edge.position)))
         elif edge.broadcast and not target.collapsed:
             source_value = edge.source if isinstance(edge.source, Tensor) else edge.source.value
-            shape_in, shape_out = shape_of(source_value), edge.target.shape
+            shape_in, shape_out = shape_of(source_value), stretched_to(edge.target, edge.position)
             axes = ", ".join(map(str, summed_axes(shape_in, shape_out)))
             note = f"broadcast {shape_in} → {shape_out}\\n∂ summed over axis {axes}"
             dot.edge(source.key, target.key, label=graphviz.nohtml(note), **BROADCAST_EDGE)

@@ -12,8 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..broadcasting import summed_axes
-from ..tensor import Tensor, backward_order
-from .graph import broadcast_inputs, shape_of
+from ..engine import Tensor, backward_order
+from ..specialize import rule
+from .graph import broadcast_inputs, shape_of, stretched_to
 
 
 @dataclass(frozen=True)
@@ -79,9 +80,9 @@ def explain(root: Tensor) -> Explanation:
     for number, tensor in enumerate(order, start=1):
         node = tensor.node
         inputs = [(name(x), shape_of(x)) for x in node.inputs]
-        stretched = {position for position, _ in broadcast_inputs(tensor)}
+        broadcast = {position for position, _ in broadcast_inputs(tensor)}
         gradients = []
-        for position, (x, rule) in enumerate(zip(node.inputs, node.op.rules, strict=True)):
+        for position, x in enumerate(node.inputs):
             if not (isinstance(x, Tensor) and x.requires_grad):
                 kind = (
                     "a constant" if not isinstance(x, Tensor) else "an input that requires no grad"
@@ -89,11 +90,11 @@ def explain(root: Tensor) -> Explanation:
                 gradients.append(Gradient(name(x), f"not computed ({kind})", None))
                 continue
             note = ""
-            if position in stretched:
-                stretched_to = tensor.shape
-                axes = ", ".join(map(str, summed_axes(x.shape, stretched_to)))
-                note = f"un-broadcast {stretched_to} → {x.shape}: summed over axis {axes}"
-            gradients.append(Gradient(name(x), rule, x.shape, note))
+            if position in broadcast:
+                stretched = stretched_to(tensor, position)
+                axes = ", ".join(map(str, summed_axes(x.shape, stretched)))
+                note = f"un-broadcast {stretched} → {x.shape}: summed over axis {axes}"
+            gradients.append(Gradient(name(x), rule(tensor, position), x.shape, note))
         steps.append(Step(number, node.op.name, inputs, tensor.shape, gradients))
     described = root.name or (root.node.op.name if root.node else "a leaf")
     return Explanation(f"{described} {root.shape}", steps)

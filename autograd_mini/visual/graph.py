@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..tensor import Tensor
+from ..engine import Tensor
 
 
 @dataclass(frozen=True)
@@ -80,18 +80,26 @@ def shape_of(x: Any) -> tuple[int, ...]:
     return tuple(getattr(x, "shape", ()))
 
 
+def stretched_to(tensor: Tensor, position: int) -> tuple[int, ...]:
+    """The shape numpy stretched input `position` of tensor's op to (the output's shape, or
+    for matmul its batch axes and the input's matrix axes): its gradient's shape before the
+    engine sums it back."""
+    node = tensor.node
+    shapes = [shape_of(x) for x in node.inputs]
+    return node.op.stretched(position, shapes, tensor.shape)
+
+
 def broadcast_inputs(tensor: Tensor) -> list[tuple[int, Tensor]]:
-    """(position, input) of the inputs of tensor's op that numpy stretched to the output's
-    shape and that require grad: their gradients are summed back by `unbroadcast`."""
+    """(position, input) of the inputs of tensor's op that numpy stretched and that require
+    grad: their gradients are summed back by `unbroadcast`."""
     node = tensor.node
     if not node.op.broadcasts:
         return []
-    shape = tensor.shape
     return [
         (position, x)
         for position, x in enumerate(node.inputs)
         if position in node.op.broadcasts
         and isinstance(x, Tensor)
         and x.requires_grad
-        and x.shape != shape
+        and x.shape != stretched_to(tensor, position)
     ]

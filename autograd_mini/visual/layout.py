@@ -13,7 +13,7 @@ from collections import Counter, deque
 from dataclasses import dataclass
 from typing import Any
 
-from ..tensor import Tensor
+from ..engine import Tensor
 from .graph import Snapshot
 
 

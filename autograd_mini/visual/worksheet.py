@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..tensor import Tensor, backward_order
+from ..engine import Tensor, backward_order
 
 TEMPLATES = {
     "add": "{0} + {1}",
