@@ -21,12 +21,13 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import graphviz
 import numpy as np
 
 import autograd_mini as ag
+from autograd_mini.text import printable
 
 from . import gates
 from . import init as inits
@@ -43,6 +44,14 @@ PROGRAM = "autograd-mini"
 
 class UsageError(Exception):
     """A request the CLI cannot carry out; its message is the one line the user sees."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, with a bad command line reported in one line (not the usage block):
+    the problem, then where the usage is."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {printable(message)}; see {self.prog} --help\n")
 
 
 # ----------------------------------------------------------------------------------------
@@ -653,7 +662,7 @@ def _add_debug(parser: argparse.ArgumentParser, default: Any) -> None:
 
 def parser() -> argparse.ArgumentParser:
     costs = sorted(COSTS)
-    top = argparse.ArgumentParser(prog=PROGRAM, description=__doc__.splitlines()[0])
+    top = _Parser(prog=PROGRAM, description=__doc__.splitlines()[0])
     _add_debug(top, False)
     commands = top.add_subparsers(dest="command", required=True, metavar="command")
 

@@ -85,6 +85,25 @@ def test_negative_seeds_and_counts_are_refused_by_the_parser(capsys, argv, optio
     assert info.value.code == 2 and f"argument {option}: -1 must be ≥ 0" in err
 
 
+@pytest.mark.parametrize(
+    ("argv", "prog", "fragment"),
+    [
+        (["check", "--sizes", "2", "x", "1"], "autograd-mini check", "'x' is not a whole number"),
+        (["train", "--data", "x", "--epochs", "0"], "autograd-mini train", "0 must be at least 1"),
+        (["graph", "--cost", "hinge"], "autograd-mini graph", "invalid choice: 'hinge'"),
+        ([], "autograd-mini", "the following arguments are required: command"),
+        (["draw"], "autograd-mini", "invalid choice: 'draw'"),
+    ],
+)
+def test_a_bad_command_line_is_one_line_pointing_to_help(capsys, argv, prog, fragment):
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    err = capsys.readouterr().err
+    assert info.value.code == 2
+    assert err.startswith(f"{prog}: error: ") and err.endswith(f"; see {prog} --help\n"), err
+    assert err.count("\n") == 1 and "usage:" not in err and fragment in err
+
+
 def test_debug_is_accepted_after_the_command_too(capsys):
     with pytest.raises(Exception, match="at least two"):
         main(["check", "--sizes", "3", "--debug"])
