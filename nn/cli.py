@@ -29,7 +29,7 @@ import numpy as np
 import autograd_mini as ag
 from autograd_mini.text import printable
 
-from . import gates
+from . import gates, terminal
 from . import init as inits
 from .batches import accuracy, one_hot
 from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
@@ -782,24 +782,38 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    with terminal.command_output():
+        try:
+            try:
+                return _main(argv)
+            finally:  # here, so that an output that cannot take the rest is reported below
+                sys.stdout.flush()
+        except terminal.StandardOutputError as exc:
+            terminal.discard_standard_output()
+            if exc.closed:  # the reader stopped reading (`| head -1`): stop quietly, as Unix does
+                return 0
+            terminal.report(f"{PROGRAM}: error: {exc}")
+            return 1
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = parser().parse_args(argv)
     try:
         return args.run(args)
+    except terminal.StandardOutputError:
+        raise  # not an error of the command: main() reports it
     except KeyboardInterrupt:
-        print(f"{PROGRAM}: interrupted", file=sys.stderr)
+        terminal.report(f"{PROGRAM}: interrupted")
         return 130
     except (UsageError, ag.AutogradError, CheckpointError, ValueError, OSError) as exc:
         if args.debug:
             raise
-        print(f"{PROGRAM}: error: {exc}", file=sys.stderr)
+        terminal.report(f"{PROGRAM}: error: {printable(exc)}")
         return 1
     except MemoryError as exc:
         if args.debug:
             raise
-        print(
-            f"{PROGRAM}: error: out of memory ({exc or 'numpy could not allocate'}).",
-            file=sys.stderr,
-        )
+        terminal.report(f"{PROGRAM}: error: out of memory ({exc or 'numpy could not allocate'}).")
         return 1
 
 
