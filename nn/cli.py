@@ -799,7 +799,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(argv: Sequence[str] | None) -> int:
     args = parser().parse_args(argv)
     try:
-        return args.run(args)
+        # numpy's overflow, invalid and divide warnings are errors: on a terminal they would
+        # print a line of numpy's source and let the command go on with inf or NaN
+        with np.errstate(over="raise", divide="raise", invalid="raise"):
+            return args.run(args)
     except terminal.StandardOutputError:
         raise  # not an error of the command: main() reports it
     except KeyboardInterrupt:
@@ -809,6 +812,14 @@ def _main(argv: Sequence[str] | None) -> int:
         if args.debug:
             raise
         terminal.report(f"{PROGRAM}: error: {printable(exc)}")
+        return 1
+    except FloatingPointError as exc:
+        if args.debug:
+            raise
+        terminal.report(
+            f"{PROGRAM}: error: numpy: {exc}; a result left the range of floating-point "
+            "numbers, so the command stopped (--debug shows where)."
+        )
         return 1
     except MemoryError as exc:
         if args.debug:

@@ -153,21 +153,37 @@ def fit(
         bar = _progress_bar(pairs, len(X), batch_size, epoch, progress)
         started, total_loss, count = time.perf_counter(), 0.0, 0
         for X_batch, Y_batch in bar:
+            where = (epoch, count, len(X), batch_size, X_batch)
             optimizer.zero_grad()
-            loss = cost.loss(model(X_batch.astype(dtype, copy=False)), Y_batch)
-            value = loss.item()
-            if not math.isfinite(value):
-                raise _non_finite(value, epoch, count, len(X), batch_size, X_batch)
-            loss.backward()
+            try:
+                loss = cost.loss(model(X_batch.astype(dtype, copy=False)), Y_batch)
+                value = loss.item()
+                if not math.isfinite(value):
+                    raise _diverged(f"the cost is {value}", *where)
+                loss.backward()
+            except FloatingPointError as exc:  # under np.errstate(...="raise")
+                raise _numpy_error(exc, *where) from exc
             del loss  # the step's graph (every layer's output) goes now, not after the next forward
-            optimizer.step()
+            try:
+                optimizer.step()
+            except FloatingPointError as exc:
+                raise _numpy_error(exc, *where, updating=True) from exc
             total_loss += value
             count += 1
         seconds = time.perf_counter() - started
         correct = total = None
         if evaluation is not None:
             X_eval, labels = (np.asarray(a) for a in evaluation)
-            correct, total = evaluate(model, X_eval, labels), len(labels)
+            try:
+                correct, total = evaluate(model, X_eval, labels), len(labels)
+            except FloatingPointError as exc:
+                if isinstance(exc, ag.AutogradError):
+                    raise
+                raise TrainingError(
+                    f"fit: numpy reported {exc} while scoring the evaluation data after epoch "
+                    f"{epoch}; the parameters diverged or the evaluation inputs are too large: "
+                    "try a smaller learning rate, or scale the data."
+                ) from exc
         result = EpochResult(epoch, total_loss / max(count, 1), correct, total, seconds)
         history.epochs.append(result)
         for callback in callbacks:
@@ -175,8 +191,14 @@ def fit(
     return history
 
 
-def _non_finite(
-    value: float, epoch: int, batch: int, n: int, batch_size: int, X_batch: np.ndarray
+def _diverged(
+    what: str,
+    epoch: int,
+    batch: int,
+    n: int,
+    batch_size: int,
+    X_batch: np.ndarray,
+    updating: bool = False,
 ) -> TrainingError:
     steps = -(-n // batch_size)
     if not np.all(np.isfinite(X_batch)):
@@ -186,10 +208,24 @@ def _non_finite(
             "the inputs are finite, so the parameters diverged or the inputs are too large: "
             "try a smaller learning rate, or scale the data"
         )
-    return TrainingError(
-        f"fit: the cost is {value} at epoch {epoch}, mini-batch {batch} (of {steps}); "
-        f"{cause}. Training stopped before that batch changed the parameters."
+    stopped = (
+        "Training stopped while that batch updated the parameters, which are not usable now."
+        if updating
+        else "Training stopped before that batch changed the parameters."
     )
+    return TrainingError(
+        f"fit: {what} at epoch {epoch}, mini-batch {batch} (of {steps}); {cause}. {stopped}"
+    )
+
+
+def _numpy_error(
+    exc: FloatingPointError, *where: Any, updating: bool = False
+) -> FloatingPointError | TrainingError:
+    """numpy's floating-point error (raised under np.errstate(...="raise")) as a TrainingError
+    naming the epoch and the mini-batch; detect_anomaly()'s own report is kept as it is."""
+    if isinstance(exc, ag.AutogradError):
+        return exc
+    return _diverged(f"numpy reported {exc}", *where, updating=updating)
 
 
 def _output_size(model: Module, one_row: np.ndarray) -> int:

@@ -107,3 +107,16 @@ def test_a_full_output_is_one_line_naming_standard_output(argv, tiny_mnist):
     assert (
         err == "autograd-mini: error: cannot write to standard output (No space left on device).\n"
     )
+
+
+def test_numpy_floating_point_warnings_become_one_line_errors(tiny_mnist):
+    """A learning rate of 1e308 overflows the second mini-batch's X @ W: one line naming the
+    epoch and mini-batch, not numpy's warning with a line of source code."""
+    argv = ["--sizes", "784", "30", "10", "--epochs", "2", "--cost", "cross-entropy", "--quiet"]
+    code, out, err = command("train", "--data", tiny_mnist, *argv, "--lr", "1e308")
+    assert code == 1 and err.count("\n") == 1, err
+    assert err.startswith(
+        "autograd-mini: error: fit: numpy reported overflow encountered in matmul at epoch 0, "
+        "mini-batch 1 (of 4);"
+    )
+    assert "try a smaller learning rate" in err and "Epoch 0" not in out
