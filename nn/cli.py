@@ -295,7 +295,7 @@ INITS = sorted(n.replace("_", "-") for n in inits.BY_NAME)
 
 def _load_data(args: argparse.Namespace) -> Any:
     from . import download
-    from .data import DataError, load_mnist
+    from .data import DataError, SplitError, load_mnist
 
     try:
         if args.download:
@@ -304,9 +304,26 @@ def _load_data(args: argparse.Namespace) -> Any:
             )
             print(f"MNIST (verified) in {cache}", flush=True)
             return load_mnist(cache)
-        return load_mnist(args.data)
+        data = load_mnist(args.data)
+    except SplitError as exc:
+        raise _too_few_images(args.data, exc.images, exc.validation_size) from None
     except DataError as exc:
         raise UsageError(str(exc)) from exc
+    if len(data.train[0]) == 0:
+        if data.source.is_dir():
+            validation = len(data.validation[0])
+            raise _too_few_images(args.data, validation, validation)
+        raise UsageError(f"--data {args.data}: it holds no training images.")
+    return data
+
+
+def _too_few_images(path: str, images: int, validation: int) -> UsageError:
+    """The folder's IDX training file holds `images`; `validation` of them go to validation."""
+    return UsageError(
+        f"--data {path}: its training images file holds {images:,} images, and train keeps "
+        f"the last {validation:,} of them as validation data (Nielsen's split), so it needs "
+        f"more than {validation:,}; the official train-images-idx3-ubyte.gz has 60,000."
+    )
 
 
 def _number(value: Any, low: float, whole: bool = False) -> bool:

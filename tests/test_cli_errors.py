@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import write_tiny_mnist
+from test_data import write_idx_set
 
 import nn
 from nn.checkpoint import save_checkpoint
@@ -238,6 +239,22 @@ def test_non_finite_training_stops_naming_epoch_and_batch(capsys, tmp_path):
     code, out, err = run(capsys, "train", "--data", data, *TINY, "--epochs", "2", "--save", save)
     assert_one_line_error(code, err, "the cost is nan at epoch 0, mini-batch 0 (of 4)", "NaN")
     assert not save.exists() and "Epoch 0" not in out
+
+
+@pytest.mark.parametrize("n_train", [100, 10_000])
+def test_an_idx_folder_with_too_few_training_images_says_how_many_are_needed(
+    capsys, tmp_path, n_train
+):
+    write_idx_set(tmp_path / "idx", n_train=n_train, compress=False)
+    code, out, err = run(capsys, "train", "--data", tmp_path / "idx", *TINY, "--epochs", "1")
+    assert_one_line_error(
+        code,
+        err,
+        f"--data {tmp_path / 'idx'}: its training images file holds {n_train:,} images",
+        "keeps the last 10,000 of them as validation data",
+        "needs more than 10,000",
+    )
+    assert "validation_size" not in err and "Epoch" not in out
 
 
 def test_data_and_download_are_alternatives(capsys):
