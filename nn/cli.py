@@ -1,4 +1,4 @@
-"""`autograd-mini`: train, check and draw networks from the command line.
+"""autograd-mini: train, check and draw networks from the command line.
 
     autograd-mini demo                         # OR and XOR, gradient table, graph SVG
     autograd-mini train --data ../shared/data/mnist.pkl.gz
