@@ -1,8 +1,8 @@
 """Write the SVG drawings shown in the README: the loss graphs of Nielsen's 784-30-10
 network (a mini-batch of 10, after backward) and of the OR-gate network.
 
-    python examples/draw_graph.py                  # into docs/
-    python examples/draw_graph.py --output-dir /tmp
+    python examples/draw_graph.py                      # into the current folder
+    python examples/draw_graph.py --output-dir docs    # replace the README's drawings
 """
 
 from __future__ import annotations
@@ -20,7 +20,10 @@ from nn.gates import INPUTS, TARGETS, network
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--output-dir", type=Path, default=Path(__file__).resolve().parents[1] / "docs"
+        "--output-dir",
+        type=Path,
+        default=Path(),
+        help="folder to write into (default: the current one; docs/ holds the README's)",
     )
     args = parser.parse_args()
     args.output_dir.mkdir(parents=True, exist_ok=True)

@@ -2,8 +2,8 @@
 of 7, with the second layer's weight clicked. Needs Playwright's Python package and
 Debian's chromium (`apt-get install chromium`; no browser download).
 
-    python examples/stepper_screenshot.py                      # docs/or_gate_stepper.png
-    python examples/stepper_screenshot.py --output /tmp/x.png
+    python examples/stepper_screenshot.py                    # or_gate_stepper.png, here
+    python examples/stepper_screenshot.py --output docs/or_gate_stepper.png   # the README's
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ def main() -> None:
     parser.add_argument(
         "--output",
         type=Path,
-        default=Path(__file__).resolve().parents[1] / "docs" / "or_gate_stepper.png",
+        default=Path("or_gate_stepper.png"),
+        help="the PNG to write (default: or_gate_stepper.png in the current folder)",
     )
     parser.add_argument("--step", type=int, default=4, help="the step shown (default 4)")
     args = parser.parse_args()

@@ -1,4 +1,4 @@
-"""`autograd-mini`: train, check and draw networks from the command line.
+"""autograd-mini: train, check and draw networks from the command line.
 
     autograd-mini demo                         # OR and XOR, gradient table, graph SVG
     autograd-mini train --data ../shared/data/mnist.pkl.gz
@@ -21,14 +21,15 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import graphviz
 import numpy as np
 
 import autograd_mini as ag
+from autograd_mini.text import printable
 
-from . import gates
+from . import gates, terminal
 from . import init as inits
 from .batches import accuracy, one_hot
 from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
@@ -43,6 +44,14 @@ PROGRAM = "autograd-mini"
 
 class UsageError(Exception):
     """A request the CLI cannot carry out; its message is the one line the user sees."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, with a bad command line reported in one line (not the usage block):
+    the problem, then where the usage is."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {printable(message)}; see {self.prog} --help\n")
 
 
 # ----------------------------------------------------------------------------------------
@@ -286,7 +295,7 @@ INITS = sorted(n.replace("_", "-") for n in inits.BY_NAME)
 
 def _load_data(args: argparse.Namespace) -> Any:
     from . import download
-    from .data import DataError, load_mnist
+    from .data import DataError, SplitError, load_mnist
 
     try:
         if args.download:
@@ -295,9 +304,26 @@ def _load_data(args: argparse.Namespace) -> Any:
             )
             print(f"MNIST (verified) in {cache}", flush=True)
             return load_mnist(cache)
-        return load_mnist(args.data)
+        data = load_mnist(args.data)
+    except SplitError as exc:
+        raise _too_few_images(args.data, exc.images, exc.validation_size) from None
     except DataError as exc:
         raise UsageError(str(exc)) from exc
+    if len(data.train[0]) == 0:
+        if data.source.is_dir():
+            validation = len(data.validation[0])
+            raise _too_few_images(args.data, validation, validation)
+        raise UsageError(f"--data {args.data}: it holds no training images.")
+    return data
+
+
+def _too_few_images(path: str, images: int, validation: int) -> UsageError:
+    """The folder's IDX training file holds `images`; `validation` of them go to validation."""
+    return UsageError(
+        f"--data {path}: its training images file holds {images:,} images, and train keeps "
+        f"the last {validation:,} of them as validation data (Nielsen's split), so it needs "
+        f"more than {validation:,}; the official train-images-idx3-ubyte.gz has 60,000."
+    )
 
 
 def _number(value: Any, low: float, whole: bool = False) -> bool:
@@ -651,7 +677,7 @@ def _add_debug(parser: argparse.ArgumentParser, default: Any) -> None:
 
 def parser() -> argparse.ArgumentParser:
     costs = sorted(COSTS)
-    top = argparse.ArgumentParser(prog=PROGRAM, description=__doc__.splitlines()[0])
+    top = _Parser(prog=PROGRAM, description=__doc__.splitlines()[0])
     _add_debug(top, False)
     commands = top.add_subparsers(dest="command", required=True, metavar="command")
 
@@ -771,24 +797,49 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    with terminal.command_output():
+        try:
+            try:
+                return _main(argv)
+            finally:  # here, so that an output that cannot take the rest is reported below
+                sys.stdout.flush()
+        except terminal.StandardOutputError as exc:
+            terminal.discard_standard_output()
+            if exc.closed:  # the reader stopped reading (`| head -1`): stop quietly, as Unix does
+                return 0
+            terminal.report(f"{PROGRAM}: error: {exc}")
+            return 1
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = parser().parse_args(argv)
     try:
-        return args.run(args)
+        # numpy's overflow, invalid and divide warnings are errors: on a terminal they would
+        # print a line of numpy's source and let the command go on with inf or NaN
+        with np.errstate(over="raise", divide="raise", invalid="raise"):
+            return args.run(args)
+    except terminal.StandardOutputError:
+        raise  # not an error of the command: main() reports it
     except KeyboardInterrupt:
-        print(f"{PROGRAM}: interrupted", file=sys.stderr)
+        terminal.report(f"{PROGRAM}: interrupted")
         return 130
     except (UsageError, ag.AutogradError, CheckpointError, ValueError, OSError) as exc:
         if args.debug:
             raise
-        print(f"{PROGRAM}: error: {exc}", file=sys.stderr)
+        terminal.report(f"{PROGRAM}: error: {printable(exc)}")
+        return 1
+    except FloatingPointError as exc:
+        if args.debug:
+            raise
+        terminal.report(
+            f"{PROGRAM}: error: numpy: {exc}; a result left the range of floating-point "
+            "numbers, so the command stopped (--debug shows where)."
+        )
         return 1
     except MemoryError as exc:
         if args.debug:
             raise
-        print(
-            f"{PROGRAM}: error: out of memory ({exc or 'numpy could not allocate'}).",
-            file=sys.stderr,
-        )
+        terminal.report(f"{PROGRAM}: error: out of memory ({exc or 'numpy could not allocate'}).")
         return 1
 
 

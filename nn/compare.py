@@ -31,7 +31,7 @@ from autograd_mini.compare import CONVENTIONS, GradientReport, Hints, compare, t
 from autograd_mini.replay import rounding_errors
 
 from .backprop import Layer, backprop_columns, backprop_rows, layers_of, rows_equations
-from .costs import QUADRATIC, Cost, get_cost
+from .costs import QUADRATIC, Cost, check_inputs, check_targets, get_cost
 from .module import Module
 
 Gradients = dict[str, np.ndarray]
@@ -338,9 +338,14 @@ def check_backprop(
 
     The closed forms must agree to rounding (measured on the network's graph, see
     `autograd_mini.compare`); finite differences to rounding plus their own error,
-    `FINITE_DIFFERENCE_ERROR` of the gradient's largest entry.
+    `FINITE_DIFFERENCE_ERROR` of the gradient's largest entry. A batch the network cannot
+    take (no rows, another width, NaN, targets of another width, labels out of range: see
+    `costs.check_targets`) is refused with a ValueError before anything is computed.
     """
     cost = get_cost(cost)
+    layers = layers_of(model)
+    X = check_inputs(X, "check_backprop", n_inputs=layers[0].W.shape[0])
+    Y = check_targets(cost, Y, len(X), layers[-1].W.shape[1], "check_backprop")
     sources = {  # first: they refuse networks the cost cannot check (one softmax output)
         "rows": backprop_rows(model, X, Y, cost),
         "columns": backprop_columns(model, X, Y, cost),

@@ -38,6 +38,7 @@ class Cost:
     output_activation: str | None  # the output activation it needs, or None for any
     takes_labels: bool = False  # its targets may be integer class labels (m,) as they are
     min_outputs: int = 1  # the fewest output units for which the cost is not a constant
+    target_range: tuple[float, float] | None = None  # the targets it is defined for
 
     def check_outputs(self, n_outputs: int) -> None:
         """Raise ValueError when a network with `n_outputs` output units cannot be trained or
@@ -83,6 +84,7 @@ CROSS_ENTROPY = Cost(
     loss=lambda a, Y: ag.binary_cross_entropy(a, Y, reduction="sum") / _batch_size(a),
     delta=lambda z, a, y, activation: a - y,
     output_activation="sigmoid",
+    target_range=(0.0, 1.0),
 )
 
 SOFTMAX_CROSS_ENTROPY = Cost(
@@ -105,3 +107,136 @@ def get_cost(cost: str | Cost) -> Cost:
     if key not in COSTS:
         raise ValueError(f"unknown cost {cost!r}; choose one of {sorted(COSTS)}.")
     return COSTS[key]
+
+
+# ----------------------------------------------------------------------------------------
+# A batch checked against the network and the cost, before any work is done on it
+# ----------------------------------------------------------------------------------------
+
+OUTPUT_RANGES = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0)}
+"""What an output layer with this activation can produce: a target outside is never reached."""
+
+
+def _numbers(value: Any, who: str, name: str) -> np.ndarray:
+    array = value.data if isinstance(value, Tensor) else np.asarray(value)
+    if array.dtype.kind not in "biuf":
+        raise ValueError(
+            f"{who}: {name} must hold numbers, got an array of dtype {array.dtype} "
+            f"(shape {array.shape})."
+        )
+    return array
+
+
+def _first_non_finite(array: np.ndarray, who: str, name: str, advice: str) -> None:
+    if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
+        row = int(np.flatnonzero(~np.isfinite(array.reshape(len(array), -1)).all(axis=1))[0])
+        raise ValueError(
+            f"{who}: {name} holds NaN or infinite values (the first in row {row}); {advice}."
+        )
+
+
+def check_labels(labels: np.ndarray, n_classes: int, who: str, name: str = "Y") -> None:
+    """Refuse class labels that are not whole numbers in 0..n_classes − 1 (one network output
+    tells two classes, 0 and 1)."""
+    classes = max(n_classes, 2)
+    whole = np.equal(np.mod(labels, 1), 0) if labels.dtype.kind == "f" else np.ones(1, bool)
+    if not np.all(whole):
+        row = int(np.flatnonzero(~whole)[0])
+        raise ValueError(
+            f"{who}: row {row} of {name} holds {labels[row].item()}, not a whole number, where "
+            f"a class label 0..{classes - 1} belongs."
+        )
+    outside = (labels < 0) | (labels >= classes)
+    if np.any(outside):
+        row = int(np.flatnonzero(outside)[0])
+        if n_classes == 1:
+            reason = "a network with one output tells two classes (0 and 1) only"
+        else:
+            reason = f"the network has {n_classes} outputs, one per class"
+        raise ValueError(
+            f"{who}: label {labels[row].item()} in row {row} of {name} is outside "
+            f"0..{classes - 1}: {reason}."
+        )
+
+
+def check_inputs(
+    X: Any,
+    who: str,
+    *,
+    n_inputs: int | None = None,
+    name: str = "X",
+    data: str = "the batch",
+    finite: bool = True,
+) -> np.ndarray:
+    """X as an array, after refusing (ValueError naming `who` and the value) anything but a
+    2-D array of numbers with at least one row and `n_inputs` columns; with `finite`, also
+    NaN and infinite values."""
+    X = _numbers(X, who, name)
+    if X.ndim != 2:
+        raise ValueError(
+            f"{who}: {name} must be a 2-D array, one example a row, got shape {X.shape}."
+        )
+    if len(X) == 0:
+        raise ValueError(f"{who}: {data} has 0 rows; give at least one example.")
+    if n_inputs is not None and X.shape[1] != n_inputs:
+        raise ValueError(
+            f"{who}: {name} has {X.shape[1]} columns, but the network takes {n_inputs} inputs."
+        )
+    if finite:
+        _first_non_finite(X, who, name, "clean the data")
+    return X
+
+
+def check_targets(
+    cost: Cost,
+    Y: Any,
+    n_rows: int,
+    n_outputs: int,
+    who: str,
+    *,
+    output_activation: str | None = None,
+) -> np.ndarray:
+    """Y as an array, after refusing (ValueError naming `who` and the bad value) targets that a
+    network of `n_outputs` outputs cannot be given with this cost for `n_rows` examples:
+
+    - another number of rows, NaN or infinite values, or another width than the network's;
+    - labels (m,) that are not whole numbers 0..n_outputs − 1, for a cost that takes labels
+      or a network of several outputs (one output: 0 and 1, or float targets);
+    - targets the cost is not defined for (cross-entropy: [0, 1]) or that the output layer's
+      `output_activation` can never produce (sigmoid: [0, 1], tanh: [−1, 1]).
+    """
+    cost.check_outputs(n_outputs)
+    Y = _numbers(Y, who, "Y")
+    if Y.ndim == 0 or len(Y) != n_rows:
+        rows = "a scalar" if Y.ndim == 0 else f"{len(Y)} rows"
+        raise ValueError(f"{who}: X has {n_rows} rows but Y has {rows}; they must match.")
+    _first_non_finite(Y, who, "Y", "clean the targets")
+    m, k = n_rows, n_outputs
+    if Y.ndim == 1 and (cost.takes_labels or k > 1):
+        check_labels(Y, k, who)
+        return Y
+    if Y.ndim == 1 and Y.dtype.kind in "iub" and np.any((Y != 0) & (Y != 1)):
+        raise ValueError(
+            f"{who}: Y holds the integer labels {Y.min()}..{Y.max()}, but a network with one "
+            f"output tells two classes (0 and 1) only; give it one output per class, or give "
+            f"float targets of shape ({m}, 1) for regression."
+        )
+    if Y.ndim > 2 or (Y.ndim == 2 and Y.shape[1] != k):
+        labels = f" or labels of shape ({m},)" if cost.takes_labels or k > 1 else ""
+        raise ValueError(
+            f"{who}: Y has shape {Y.shape}, but the network has {k} output"
+            f"{'s' if k > 1 else ''}: give targets of shape ({m}, {k}){labels}."
+        )
+    ranges = [(cost.target_range, f"the {cost.name} cost is defined for targets in")]
+    if output_activation in OUTPUT_RANGES:
+        ranges.append(
+            (OUTPUT_RANGES[output_activation], f"the network's {output_activation} outputs lie in")
+        )
+    low, high = float(Y.min()), float(Y.max())
+    for limits, why in ranges:
+        if limits is not None and (low < limits[0] or high > limits[1]):
+            raise ValueError(
+                f"{who}: Y holds targets from {low:g} to {high:g}, but {why} "
+                f"[{limits[0]:g}, {limits[1]:g}]; scale the targets into that range."
+            )
+    return Y

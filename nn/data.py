@@ -45,6 +45,16 @@ class DataError(ValueError):
     """A data file that is missing, truncated, of the wrong kind, or unsafe to load."""
 
 
+class SplitError(DataError):
+    """The training images cannot give `validation_size` of them to validation: `images`
+    says how many there are."""
+
+    def __init__(self, message: str, images: int, validation_size: int) -> None:
+        super().__init__(message)
+        self.images = images
+        self.validation_size = validation_size
+
+
 @dataclass(frozen=True)
 class MNIST:
     """train, validation, test: each (X float32 (n, 784) in [0, 1), y int64 (n,))."""
@@ -214,9 +224,11 @@ def _load_idx_directory(directory: Path, validation_size: int) -> MNIST:
     X, y = _read_split(*paths["train"])
     test = _read_split(*paths["test"])
     if not 0 <= validation_size <= len(X):
-        raise DataError(
+        raise SplitError(
             f"validation_size must lie in [0, {len(X)}] (the training images), "
-            f"got {validation_size}."
+            f"got {validation_size}.",
+            len(X),
+            validation_size,
         )
     cut = len(X) - validation_size
     return MNIST((X[:cut], y[:cut]), (X[cut:], y[cut:]), test, directory)

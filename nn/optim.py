@@ -15,6 +15,7 @@ the two agree with `weight_decay = λ/n` on the weights only:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
@@ -23,6 +24,13 @@ import numpy as np
 from autograd_mini import Tensor
 
 ParamsLike = Iterable[Tensor] | Iterable[dict[str, Any]]
+
+
+def is_real(value: Any) -> bool:
+    """Whether `value` is a real number (a Python or numpy int or float, not a bool)."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+        value, (bool, np.bool_)
+    )
 
 
 class Optimizer:
@@ -66,13 +74,29 @@ class Optimizer:
         self.state: dict[Tensor, dict[str, Any]] = {}
 
     def _check_settings(self, settings: dict[str, Any], where: str) -> None:
+        """Refuse a setting that is not a number, or out of its range (lr: inf, "0.1", …)."""
+        name = type(self).__name__
         lr = settings.get("lr")
-        if lr is None or not lr > 0:
+        if not (is_real(lr) and 0 < lr < math.inf):
+            raise ValueError(f"{name}: lr must be a positive, finite number{where}, got {lr!r}.")
+        decay = settings.get("weight_decay", 0.0)
+        if not (is_real(decay) and 0 <= decay < math.inf):
             raise ValueError(
-                f"{type(self).__name__}: lr must be a positive number{where}, got {lr}."
+                f"{name}: weight_decay must be a finite number ≥ 0{where}, got {decay!r}."
             )
-        if settings.get("weight_decay", 0) < 0:
-            raise ValueError(f"{type(self).__name__}: weight_decay must be ≥ 0{where}.")
+        momentum = settings.get("momentum", 0.0)
+        if not (is_real(momentum) and 0 <= momentum < 1):
+            raise ValueError(f"{name}: momentum must lie in [0, 1){where}, got {momentum!r}.")
+        betas = settings.get("betas", (0.0, 0.0))
+        if not (
+            isinstance(betas, (tuple, list))
+            and len(betas) == 2
+            and all(is_real(b) and 0 <= b < 1 for b in betas)
+        ):
+            raise ValueError(f"{name}: betas must be two numbers in [0, 1){where}, got {betas!r}.")
+        eps = settings.get("eps", 1.0)
+        if not (is_real(eps) and 0 < eps < math.inf):
+            raise ValueError(f"{name}: eps must be positive and finite{where}, got {eps!r}.")
 
     def parameters(self) -> list[Tensor]:
         return [p for group in self.param_groups for p in group["params"]]
@@ -148,8 +172,6 @@ class SGD(Optimizer):
     def __init__(
         self, params: ParamsLike, lr: float, momentum: float = 0.0, weight_decay: float = 0.0
     ) -> None:
-        if not 0 <= momentum < 1:
-            raise ValueError(f"SGD: momentum must lie in [0, 1), got {momentum}.")
         super().__init__(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
 
     def step(self) -> None:
@@ -200,11 +222,8 @@ class Adam(Optimizer):
         eps: float = 1e-8,
         weight_decay: float = 0.0,
     ) -> None:
-        if len(betas) != 2 or not all(0 <= b < 1 for b in betas):
-            raise ValueError(f"Adam: betas must be two numbers in [0, 1), got {betas}.")
-        if not eps > 0:
-            raise ValueError(f"Adam: eps must be positive, got {eps}.")
-        super().__init__(params, lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay)
+        betas = tuple(betas) if isinstance(betas, list) else betas  # as a JSON file gives them
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
 
     def step(self) -> None:
         """Update every parameter that has a gradient, in place."""

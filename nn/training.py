@@ -17,10 +17,11 @@ import numpy as np
 
 import autograd_mini as ag
 
+from .backprop import Layer, layers_of
 from .batches import batches, count_correct
-from .costs import Cost, get_cost
+from .costs import Cost, check_inputs, check_labels, check_targets, get_cost
 from .module import Module
-from .optim import SGD, Optimizer
+from .optim import SGD, Optimizer, is_real
 
 
 class TrainingError(ValueError):
@@ -125,26 +126,59 @@ def fit(
     a tqdm bar over the mini-batches (None: only when writing to a terminal).
     Returns the `History` (extended in place when one is passed, e.g. when resuming).
 
-    Raises ValueError for empty training data and for a cost that cannot train the model
-    (e.g. softmax cross-entropy on one output), and `TrainingError` at the first mini-batch
-    whose cost is NaN or infinite (before that batch changes the parameters). Each step's
-    graph is released before the next forward pass: only the cost's value is kept.
+    Before the first step, raises ValueError naming the bad value for: settings that are not
+    whole numbers (epochs, batch_size ≥ 1; seed, start_epoch ≥ 0) or a learning rate that is
+    not a positive finite number; training data that is empty, not 2-D, of the wrong width or
+    with targets the network cannot be given (labels outside 0..outputs − 1, integer labels
+    beyond 0 and 1 for one output, targets outside what the cost or the output layer allows:
+    see `costs.check_targets`); evaluation data with NaN, labels out of range or another
+    width; a cost that cannot train the model (e.g. softmax cross-entropy on one output).
+    Raises `TrainingError` at the first mini-batch whose cost is NaN or infinite (before that
+    batch changes the parameters). Each step's graph is released before the next forward
+    pass: only the cost's value is kept.
     """
     cost = get_cost(cost)
+    for name, value, least in (
+        ("epochs", epochs, 1),
+        ("batch_size", batch_size, 1),
+        ("seed", seed, 0),
+        ("start_epoch", start_epoch, 0),
+    ):
+        _check_whole(name, value, least)
+    if start_epoch > epochs:
+        raise ValueError(f"fit: start_epoch {start_epoch} is outside 0..{epochs}.")
     if optimizer is None:
         if lr is None:
             raise ValueError("fit: give an optimizer or a learning rate lr.")
+        if not (is_real(lr) and 0 < lr < math.inf):
+            raise ValueError(f"fit: lr must be a positive, finite number, got {lr!r}.")
         optimizer = SGD(model.parameters(), lr=lr)
-    if not 0 <= start_epoch <= epochs:
-        raise ValueError(f"fit: start_epoch {start_epoch} is outside 0..{epochs}.")
-    X, Y = (np.asarray(a.data if isinstance(a, ag.Tensor) else a) for a in train)
-    if len(X) != len(Y):
-        raise ValueError(f"fit: X has {len(X)} rows but Y has {len(Y)}.")
-    if len(X) == 0:
-        raise ValueError("fit: the training data has 0 rows; there is nothing to train on.")
+    elif lr is not None:
+        raise ValueError(
+            f"fit: got both an optimizer and lr={lr!r}; the optimizer has its own lr, so give one."
+        )
+    if not isinstance(train, (tuple, list)) or len(train) != 2:
+        raise ValueError(f"fit: train must be a pair (X, Y), got {type(train).__name__}.")
+    layers = _closed_form_layers(model)
+    X = check_inputs(
+        _array(train[0]),
+        "fit",
+        n_inputs=None if layers is None else layers[0].W.shape[0],
+        data="the training data",
+        finite=False,  # NaN inputs are named by the mini-batch whose cost they make NaN
+    )
     dtype = model.parameters()[0].dtype
     n_outputs = _output_size(model, X[:1].astype(dtype))
-    cost.check_outputs(n_outputs)
+    Y = check_targets(
+        cost,
+        _array(train[1]),
+        len(X),
+        n_outputs,
+        "fit",
+        output_activation=None if layers is None else layers[-1].f.name,
+    )
+    if evaluation is not None:
+        evaluation = _checked_evaluation(evaluation, X.shape[1], n_outputs)
     targets = Y if cost.takes_labels else cost.targets(Y, n_outputs, dtype)
     history = History() if history is None else history
     for epoch in range(start_epoch, epochs):
@@ -153,21 +187,37 @@ def fit(
         bar = _progress_bar(pairs, len(X), batch_size, epoch, progress)
         started, total_loss, count = time.perf_counter(), 0.0, 0
         for X_batch, Y_batch in bar:
+            where = (epoch, count, len(X), batch_size, X_batch)
             optimizer.zero_grad()
-            loss = cost.loss(model(X_batch.astype(dtype, copy=False)), Y_batch)
-            value = loss.item()
-            if not math.isfinite(value):
-                raise _non_finite(value, epoch, count, len(X), batch_size, X_batch)
-            loss.backward()
+            try:
+                loss = cost.loss(model(X_batch.astype(dtype, copy=False)), Y_batch)
+                value = loss.item()
+                if not math.isfinite(value):
+                    raise _diverged(f"the cost is {value}", *where)
+                loss.backward()
+            except FloatingPointError as exc:  # under np.errstate(...="raise")
+                raise _numpy_error(exc, *where) from exc
             del loss  # the step's graph (every layer's output) goes now, not after the next forward
-            optimizer.step()
+            try:
+                optimizer.step()
+            except FloatingPointError as exc:
+                raise _numpy_error(exc, *where, updating=True) from exc
             total_loss += value
             count += 1
         seconds = time.perf_counter() - started
         correct = total = None
         if evaluation is not None:
-            X_eval, labels = (np.asarray(a) for a in evaluation)
-            correct, total = evaluate(model, X_eval, labels), len(labels)
+            X_eval, labels = evaluation
+            try:
+                correct, total = evaluate(model, X_eval, labels), len(labels)
+            except FloatingPointError as exc:
+                if isinstance(exc, ag.AutogradError):
+                    raise
+                raise TrainingError(
+                    f"fit: numpy reported {exc} while scoring the evaluation data after epoch "
+                    f"{epoch}; the parameters diverged or the evaluation inputs are too large: "
+                    "try a smaller learning rate, or scale the data."
+                ) from exc
         result = EpochResult(epoch, total_loss / max(count, 1), correct, total, seconds)
         history.epochs.append(result)
         for callback in callbacks:
@@ -175,8 +225,14 @@ def fit(
     return history
 
 
-def _non_finite(
-    value: float, epoch: int, batch: int, n: int, batch_size: int, X_batch: np.ndarray
+def _diverged(
+    what: str,
+    epoch: int,
+    batch: int,
+    n: int,
+    batch_size: int,
+    X_batch: np.ndarray,
+    updating: bool = False,
 ) -> TrainingError:
     steps = -(-n // batch_size)
     if not np.all(np.isfinite(X_batch)):
@@ -186,10 +242,79 @@ def _non_finite(
             "the inputs are finite, so the parameters diverged or the inputs are too large: "
             "try a smaller learning rate, or scale the data"
         )
-    return TrainingError(
-        f"fit: the cost is {value} at epoch {epoch}, mini-batch {batch} (of {steps}); "
-        f"{cause}. Training stopped before that batch changed the parameters."
+    stopped = (
+        "Training stopped while that batch updated the parameters, which are not usable now."
+        if updating
+        else "Training stopped before that batch changed the parameters."
     )
+    return TrainingError(
+        f"fit: {what} at epoch {epoch}, mini-batch {batch} (of {steps}); {cause}. {stopped}"
+    )
+
+
+def _numpy_error(
+    exc: FloatingPointError, *where: Any, updating: bool = False
+) -> FloatingPointError | TrainingError:
+    """numpy's floating-point error (raised under np.errstate(...="raise")) as a TrainingError
+    naming the epoch and the mini-batch; detect_anomaly()'s own report is kept as it is."""
+    if isinstance(exc, ag.AutogradError):
+        return exc
+    return _diverged(f"numpy reported {exc}", *where, updating=updating)
+
+
+def _array(value: Any) -> np.ndarray:
+    return value.data if isinstance(value, ag.Tensor) else np.asarray(value)
+
+
+def _check_whole(name: str, value: Any, least: int) -> None:
+    whole = isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+    if not (whole and value >= least):
+        raise ValueError(f"fit: {name} must be a whole number ≥ {least}, got {value!r}.")
+
+
+def _closed_form_layers(model: Module) -> list[Layer] | None:
+    """The model's layers as the closed forms see them (an MLP, a Sequential of Linear layers
+    and activations), or None for another module."""
+    try:
+        return layers_of(model)
+    except TypeError:
+        return None
+
+
+def _checked_evaluation(
+    evaluation: tuple[Any, Any], n_inputs: int, n_outputs: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(X, labels) to score after each epoch, refused before training when they would be
+    scored wrongly: NaN inputs (counted as wrong answers), labels the network cannot give."""
+    if not isinstance(evaluation, (tuple, list)) or len(evaluation) != 2:
+        raise ValueError(
+            f"fit: evaluation must be a pair (X, labels), got {type(evaluation).__name__}."
+        )
+    X = check_inputs(
+        _array(evaluation[0]),
+        "fit",
+        n_inputs=n_inputs,
+        name="the evaluation X",
+        data="the evaluation data",
+    )
+    labels = _array(evaluation[1])
+    if labels.dtype.kind not in "biuf" or labels.ndim not in (1, 2) or len(labels) != len(X):
+        raise ValueError(
+            f"fit: the evaluation data has {len(X)} rows of X, so its labels must be an array "
+            f"of {len(X)} class labels (or one-hot rows), got {labels.dtype} of shape "
+            f"{labels.shape}."
+        )
+    if labels.dtype.kind == "f" and not np.all(np.isfinite(labels)):
+        raise ValueError("fit: the evaluation labels hold NaN or infinite values.")
+    if labels.ndim == 1:
+        check_labels(labels, n_outputs, "fit", name="the evaluation labels")
+    elif labels.shape[1] != n_outputs:
+        raise ValueError(
+            f"fit: the evaluation labels have shape {labels.shape}, but the network has "
+            f"{n_outputs} outputs: give labels of shape ({len(X)},) or one-hot rows "
+            f"({len(X)}, {n_outputs})."
+        )
+    return X, labels
 
 
 def _output_size(model: Module, one_row: np.ndarray) -> int:

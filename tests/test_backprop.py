@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -166,6 +167,24 @@ def test_check_backprop_float32_model():
     model = nn.MLP([2, 3, 2], seed=0, dtype=np.float32)
     X, Y = batch([2, 3, 2], 4, "quadratic", seed=0)
     assert nn.check_backprop(model, X.astype(np.float32), Y.astype(np.float32)).ok
+
+
+@pytest.mark.parametrize(
+    ("X", "Y", "message"),
+    [
+        (np.ones((4, 2)), np.ones((4, 3)), "Y has shape (4, 3), but the network has 2 outputs"),
+        (np.ones((0, 2)), np.ones((0, 2)), "the batch has 0 rows; give at least one example."),
+        (np.ones((4, 3)), np.ones((4, 2)), "X has 3 columns, but the network takes 2 inputs."),
+        (np.ones((4, 2)), np.ones((3, 2)), "X has 4 rows but Y has 3 rows"),
+        (np.ones((4, 2)), np.array([0, 1, 2, 1]), "label 2 in row 2 of Y is outside 0..1"),
+        (np.full((4, 2), np.nan), np.ones((4, 2)), "X holds NaN or infinite values"),
+    ],
+    ids=["Y too wide", "empty batch", "X too wide", "rows differ", "label too big", "NaN X"],
+)
+def test_check_backprop_refuses_a_batch_the_network_cannot_take(X, Y, message):
+    model = nn.MLP([2, 3, 2], seed=0)
+    with pytest.raises(ValueError, match=re.escape(f"check_backprop: {message}")):
+        nn.check_backprop(model, X, Y, "quadratic")
 
 
 def test_sequential_of_linear_and_activations():

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 
-from nn.cli import main
+from nn.cli import DRAWING_FORMATS, PLOT_FORMATS, main, parser
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def run(capsys, *argv):
@@ -143,3 +147,26 @@ def test_python_dash_m_runs_the_same_program():
     )
     assert result.returncode == 0, result.stderr
     assert "rows vs autodiff" in result.stdout
+
+
+def test_help_shows_no_markdown_backticks():
+    top = parser()
+    commands = next(a for a in top._actions if a.dest == "command").choices
+    for command in [top, *commands.values()]:
+        assert "`" not in command.format_help(), command.prog
+
+
+@pytest.mark.skipif(
+    shutil.which("git") is None or not (ROOT / ".git").exists(), reason="needs a git checkout"
+)
+def test_what_the_commands_write_is_ignored_by_git_but_the_page_template_is_not():
+    written = [f"or_gate{suffix}" for suffix in (*DRAWING_FORMATS, ".html")]
+    written += [f"curves{suffix}" for suffix in PLOT_FORMATS] + ["model.npz"]
+
+    def ignored(path: str) -> bool:
+        check = ["git", "check-ignore", "--quiet", "--no-index", path]
+        return subprocess.run(check, cwd=ROOT, check=False).returncode == 0
+
+    assert [name for name in written if not ignored(name)] == []
+    assert not ignored("autograd_mini/visual/page/stepper.html")
+    assert not ignored("docs/or_gate.svg")

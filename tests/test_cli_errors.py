@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import write_tiny_mnist
+from test_data import write_idx_set
 
 import nn
 from nn.checkpoint import save_checkpoint
@@ -83,6 +84,25 @@ def test_negative_seeds_and_counts_are_refused_by_the_parser(capsys, argv, optio
         main(argv)
     err = capsys.readouterr().err
     assert info.value.code == 2 and f"argument {option}: -1 must be ≥ 0" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "prog", "fragment"),
+    [
+        (["check", "--sizes", "2", "x", "1"], "autograd-mini check", "'x' is not a whole number"),
+        (["train", "--data", "x", "--epochs", "0"], "autograd-mini train", "0 must be at least 1"),
+        (["graph", "--cost", "hinge"], "autograd-mini graph", "invalid choice: 'hinge'"),
+        ([], "autograd-mini", "the following arguments are required: command"),
+        (["draw"], "autograd-mini", "invalid choice: 'draw'"),
+    ],
+)
+def test_a_bad_command_line_is_one_line_pointing_to_help(capsys, argv, prog, fragment):
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    err = capsys.readouterr().err
+    assert info.value.code == 2
+    assert err.startswith(f"{prog}: error: ") and err.endswith(f"; see {prog} --help\n"), err
+    assert err.count("\n") == 1 and "usage:" not in err and fragment in err
 
 
 def test_debug_is_accepted_after_the_command_too(capsys):
@@ -219,6 +239,22 @@ def test_non_finite_training_stops_naming_epoch_and_batch(capsys, tmp_path):
     code, out, err = run(capsys, "train", "--data", data, *TINY, "--epochs", "2", "--save", save)
     assert_one_line_error(code, err, "the cost is nan at epoch 0, mini-batch 0 (of 4)", "NaN")
     assert not save.exists() and "Epoch 0" not in out
+
+
+@pytest.mark.parametrize("n_train", [100, 10_000])
+def test_an_idx_folder_with_too_few_training_images_says_how_many_are_needed(
+    capsys, tmp_path, n_train
+):
+    write_idx_set(tmp_path / "idx", n_train=n_train, compress=False)
+    code, out, err = run(capsys, "train", "--data", tmp_path / "idx", *TINY, "--epochs", "1")
+    assert_one_line_error(
+        code,
+        err,
+        f"--data {tmp_path / 'idx'}: its training images file holds {n_train:,} images",
+        "keeps the last 10,000 of them as validation data",
+        "needs more than 10,000",
+    )
+    assert "validation_size" not in err and "Epoch" not in out
 
 
 def test_data_and_download_are_alternatives(capsys):

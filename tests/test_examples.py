@@ -59,6 +59,14 @@ def test_draw_graph_writes_the_svgs(tmp_path):
     assert written == ["nielsen_784_30_10.svg", "or_gate.svg"], out
 
 
+def test_draw_graph_writes_into_the_current_folder_not_docs(tmp_path):
+    docs = {p.name: p.stat().st_mtime_ns for p in (ROOT / "docs").iterdir()}
+    out = run_example("draw_graph.py", cwd=tmp_path)
+    written = sorted(p.name for p in tmp_path.iterdir())
+    assert written == ["nielsen_784_30_10.svg", "or_gate.svg"], out
+    assert {p.name: p.stat().st_mtime_ns for p in (ROOT / "docs").iterdir()} == docs
+
+
 def test_the_backprop_tour_notebook_runs_and_is_committed_without_outputs(tmp_path):
     notebook = nbformat.read(ROOT / "examples" / "backprop_tour.ipynb", as_version=4)
     code = [cell for cell in notebook.cells if cell.cell_type == "code"]

@@ -95,6 +95,37 @@ def test_bad_settings_are_refused(make, message):
         make(param([1.0]))
 
 
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (
+            lambda p: nn.SGD([p], lr=float("inf")),
+            "SGD: lr must be a positive, finite number, got inf",
+        ),
+        (lambda p: nn.SGD([p], lr="0.1"), "SGD: lr must be a positive, finite number, got '0.1'"),
+        (lambda p: nn.SGD([p], lr=True), "SGD: lr must be a positive, finite number, got True"),
+        (lambda p: nn.Adam([p], lr=float("nan")), "Adam: lr must be a positive, finite number"),
+        (
+            lambda p: nn.SGD([{"params": [p], "lr": float("inf")}], lr=0.1),
+            r"lr must be a positive, finite number \(group 0\), got inf",
+        ),
+        (
+            lambda p: nn.SGD([p], lr=0.1, momentum="0.9"),
+            "momentum must lie in \\[0, 1\\), got '0.9'",
+        ),
+        (
+            lambda p: nn.SGD([p], lr=0.1, weight_decay=float("inf")),
+            "weight_decay must be a finite number ≥ 0, got inf",
+        ),
+        (lambda p: nn.Adam([p], betas=("0.9", 0.999)), "betas must be two numbers in"),
+        (lambda p: nn.Adam([p], eps="1e-8"), "eps must be positive and finite, got '1e-8'"),
+    ],
+)
+def test_settings_that_are_not_finite_numbers_are_refused_naming_the_value(make, message):
+    with pytest.raises(ValueError, match=message):
+        make(param([1.0]))
+
+
 @pytest.mark.parametrize("optimizer_class", [nn.SGD, nn.Adam])
 def test_optimizer_state_dict_round_trip(optimizer_class):
     settings = {"lr": 0.1, "momentum": 0.9} if optimizer_class is nn.SGD else {"lr": 0.1}

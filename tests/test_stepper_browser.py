@@ -219,14 +219,15 @@ def test_in_a_notebook_the_page_runs_inside_its_iframe(opened):
     assert all(url in ("about:blank", "about:srcdoc") for url in view.requests)
 
 
-def test_the_readme_screenshot_script_writes_a_png(browser, tmp_path):
-    shot = tmp_path / "shot.png"
+def test_the_readme_screenshot_script_writes_a_png_into_the_current_folder(browser, tmp_path):
     result = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "stepper_screenshot.py"), "--output", str(shot)],
+        [sys.executable, str(ROOT / "examples" / "stepper_screenshot.py")],
         capture_output=True,
         text=True,
         check=False,
         timeout=300,
+        cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
-    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["or_gate_stepper.png"]
+    assert (tmp_path / "or_gate_stepper.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
