@@ -27,7 +27,9 @@ from typing import IO, Any
 
 import numpy as np
 
-from .files import temporary_beside
+from autograd_mini.files import replacing
+from autograd_mini.text import printable
+
 from .layers import ACTIVATIONS, MLP
 from .optim import Optimizer
 
@@ -122,24 +124,16 @@ def save_checkpoint(
         ) from None
     check_meta(json.loads(text), "save_checkpoint")
     arrays["meta"] = np.array(text)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = temporary_beside(path, ".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            np.savez(file, **arrays)
-            file.flush()
-            os.fsync(file.fileno())
+    with replacing(path, "save_checkpoint", folders=True) as out:
+        np.savez(out.file, **arrays)
+        out.finish()
         try:
-            load_checkpoint(temporary)
+            load_checkpoint(out.temporary)
         except CheckpointError as exc:
             raise CheckpointError(
-                f"save_checkpoint: {path} was left as it was: the file written would not load "
-                f"({exc})"
+                f"save_checkpoint: {printable(path)} was left as it was: the file written would "
+                f"not load ({exc})"
             ) from None
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
     return path
 
 

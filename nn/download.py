@@ -24,8 +24,9 @@ import urllib.request
 import zlib
 from pathlib import Path
 
+from autograd_mini.files import remove_leftovers, replacing
+
 from .data import CHUNK, IDX_FILES, DataError, open_stream
-from .files import leftovers, temporary_beside
 
 DEFAULT_MIRROR = "https://ossci-datasets.s3.amazonaws.com/mnist/"  # PyTorch's copy of the originals
 DEFAULT_TIMEOUT = 300.0
@@ -115,8 +116,7 @@ def download_mnist(
     cache.mkdir(parents=True, exist_ok=True)
     for name in CONTENT:
         target = cache / name
-        for part in leftovers(target, ".part"):  # of a killed download
-            part.unlink(missing_ok=True)
+        remove_leftovers(target, ".part")  # of a killed download
         if target.is_file() and verify(target) is None:
             continue
         _fetch(base_url.rstrip("/") + "/" + name, target, progress, timeout)
@@ -146,56 +146,52 @@ def _fetch(url: str, target: Path, progress: bool | None, timeout: float) -> Non
 
     limit = max_size(target.name)
     deadline = time.monotonic() + timeout
-    handle, temporary = temporary_beside(target, ".part")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            try:
-                response = urllib.request.urlopen(url, timeout=min(timeout, STALL))
-            except urllib.error.HTTPError as exc:
-                raise DataError(f"downloading {url}: HTTP {exc.code} {exc.reason}.") from None
-            except (urllib.error.URLError, OSError) as exc:
-                reason = getattr(exc, "reason", exc)
-                raise DataError(f"downloading {url}: {reason}.") from None
-            with response:
-                size = _content_length(response, url, limit)
-                disable = None if progress is None else not progress
-                with tqdm(
-                    total=size,
-                    unit="B",
-                    unit_scale=True,
-                    desc=target.name,
-                    disable=disable,
-                    leave=False,
-                ) as bar:
-                    received = 0
-                    while True:
-                        if time.monotonic() > deadline:
-                            raise DataError(
-                                f"downloading {url}: not finished after {timeout:g} s "
-                                f"({received:,} bytes received); the server is too slow. Try "
-                                "again later, or allow more time (timeout=)."
-                            )
-                        try:
-                            chunk = response.read1(1 << 16)  # whatever has arrived, ≤ 64 KiB
-                        except (OSError, http.client.HTTPException) as exc:
-                            reason = str(exc) or type(exc).__name__
-                            raise DataError(
-                                f"downloading {url}: the connection broke ({reason})."
-                            ) from None
-                        if not chunk:
-                            break
-                        received += len(chunk)
-                        if received > limit:
-                            raise DataError(
-                                f"downloading {url}: the server sends more than {limit:,} "
-                                f"bytes, more than {target.name} can be; stopped."
-                            )
-                        file.write(chunk)
-                        bar.update(len(chunk))
-        problem = verify(temporary, target.name)
+    with replacing(target, "download_mnist", suffix=".part") as out:
+        file = out.file
+        try:
+            response = urllib.request.urlopen(url, timeout=min(timeout, STALL))
+        except urllib.error.HTTPError as exc:
+            raise DataError(f"downloading {url}: HTTP {exc.code} {exc.reason}.") from None
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise DataError(f"downloading {url}: {reason}.") from None
+        with response:
+            size = _content_length(response, url, limit)
+            disable = None if progress is None else not progress
+            with tqdm(
+                total=size,
+                unit="B",
+                unit_scale=True,
+                desc=target.name,
+                disable=disable,
+                leave=False,
+            ) as bar:
+                received = 0
+                while True:
+                    if time.monotonic() > deadline:
+                        raise DataError(
+                            f"downloading {url}: not finished after {timeout:g} s "
+                            f"({received:,} bytes received); the server is too slow. Try "
+                            "again later, or allow more time (timeout=)."
+                        )
+                    try:
+                        chunk = response.read1(1 << 16)  # whatever has arrived, ≤ 64 KiB
+                    except (OSError, http.client.HTTPException) as exc:
+                        reason = str(exc) or type(exc).__name__
+                        raise DataError(
+                            f"downloading {url}: the connection broke ({reason})."
+                        ) from None
+                    if not chunk:
+                        break
+                    received += len(chunk)
+                    if received > limit:
+                        raise DataError(
+                            f"downloading {url}: the server sends more than {limit:,} "
+                            f"bytes, more than {target.name} can be; stopped."
+                        )
+                    file.write(chunk)
+                    bar.update(len(chunk))
+        out.finish()
+        problem = verify(out.temporary, target.name)
         if problem is not None:
             raise DataError(f"downloaded {url}, but {problem}")
-        os.replace(temporary, target)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise

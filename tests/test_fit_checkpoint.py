@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import killed_writer
 
 import nn
 from nn.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
@@ -244,11 +245,9 @@ def test_a_file_that_would_not_load_never_replaces_the_checkpoint(tmp_path, monk
 
 
 def test_leftovers_of_killed_saves_of_that_file_are_removed(tmp_path):
-    mine = tmp_path / ".m.npz.k1ll3d_x.tmp"
-    other = tmp_path / ".other.npz.k1ll3d_x.tmp"  # another checkpoint's: not ours to remove
-    longer = tmp_path / ".m.npz.x.k1ll3d_x.tmp"  # the temporary file of "m.npz.x"
-    for path in (mine, other, longer):
-        path.write_bytes(b"half a checkpoint")
+    mine = killed_writer(tmp_path / "m.npz", ".tmp")
+    other = killed_writer(tmp_path / "other.npz", ".tmp")  # another file's: not ours to remove
+    longer = killed_writer(tmp_path / "m.npz.x", ".tmp")  # the temporary file of "m.npz.x"
     save_checkpoint(tmp_path / "m.npz", nn.MLP([3, 2], seed=0))
     assert not mine.exists() and other.exists() and longer.exists()
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import LocalServer, write_tiny_mnist
+from conftest import LocalServer, killed_writer, write_tiny_mnist
 
 import nn.data
 import nn.download
@@ -341,8 +341,7 @@ def test_a_served_gzip_bomb_is_verified_in_a_stream(tmp_path):
 
 
 def test_the_next_download_removes_parts_left_by_a_killed_one(tmp_path):
-    part = tmp_path / ".train-images-idx3-ubyte.gz.k1ll3d_x.part"
-    part.write_bytes(b"half a download")
+    killed_writer(tmp_path / "train-images-idx3-ubyte.gz", ".part")
     with pytest.raises(DataError):  # nothing listens there; the leftover goes all the same
         download_mnist(tmp_path, base_url="http://127.0.0.1:9/", progress=False, timeout=5)
     assert leftovers(tmp_path) == []
@@ -351,8 +350,7 @@ def test_the_next_download_removes_parts_left_by_a_killed_one(tmp_path):
 def test_parts_left_beside_files_already_cached_are_removed_too(tmp_path, monkeypatch):
     pins = idx_set(tmp_path / "cache", n_train=3, n_test=2)  # the cache holds valid files
     monkeypatch.setattr(nn.download, "CONTENT", pins)
-    part = tmp_path / "cache" / ".t10k-labels-idx1-ubyte.gz.k1ll3d_x.part"
-    part.write_bytes(b"half a download")
+    part = killed_writer(tmp_path / "cache" / "t10k-labels-idx1-ubyte.gz", ".part")
     download_mnist(tmp_path / "cache", base_url="http://127.0.0.1:9/", progress=False)
     assert not part.exists()  # and nothing was fetched: there is no server at all
 
