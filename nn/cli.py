@@ -27,6 +27,7 @@ import graphviz
 import numpy as np
 
 import autograd_mini as ag
+from autograd_mini.files import replacing, write_file
 
 from . import gates
 from . import init as inits
@@ -126,7 +127,7 @@ def _save_graph(loss: ag.Tensor, output: Path | str) -> str:
         return "standard output"
     fmt = DRAWING_FORMATS[output.suffix.lower()]
     try:
-        output.write_bytes(dot.source.encode("utf-8") if fmt is None else _render(dot, fmt))
+        write_file(output, dot.source if fmt is None else _render(dot, fmt), "-o")
     except DotMissingError:
         raise DotMissingError(_without_dot(dot, output, fmt)) from None
     return str(output)
@@ -136,7 +137,7 @@ def _without_dot(dot: graphviz.Digraph, output: Path, fmt: str) -> str:
     """Write the DOT source beside `output` (as .gv) and return the one line that says so,
     which package to install and how to render it then."""
     source = output.with_suffix(".gv")
-    source.write_text(dot.source, encoding="utf-8")
+    write_file(source, dot.source, "-o")
     render = f"dot -T{fmt} {shlex.quote(str(source))} -o {shlex.quote(str(output))}"
     return (
         f"Graphviz's `dot` program is not installed, so the drawing was written as DOT source "
@@ -399,8 +400,11 @@ def _plotter(path: Path | None):
         right.plot([e.epoch for e in scored], [100 * e.accuracy for e in scored], marker="o")
         right.set(xlabel="epoch", ylabel="accuracy (%)", title="Accuracy on the evaluation data")
         figure.tight_layout()
-        figure.savefig(path, dpi=100)
-        plt.close(figure)
+        try:
+            with replacing(path, "--plot") as out:
+                figure.savefig(out.file, format=path.suffix[1:].lower(), dpi=100)
+        finally:
+            plt.close(figure)
 
     return plot
 
