@@ -467,10 +467,7 @@ def run_train(args: argparse.Namespace) -> int:
     )
     optimizer = SGD(params, lr=settings["lr"])
     if checkpoint is not None and checkpoint.optimizer_state is not None:
-        try:
-            checkpoint.restore_optimizer(optimizer)
-        except CheckpointError as exc:
-            raise CheckpointError(f"{args.resume}: {exc}") from None
+        checkpoint.restore_optimizer(optimizer)  # CheckpointError names the file
     start = 0 if checkpoint is None else checkpoint.epoch
     if start >= settings["epochs"]:
         raise UsageError(
