@@ -3,6 +3,7 @@
     autograd-mini demo                         # OR and XOR, gradient table, graph SVG
     autograd-mini train --data ../shared/data/mnist.pkl.gz
     autograd-mini train --download             # fetch MNIST into the cache, then train
+    autograd-mini train --download --mirror http://mirror.example/mnist/
     autograd-mini check --sizes 2 3 1
     autograd-mini graph --sizes 2 3 1 -o graph.svg
     autograd-mini graph --html -o graph.html   # a page that steps through backward
@@ -35,6 +36,7 @@ from .batches import accuracy, one_hot
 from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from .compare import check_backprop
 from .costs import COSTS, get_cost
+from .download import DEFAULT_MIRROR, MIRROR_VARIABLE, mirror_url
 from .layers import MLP
 from .optim import SGD, nielsen_l2
 from .training import EpochResult, History, fit
@@ -292,7 +294,7 @@ def _load_data(args: argparse.Namespace) -> Any:
     try:
         if args.download:
             cache = download.download_mnist(
-                base_url=download.DEFAULT_MIRROR, progress=False if args.quiet else None
+                base_url=args.mirror, progress=False if args.quiet else None
             )
             print(f"MNIST (verified) in {cache}", flush=True)
             return load_mnist(cache)
@@ -423,6 +425,8 @@ def run_train(args: argparse.Namespace) -> int:
     for option, value in (("--save", args.save), ("--plot", args.plot)):
         if value == STDOUT:
             raise UsageError(f"{option} -: it writes a file, not standard output; give a name.")
+    if args.mirror is not None and not args.download:
+        raise UsageError("--mirror says where --download fetches MNIST from; add --download.")
     save = None if args.save is None else _prepare_output(args.save, "--save")
     plot_path = None if args.plot is None else _plot_output(args.plot)
     checkpoint = saved = None
@@ -643,6 +647,14 @@ def _output_file(text: str) -> Path | str:
     return STDOUT if text == STDOUT else Path(text)
 
 
+def _mirror(text: str) -> str:
+    """An argparse type for --mirror: an http:// or https:// address."""
+    try:
+        return mirror_url(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _add_debug(parser: argparse.ArgumentParser, default: Any) -> None:
     parser.add_argument(
         "--debug",
@@ -676,6 +688,13 @@ def parser() -> argparse.ArgumentParser:
         "--download",
         action="store_true",
         help="fetch the four IDX files (verified) into ~/.cache/autograd_mini/mnist and use them",
+    )
+    train.add_argument(
+        "--mirror",
+        type=_mirror,
+        metavar="URL",
+        help="with --download: the http(s) address of a folder holding the four .gz files "
+        f"(default ${MIRROR_VARIABLE}, else {DEFAULT_MIRROR})",
     )
     train.add_argument(
         "--sizes", type=_positive_int, nargs="+", help="layer sizes (default 784 30 10)"

@@ -14,7 +14,10 @@ overhead), and is verified by decompressing it as a stream that stops one chunk 
 pinned length (a gzip bomb costs no memory). Whatever goes wrong is a one-line DataError
 naming the address (a disk that is full: FileWriteError naming the file).
 
-Proxies are taken from the usual environment variables (https_proxy, http_proxy, no_proxy).
+Where the files come from: `base_url`, else the environment variable `MIRROR_VARIABLE`
+(AUTOGRAD_MINI_MNIST_MIRROR), else `DEFAULT_MIRROR`; an http:// or https:// address of a
+folder holding the four .gz files. Proxies are taken from the usual environment variables
+(https_proxy, http_proxy, no_proxy).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import ssl
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import zlib
 from pathlib import Path
@@ -40,6 +44,8 @@ from autograd_mini.text import printable
 from .data import CHUNK, IDX_FILES, DataError, open_stream
 
 DEFAULT_MIRROR = "https://ossci-datasets.s3.amazonaws.com/mnist/"  # PyTorch's copy of the originals
+MIRROR_VARIABLE = "AUTOGRAD_MINI_MNIST_MIRROR"
+"""The environment variable naming the mirror to use when `base_url` is not given."""
 DEFAULT_TIMEOUT = 300.0
 """Seconds one file may take in all (the largest, 9.9 MB, needs 33 kB/s)."""
 STALL = 30.0
@@ -110,6 +116,45 @@ def verify(path: Path, name: str | None = None) -> str | None:
     return None
 
 
+def mirror_url(url: str) -> str:
+    """`url` checked to be an http:// or https:// address with a host (ending in "/");
+    ValueError saying what is wrong otherwise."""
+    if not isinstance(url, str):
+        raise ValueError(f"a mirror is an address (text), got {type(url).__name__}")
+    shown = printable(url)
+    if not url.isprintable() or " " in url:
+        raise ValueError(f"{shown} holds spaces or control characters; no address does")
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ValueError(
+            f"{shown} is not an http:// or https:// address of a folder (for files on disk, "
+            "use --data or load_mnist)"
+        )
+    try:
+        parts.port  # noqa: B018 (urlsplit checks the port only when it is asked for)
+    except ValueError:
+        raise ValueError(f"{shown} has an invalid port") from None
+    return url if url.endswith("/") else url + "/"
+
+
+def _base_url(base_url: str | None) -> str:
+    if base_url is not None:
+        try:
+            return mirror_url(base_url)
+        except ValueError as exc:
+            raise ValueError(f"download_mnist: base_url {exc}.") from None
+    variable = os.environ.get(MIRROR_VARIABLE)
+    if variable:
+        try:
+            return mirror_url(variable)
+        except ValueError as exc:
+            raise DataError(
+                f"the environment variable {MIRROR_VARIABLE}: {exc}; set it to a mirror's "
+                "address or unset it."
+            ) from None
+    return DEFAULT_MIRROR
+
+
 def _make_cache(cache: Path) -> None:
     try:
         cache.mkdir(parents=True, exist_ok=True)
@@ -124,12 +169,13 @@ def _make_cache(cache: Path) -> None:
 
 def download_mnist(
     cache_dir: str | os.PathLike | None = None,
-    base_url: str = DEFAULT_MIRROR,
+    base_url: str | None = None,
     progress: bool | None = None,
     timeout: float = DEFAULT_TIMEOUT,
 ) -> Path:
     """Make sure `cache_dir` holds the four verified IDX files; return the directory.
 
+    base_url: the mirror (None: $AUTOGRAD_MINI_MNIST_MIRROR, else `DEFAULT_MIRROR`).
     progress: a tqdm bar per file (None: only when writing to a terminal). timeout: seconds
     each file may take in all, from connecting to its last byte, redirects included;
     `STALL` seconds (or `timeout`, when shorter) without data also end it. Raises DataError,
@@ -138,7 +184,7 @@ def download_mnist(
     """
     if not (isinstance(timeout, (int, float)) and 0 < timeout < float("inf")):
         raise ValueError(f"download_mnist: timeout must be a positive number, got {timeout!r}.")
-    base = base_url.rstrip("/") + "/"
+    base = _base_url(base_url)
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     _make_cache(cache)
     for name in CONTENT:

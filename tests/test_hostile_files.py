@@ -426,6 +426,58 @@ def test_train_download_reports_a_failed_download_in_one_line(tmp_path, monkeypa
     assert err.count("\n") == 1
 
 
+def test_train_download_from_a_mirror_given_by_option_or_environment(tmp_path, monkeypatch, capsys):
+    pins = idx_set(tmp_path / "mirror")
+    monkeypatch.setattr(nn.download, "CONTENT", pins)
+    argv = ["train", "--download", "--sizes", "784", "5", "10", "--epochs", "1", "--quiet"]
+    with Server(serve_directory(tmp_path / "mirror")) as server:
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "by-option"))
+        monkeypatch.setenv(nn.download.MIRROR_VARIABLE, "http://127.0.0.1:9/not-this-one/")
+        code = main([*argv, "--mirror", server.url.rstrip("/")])  # the option comes first
+        assert code == 0, capsys.readouterr().err
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "by-environment"))
+        monkeypatch.setenv(nn.download.MIRROR_VARIABLE, server.url)
+        code = main(argv)
+        assert code == 0, capsys.readouterr().err
+    for cache in ("by-option", "by-environment"):
+        fetched = tmp_path / cache / "autograd_mini" / "mnist"
+        assert sorted(p.name for p in fetched.iterdir()) == sorted(pins)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--download", "--mirror", "ftp://example.org/mnist/"], "not an http:// or https://"),
+        (["--download", "--mirror", "http://"], "not an http:// or https://"),
+        (["--download", "--mirror", "http://host:port/"], "has an invalid port"),
+        (["--download", "--mirror", "http://a b/"], "holds spaces or control characters"),
+    ],
+)
+def test_a_mirror_that_is_not_an_address_is_refused_by_the_parser(capsys, argv, message):
+    with pytest.raises(SystemExit) as info:
+        main(["train", *argv])
+    assert info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_a_mirror_needs_download_and_a_bad_environment_mirror_is_one_line(
+    tmp_path, monkeypatch, capsys
+):
+    assert main(["train", "--data", "x", "--mirror", "http://127.0.0.1:9/"]) == 1
+    err = capsys.readouterr().err
+    assert err == (
+        "autograd-mini: error: --mirror says where --download fetches MNIST from; add --download.\n"
+    )
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv(nn.download.MIRROR_VARIABLE, "file:///data/mnist")
+    assert main(["train", "--download", "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(
+        f"autograd-mini: error: the environment variable {nn.download.MIRROR_VARIABLE}: "
+    )
+    assert "file:///data/mnist is not an http:// or https:// address" in err
+    assert err.count("\n") == 1
+
+
 # ---------------------------------------------------------------------------------------
 # One deadline for the whole download: headers and redirects too
 # ---------------------------------------------------------------------------------------
@@ -510,7 +562,7 @@ def test_an_answer_that_is_not_http_is_a_data_error(tmp_path, answer):
 
 
 def test_a_proxy_answering_garbage_is_one_line_from_train_download(tmp_path, monkeypatch, capsys):
-    for variable in ("no_proxy", "NO_PROXY", "HTTPS_PROXY"):
+    for variable in ("no_proxy", "NO_PROXY", "HTTPS_PROXY", nn.download.MIRROR_VARIABLE):
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     with Server(answering(b"garbage\r\n\r\n")) as proxy:
