@@ -32,3 +32,17 @@ class GradcheckError(AutogradError, AssertionError):
 
 class LabelError(AutogradError, ValueError):
     """Class labels that are not whole numbers in [0, k) for k classes."""
+
+
+class FileWriteError(AutogradError, OSError):
+    """A file that could not be written (no space, no permission, no such folder). The one-line
+    message names the caller, the file and the reason; the file there, if any, is unchanged.
+    `errno` is the operating system's error number and `filename` the file, as shown."""
+
+    def __init__(self, message: str, errno: int | None = None, filename: str | None = None):
+        super().__init__(message)
+        self.errno = errno
+        self.filename = filename
+
+    def __str__(self) -> str:
+        return str(self.args[0])

@@ -27,7 +27,9 @@ from typing import IO, Any
 
 import numpy as np
 
-from .files import temporary_beside
+from autograd_mini.files import replacing
+from autograd_mini.text import printable
+
 from .layers import ACTIVATIONS, MLP
 from .optim import Optimizer
 
@@ -50,6 +52,7 @@ class Checkpoint:
     model: MLP
     meta: dict[str, Any]  # epoch, history, extra, optimizer settings
     optimizer_state: dict[str, Any] | None
+    path: Path | None = None  # the file it was loaded from
 
     @property
     def epoch(self) -> int:
@@ -57,13 +60,17 @@ class Checkpoint:
         return int(self.meta.get("epoch", 0))
 
     def restore_optimizer(self, optimizer: Optimizer) -> None:
-        """Load the saved optimizer state (momentum, Adam moments) into `optimizer`."""
+        """Load the saved optimizer state (momentum, Adam moments) into `optimizer`;
+        CheckpointError (naming the file) when it does not fit."""
+        where = "this checkpoint" if self.path is None else printable(self.path)
         if self.optimizer_state is None:
-            raise CheckpointError("this checkpoint holds no optimizer state.")
+            raise CheckpointError(f"{where} holds no optimizer state.")
         try:
             optimizer.load_state_dict(self.optimizer_state)
         except ValueError as exc:
-            raise CheckpointError(f"the saved optimizer state does not fit: {exc}") from None
+            raise CheckpointError(
+                f"{where}: the saved optimizer state does not fit: {exc}"
+            ) from None
 
 
 # ----------------------------------------------------------------------------------------
@@ -122,24 +129,16 @@ def save_checkpoint(
         ) from None
     check_meta(json.loads(text), "save_checkpoint")
     arrays["meta"] = np.array(text)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = temporary_beside(path, ".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            np.savez(file, **arrays)
-            file.flush()
-            os.fsync(file.fileno())
+    with replacing(path, "save_checkpoint", folders=True) as out:
+        np.savez(out.file, **arrays)
+        out.finish()
         try:
-            load_checkpoint(temporary)
+            load_checkpoint(out.temporary)
         except CheckpointError as exc:
             raise CheckpointError(
-                f"save_checkpoint: {path} was left as it was: the file written would not load "
-                f"({exc})"
+                f"save_checkpoint: {printable(path)} was left as it was: the file written would "
+                f"not load ({exc})"
             ) from None
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
     return path
 
 
@@ -205,21 +204,152 @@ def check_meta(meta: Any, where: str) -> None:
             f"meta 'epoch' must be a whole number ≥ 0, got {meta['epoch']!r:.50}.",
         )
     if "optimizer" in meta:
-        saved = meta["optimizer"]
+        _check_optimizer(meta["optimizer"], require)
+
+
+def _is_number(value: Any) -> bool:
+    """A finite JSON number (not a bool; not an integer too big for a float)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
+SETTING_CHECKS: dict[str, tuple[Any, str]] = {
+    "lr": (lambda v: _is_number(v) and v > 0, "a positive number"),
+    "momentum": (lambda v: _is_number(v) and 0 <= v < 1, "a number in [0, 1)"),
+    "weight_decay": (lambda v: _is_number(v) and v >= 0, "a number ≥ 0"),
+    "eps": (lambda v: _is_number(v) and v > 0, "a positive number"),
+    "betas": (
+        lambda v: (
+            isinstance(v, list) and len(v) == 2 and all(_is_number(b) and 0 <= b < 1 for b in v)
+        ),
+        "two numbers in [0, 1)",
+    ),
+}
+"""An optimizer setting saved with its parameter group → (its check, what it must be)."""
+
+
+@dataclass(frozen=True)
+class SavedOptimizer:
+    """What a checkpoint may hold of one optimizer type: its group settings (all of them, as
+    `state_dict` writes them), and per parameter either nothing or all of `scalars` (in the
+    meta data: whole numbers ≥ 1) and `arrays` (members optim/<position>/<key>)."""
+
+    settings: frozenset[str]
+    scalars: frozenset[str]
+    arrays: frozenset[str]
+
+
+OPTIMIZERS = {
+    "SGD": SavedOptimizer(
+        frozenset({"lr", "momentum", "weight_decay"}), frozenset(), frozenset({"velocity"})
+    ),
+    "Adam": SavedOptimizer(
+        frozenset({"lr", "betas", "eps", "weight_decay"}),
+        frozenset({"step"}),
+        frozenset({"m", "v"}),
+    ),
+}
+_POSITION = re.compile(r"0|[1-9][0-9]{0,8}")  # ASCII digits: str.isdigit() also admits "²"
+
+
+def _check_optimizer(saved: Any, require) -> None:
+    """The optimizer's description in the meta data: a known type, parameter groups with
+    valid settings and sizes, and per-parameter scalars only where the type keeps them, for
+    positions the groups have."""
+    require(
+        isinstance(saved, dict)
+        and isinstance(saved.get("groups"), list)
+        and isinstance(saved.get("scalars"), dict),
+        "meta 'optimizer' is not an optimizer description (type, groups with their sizes, "
+        "scalars by parameter position).",
+    )
+    kind = saved.get("type")
+    require(
+        isinstance(kind, str) and kind in OPTIMIZERS,
+        f"meta 'optimizer' has type {printable(repr(kind))[:60]}; checkpoints restore "
+        f"{' and '.join(OPTIMIZERS)}.",
+    )
+    spec = OPTIMIZERS[kind]
+    for number, group in enumerate(saved["groups"]):
+        where = f"meta 'optimizer' group {number}"
+        require(isinstance(group, dict), f"{where} is not an object.")
         require(
-            isinstance(saved, dict)
-            and isinstance(saved.get("type"), str)
-            and isinstance(saved.get("groups"), list)
-            and all(isinstance(g, dict) and _is_int(g.get("size")) for g in saved["groups"])
-            and all(isinstance(g.get("betas", []), list) for g in saved["groups"])
-            and isinstance(saved.get("scalars"), dict)
-            and all(
-                isinstance(k, str) and k.isdigit() and isinstance(v, dict)
-                for k, v in saved["scalars"].items()
-            ),
-            "meta 'optimizer' is not an optimizer description (type, groups with their sizes, "
-            "scalars by parameter position).",
+            _is_int(group.get("size")),
+            f"{where} has size {printable(repr(group.get('size')))[:60]}, not a whole number ≥ 0.",
         )
+        keys = set(group) - {"size"}
+        require(
+            keys == spec.settings,
+            f"{where} has the settings {sorted(keys)}; {kind} saves the settings "
+            f"{sorted(spec.settings)}.",
+        )
+        for key in sorted(keys):
+            check, must = SETTING_CHECKS[key]
+            require(
+                check(group[key]),
+                f"{where} has {key} = {printable(repr(group[key]))[:60]}; it must be {must}.",
+            )
+    n_positions = sum(group["size"] for group in saved["groups"])
+    for position, entry in saved["scalars"].items():
+        where = f"meta 'optimizer' state of parameter {printable(repr(position))[:40]}"
+        require(
+            isinstance(position, str) and _POSITION.fullmatch(position) is not None,
+            f"{where}: a parameter position is a whole number in the digits 0-9, without "
+            "leading zeros.",
+        )
+        require(
+            int(position) < n_positions,
+            f"{where}: the groups hold {n_positions} parameters (positions 0 to "
+            f"{n_positions - 1}).",
+        )
+        require(isinstance(entry, dict), f"{where} is not an object.")
+        for key, value in entry.items():
+            require(
+                key not in spec.arrays,
+                f"{where}: {key} = {printable(repr(value))[:40]} must be an array the shape of "
+                f"the parameter (member optim/{position}/{key}).",
+            )
+            require(
+                key in spec.scalars,
+                f"{where}: {kind} keeps no {printable(repr(key))[:40]}.",
+            )
+            require(
+                _is_int(value, 1),
+                f"{where}: {key} = {printable(repr(value))[:40]} must be a whole number ≥ 1.",
+            )
+
+
+def _check_optimizer_arrays(
+    saved: dict[str, Any], arrays: dict[tuple[int, str], np.ndarray], path: Path
+) -> None:
+    """Per parameter, all of its optimizer type's state or none, with finite arrays (and
+    Adam's second moments ≥ 0)."""
+    spec = OPTIMIZERS[saved["type"]]
+    positions = {position for position, _ in arrays} | {int(p) for p in saved["scalars"]}
+    for position in sorted(positions):
+        have = {key for p, key in arrays if p == position}
+        have |= set(saved["scalars"].get(str(position), {}))
+        missing = sorted((spec.arrays | spec.scalars) - have)
+        if missing:
+            raise CheckpointError(
+                f"{path}: the {saved['type']} state of parameter {position} lacks {missing} "
+                f"(it has {sorted(have)})."
+            )
+    for (position, key), value in arrays.items():
+        if not np.isfinite(value).all():
+            raise CheckpointError(
+                f"{path}: the {saved['type']} state {key!r} of parameter {position} holds "
+                "NaN or infinite values."
+            )
+        if key == "v" and (value < 0).any():
+            raise CheckpointError(
+                f"{path}: the Adam state 'v' of parameter {position} (running mean of squared "
+                "gradients) holds negative values."
+            )
 
 
 def parameter_shapes(model: dict[str, Any]) -> dict[str, tuple[int, ...]]:
@@ -267,6 +397,7 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     optimizer_state = None
     if "optimizer" in meta:
         saved = meta["optimizer"]
+        _check_optimizer_arrays(saved, arrays["optim"], path)
         per_parameter: dict[int, dict[str, Any]] = {}
         for (position, name), value in arrays["optim"].items():
             per_parameter.setdefault(position, {})[name] = value
@@ -277,7 +408,7 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
             for group in saved["groups"]
         ]
         optimizer_state = {"type": saved["type"], "groups": groups, "state": per_parameter}
-    return Checkpoint(model, meta, optimizer_state)
+    return Checkpoint(model, meta, optimizer_state, path)
 
 
 def _members(archive: zipfile.ZipFile, path: Path) -> dict[str, zipfile.ZipInfo]:
@@ -383,11 +514,18 @@ def _read_arrays(
             fits = shape == wanted[key]
             need = f"{wanted[key]}"
         else:
-            position = int(_OPTIMIZER_MEMBER.fullmatch(name).group(1))
+            match = _OPTIMIZER_MEMBER.fullmatch(name)
+            position = int(match.group(1))
             if "optimizer" not in meta or position >= n_positions:
                 raise CheckpointError(
                     f"{path}: member {name!r} is optimizer state for parameter {position}, but the "
                     f"meta data describes {n_positions} optimized parameters."
+                )
+            kind = meta["optimizer"]["type"]
+            if match.group(2) not in OPTIMIZERS[kind].arrays:
+                raise CheckpointError(
+                    f"{path}: member {name!r}: {kind} keeps no {match.group(2)!r}; its arrays "
+                    f"are {sorted(OPTIMIZERS[kind].arrays)}."
                 )
             fits = shape in shapes
             need = "the shape of a parameter"

@@ -3,6 +3,7 @@
     autograd-mini demo                         # OR and XOR, gradient table, graph SVG
     autograd-mini train --data ../shared/data/mnist.pkl.gz
     autograd-mini train --download             # fetch MNIST into the cache, then train
+    autograd-mini train --download --mirror http://mirror.example/mnist/
     autograd-mini check --sizes 2 3 1
     autograd-mini graph --sizes 2 3 1 -o graph.svg
     autograd-mini graph --html -o graph.html   # a page that steps through backward
@@ -27,6 +28,7 @@ import graphviz
 import numpy as np
 
 import autograd_mini as ag
+from autograd_mini.files import replacing, write_file
 from autograd_mini.text import printable
 
 from . import gates, terminal
@@ -35,6 +37,7 @@ from .batches import accuracy, one_hot
 from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from .compare import check_backprop
 from .costs import COSTS, get_cost
+from .download import DEFAULT_MIRROR, MIRROR_VARIABLE, mirror_url
 from .layers import MLP
 from .optim import SGD, nielsen_l2
 from .training import EpochResult, History, fit
@@ -135,7 +138,7 @@ def _save_graph(loss: ag.Tensor, output: Path | str) -> str:
         return "standard output"
     fmt = DRAWING_FORMATS[output.suffix.lower()]
     try:
-        output.write_bytes(dot.source.encode("utf-8") if fmt is None else _render(dot, fmt))
+        write_file(output, dot.source if fmt is None else _render(dot, fmt), "-o")
     except DotMissingError:
         raise DotMissingError(_without_dot(dot, output, fmt)) from None
     return str(output)
@@ -145,7 +148,7 @@ def _without_dot(dot: graphviz.Digraph, output: Path, fmt: str) -> str:
     """Write the DOT source beside `output` (as .gv) and return the one line that says so,
     which package to install and how to render it then."""
     source = output.with_suffix(".gv")
-    source.write_text(dot.source, encoding="utf-8")
+    write_file(source, dot.source, "-o")
     render = f"dot -T{fmt} {shlex.quote(str(source))} -o {shlex.quote(str(output))}"
     return (
         f"Graphviz's `dot` program is not installed, so the drawing was written as DOT source "
@@ -300,7 +303,7 @@ def _load_data(args: argparse.Namespace) -> Any:
     try:
         if args.download:
             cache = download.download_mnist(
-                base_url=download.DEFAULT_MIRROR, progress=False if args.quiet else None
+                base_url=args.mirror, progress=False if args.quiet else None
             )
             print(f"MNIST (verified) in {cache}", flush=True)
             return load_mnist(cache)
@@ -425,8 +428,11 @@ def _plotter(path: Path | None):
         right.plot([e.epoch for e in scored], [100 * e.accuracy for e in scored], marker="o")
         right.set(xlabel="epoch", ylabel="accuracy (%)", title="Accuracy on the evaluation data")
         figure.tight_layout()
-        figure.savefig(path, dpi=100)
-        plt.close(figure)
+        try:
+            with replacing(path, "--plot") as out:
+                figure.savefig(out.file, format=path.suffix[1:].lower(), dpi=100)
+        finally:
+            plt.close(figure)
 
     return plot
 
@@ -445,6 +451,8 @@ def run_train(args: argparse.Namespace) -> int:
     for option, value in (("--save", args.save), ("--plot", args.plot)):
         if value == STDOUT:
             raise UsageError(f"{option} -: it writes a file, not standard output; give a name.")
+    if args.mirror is not None and not args.download:
+        raise UsageError("--mirror says where --download fetches MNIST from; add --download.")
     save = None if args.save is None else _prepare_output(args.save, "--save")
     plot_path = None if args.plot is None else _plot_output(args.plot)
     checkpoint = saved = None
@@ -487,10 +495,7 @@ def run_train(args: argparse.Namespace) -> int:
     )
     optimizer = SGD(params, lr=settings["lr"])
     if checkpoint is not None and checkpoint.optimizer_state is not None:
-        try:
-            checkpoint.restore_optimizer(optimizer)
-        except CheckpointError as exc:
-            raise CheckpointError(f"{args.resume}: {exc}") from None
+        checkpoint.restore_optimizer(optimizer)  # CheckpointError names the file
     start = 0 if checkpoint is None else checkpoint.epoch
     if start >= settings["epochs"]:
         raise UsageError(
@@ -666,6 +671,14 @@ def _output_file(text: str) -> Path | str:
     return STDOUT if text == STDOUT else Path(text)
 
 
+def _mirror(text: str) -> str:
+    """An argparse type for --mirror: an http:// or https:// address."""
+    try:
+        return mirror_url(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _add_debug(parser: argparse.ArgumentParser, default: Any) -> None:
     parser.add_argument(
         "--debug",
@@ -699,6 +712,13 @@ def parser() -> argparse.ArgumentParser:
         "--download",
         action="store_true",
         help="fetch the four IDX files (verified) into ~/.cache/autograd_mini/mnist and use them",
+    )
+    train.add_argument(
+        "--mirror",
+        type=_mirror,
+        metavar="URL",
+        help="with --download: the http(s) address of a folder holding the four .gz files "
+        f"(default ${MIRROR_VARIABLE}, else {DEFAULT_MIRROR})",
     )
     train.add_argument(
         "--sizes", type=_positive_int, nargs="+", help="layer sizes (default 784 30 10)"

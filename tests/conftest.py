@@ -1,12 +1,14 @@
 """Shared fixtures: a tiny MNIST-shaped data file, so that `autograd-mini train` can be
-tested end to end without the real data, and an HTTP server on 127.0.0.1 for the
-downloader's tests."""
+tested end to end without the real data, an HTTP server on 127.0.0.1 for the downloader's
+tests, and the temporary file a writer killed mid-write leaves."""
 
 from __future__ import annotations
 
 import gzip
 import http.server
 import pickle
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -65,3 +67,22 @@ def wide_flat_loss():
     for i, p in enumerate(leaves[1:]):
         total = total * p if i % 2 else total + p.exp()
     return total.sum()
+
+
+_KILLED_WRITER = """
+import os, signal, sys
+from autograd_mini.files import replacing
+with replacing(sys.argv[1], "killed", suffix=sys.argv[2]) as out:
+    out.file.write(b"half a file")
+    out.file.flush()
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def killed_writer(target: Path, suffix: str) -> Path:
+    """The temporary file that a process killed (SIGKILL) while writing `target` left: a real
+    process, started and killed here."""
+    before = set(target.parent.iterdir())
+    subprocess.run([sys.executable, "-c", _KILLED_WRITER, str(target), suffix], check=False)
+    (left,) = set(target.parent.iterdir()) - before
+    return left

@@ -469,8 +469,40 @@ CORRUPTIONS = {
         "unknown parameter 'layers.9.weight'",
     ),
     "optimizer state of another shape": (
-        array_edit(lambda a: a.update({"optim/0/momentum": np.zeros((3, 3))})),
+        array_edit(lambda a: a.update({"optim/0/velocity": np.zeros((3, 3))})),
         "the shape of a parameter",
+    ),
+    "optimizer state an SGD does not keep": (
+        array_edit(lambda a: a.update({"optim/0/momentum": np.zeros((784, 5))})),
+        "SGD keeps no 'momentum'",
+    ),
+    "optimizer state of a parameter the groups lack": (
+        meta_edit(lambda m: m["optimizer"]["scalars"].update({"99": {}})),
+        "state of parameter '99': the groups hold 4 parameters",
+    ),
+    "optimizer state at a position in other digits": (
+        meta_edit(lambda m: m["optimizer"]["scalars"].update({"²": {}})),
+        "a parameter position is a whole number in the digits 0-9",
+    ),
+    "a negative learning rate": (
+        meta_edit(lambda m: m["optimizer"]["groups"][0].update(lr=-3.0)),
+        "group 0 has lr = -3.0; it must be a positive number",
+    ),
+    "a learning rate in words": (
+        meta_edit(lambda m: m["optimizer"]["groups"][0].update(lr="abc")),
+        "group 0 has lr = 'abc'; it must be a positive number",
+    ),
+    "a momentum of 1": (
+        meta_edit(lambda m: m["optimizer"]["groups"][0].update(momentum=1)),
+        "group 0 has momentum = 1; it must be a number in [0, 1)",
+    ),
+    "a velocity that is one number": (
+        meta_edit(lambda m: m["optimizer"]["scalars"].update({"0": {"velocity": 5}})),
+        "velocity = 5 must be an array the shape of the parameter",
+    ),
+    "a velocity that is not finite": (
+        array_edit(lambda a: a["optim/1/velocity"].fill(np.nan)),
+        "'velocity' of parameter 1 holds NaN or infinite values",
     ),
     "an extra member": (
         lambda p: zip_with(p, **{"extra.npy": b"x" * 1000}),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import killed_writer
 
 import nn
 from nn.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
@@ -244,11 +245,9 @@ def test_a_file_that_would_not_load_never_replaces_the_checkpoint(tmp_path, monk
 
 
 def test_leftovers_of_killed_saves_of_that_file_are_removed(tmp_path):
-    mine = tmp_path / ".m.npz.k1ll3d_x.tmp"
-    other = tmp_path / ".other.npz.k1ll3d_x.tmp"  # another checkpoint's: not ours to remove
-    longer = tmp_path / ".m.npz.x.k1ll3d_x.tmp"  # the temporary file of "m.npz.x"
-    for path in (mine, other, longer):
-        path.write_bytes(b"half a checkpoint")
+    mine = killed_writer(tmp_path / "m.npz", ".tmp")
+    other = killed_writer(tmp_path / "other.npz", ".tmp")  # another file's: not ours to remove
+    longer = killed_writer(tmp_path / "m.npz.x", ".tmp")  # the temporary file of "m.npz.x"
     save_checkpoint(tmp_path / "m.npz", nn.MLP([3, 2], seed=0))
     assert not mine.exists() and other.exists() and longer.exists()
 
@@ -340,3 +339,100 @@ def test_a_header_that_lies_about_its_size_is_refused_unread(tmp_path):
                     np.lib.format.write_array(member, value)
     with pytest.raises(CheckpointError, match=r"announces float64 \(3, 4\).*but holds"):
         load_checkpoint(tmp_path / "liar.npz")
+
+
+# ---------------------------------------------------------------------------------------
+# Optimizer state: all of it checked on loading, so that training never starts from it wrong
+# ---------------------------------------------------------------------------------------
+
+
+def adam_checkpoint(path):
+    model = nn.MLP([3, 4, 2], seed=0)
+    optimizer = nn.Adam(model.parameters(), lr=0.01)
+    for p in model.parameters():
+        p.grad = np.ones_like(p.data)
+    optimizer.step()
+    return save_checkpoint(path, model, optimizer)
+
+
+def edited(path, meta_change=None, arrays_change=None):
+    """The checkpoint at `path` rewritten (with np.savez) after changing its meta data and
+    arrays in place."""
+    import json
+
+    with np.load(path) as archive:
+        arrays = dict(archive)
+    meta = json.loads(str(arrays["meta"]))
+    if meta_change:
+        meta_change(meta)
+    arrays["meta"] = np.array(json.dumps(meta))
+    if arrays_change:
+        arrays_change(arrays)
+    path.unlink()
+    np.savez(path, **arrays)
+    return path
+
+
+ADAM_DAMAGE = {
+    "a moment missing": (
+        None,
+        lambda a: a.pop("optim/2/v"),
+        r"the Adam state of parameter 2 lacks \['v'\]",
+    ),
+    "a negative second moment": (
+        None,
+        lambda a: a["optim/0/v"].fill(-1.0),
+        "'v' of parameter 0 .* holds negative values",
+    ),
+    "step zero": (
+        lambda m: m["optimizer"]["scalars"]["1"].update(step=0),
+        None,
+        "step = 0 must be a whole number ≥ 1",
+    ),
+    "step true": (
+        lambda m: m["optimizer"]["scalars"]["1"].update(step=True),
+        None,
+        "step = True must be a whole number ≥ 1",
+    ),
+    "betas of one number": (
+        lambda m: m["optimizer"]["groups"][0].update(betas=[0.9]),
+        None,
+        "betas = \\[0.9\\]; it must be two numbers in",
+    ),
+    "eps not finite": (
+        lambda m: m["optimizer"]["groups"][0].update(eps=float("inf")),
+        None,
+        "eps = inf; it must be a positive number",
+    ),
+    "a setting missing": (
+        lambda m: m["optimizer"]["groups"][0].pop("eps"),
+        None,
+        "has the settings .*; Adam saves the settings",
+    ),
+    "an unknown optimizer": (
+        lambda m: m["optimizer"].update(type="Lion"),
+        None,
+        "type 'Lion'; checkpoints restore SGD and Adam",
+    ),
+}
+
+
+@pytest.mark.parametrize("damage", list(ADAM_DAMAGE))
+def test_adam_state_that_would_break_training_is_refused_on_loading(tmp_path, damage):
+    meta_change, arrays_change, message = ADAM_DAMAGE[damage]
+    path = edited(adam_checkpoint(tmp_path / "adam.npz"), meta_change, arrays_change)
+    with pytest.raises(CheckpointError, match=message) as info:
+        load_checkpoint(path)
+    assert str(path) in str(info.value)
+
+
+def test_optimizer_state_that_does_not_fit_the_optimizer_names_the_file(tmp_path):
+    path = adam_checkpoint(tmp_path / "adam.npz")
+    loaded = load_checkpoint(path)
+    other = nn.Adam([loaded.model.parameters()[0]], lr=0.01)  # one parameter, not four
+    with pytest.raises(CheckpointError, match=f"^{path}: the saved optimizer state does not fit"):
+        loaded.restore_optimizer(other)
+    optimizer = nn.Adam(loaded.model.parameters(), lr=0.5)
+    loaded.restore_optimizer(optimizer)  # the good state restores, settings and moments
+    assert optimizer.param_groups[0]["lr"] == 0.01
+    assert [s["step"] for s in optimizer.state.values()] == [1, 1, 1, 1]

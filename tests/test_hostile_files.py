@@ -1,7 +1,8 @@
 """Hostile and broken input files (issue 15, items 6 and 7): decompression bombs, pickles
-that allocate, and servers that trickle, never stop or lie. Each is refused with a
-DataError, and the peak memory spent on it (numpy's and Python's allocations, as tracemalloc
-sees them) stays within about twice the size of a legitimate file."""
+that allocate, and servers (or proxies) that trickle, redirect, never stop, lie or do not
+speak HTTP. Each is refused with a DataError, within the download's one deadline, and the
+peak memory spent on it (numpy's and Python's allocations, as tracemalloc sees them) stays
+within about twice the size of a legitimate file."""
 
 from __future__ import annotations
 
@@ -10,15 +11,19 @@ import contextlib
 import gzip
 import hashlib
 import http.server
+import json
 import pickle
 import struct
+import subprocess
+import sys
 import threading
+import time
 import tracemalloc
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import LocalServer, write_tiny_mnist
+from conftest import LocalServer, killed_writer, write_tiny_mnist
 
 import nn.data
 import nn.download
@@ -245,6 +250,8 @@ class Server(LocalServer):
                 with contextlib.suppress(OSError):  # the client hung up, as these tests expect
                     respond(self, outer)
 
+            do_CONNECT = do_GET  # noqa: N815 (http.server calls do_<method>): as a proxy
+
         super().__init__(Handler)
 
     def __exit__(self, *exc):
@@ -341,8 +348,7 @@ def test_a_served_gzip_bomb_is_verified_in_a_stream(tmp_path):
 
 
 def test_the_next_download_removes_parts_left_by_a_killed_one(tmp_path):
-    part = tmp_path / ".train-images-idx3-ubyte.gz.k1ll3d_x.part"
-    part.write_bytes(b"half a download")
+    killed_writer(tmp_path / "train-images-idx3-ubyte.gz", ".part")
     with pytest.raises(DataError):  # nothing listens there; the leftover goes all the same
         download_mnist(tmp_path, base_url="http://127.0.0.1:9/", progress=False, timeout=5)
     assert leftovers(tmp_path) == []
@@ -351,8 +357,7 @@ def test_the_next_download_removes_parts_left_by_a_killed_one(tmp_path):
 def test_parts_left_beside_files_already_cached_are_removed_too(tmp_path, monkeypatch):
     pins = idx_set(tmp_path / "cache", n_train=3, n_test=2)  # the cache holds valid files
     monkeypatch.setattr(nn.download, "CONTENT", pins)
-    part = tmp_path / "cache" / ".t10k-labels-idx1-ubyte.gz.k1ll3d_x.part"
-    part.write_bytes(b"half a download")
+    part = killed_writer(tmp_path / "cache" / "t10k-labels-idx1-ubyte.gz", ".part")
     download_mnist(tmp_path / "cache", base_url="http://127.0.0.1:9/", progress=False)
     assert not part.exists()  # and nothing was fetched: there is no server at all
 
@@ -419,3 +424,230 @@ def test_train_download_reports_a_failed_download_in_one_line(tmp_path, monkeypa
     err = capsys.readouterr().err
     assert err.startswith("autograd-mini: error: downloading http://127.0.0.1:9/")
     assert err.count("\n") == 1
+
+
+def test_train_download_from_a_mirror_given_by_option_or_environment(tmp_path, monkeypatch, capsys):
+    pins = idx_set(tmp_path / "mirror")
+    monkeypatch.setattr(nn.download, "CONTENT", pins)
+    argv = ["train", "--download", "--sizes", "784", "5", "10", "--epochs", "1", "--quiet"]
+    with Server(serve_directory(tmp_path / "mirror")) as server:
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "by-option"))
+        monkeypatch.setenv(nn.download.MIRROR_VARIABLE, "http://127.0.0.1:9/not-this-one/")
+        code = main([*argv, "--mirror", server.url.rstrip("/")])  # the option comes first
+        assert code == 0, capsys.readouterr().err
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "by-environment"))
+        monkeypatch.setenv(nn.download.MIRROR_VARIABLE, server.url)
+        code = main(argv)
+        assert code == 0, capsys.readouterr().err
+    for cache in ("by-option", "by-environment"):
+        fetched = tmp_path / cache / "autograd_mini" / "mnist"
+        assert sorted(p.name for p in fetched.iterdir()) == sorted(pins)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--download", "--mirror", "ftp://example.org/mnist/"], "not an http:// or https://"),
+        (["--download", "--mirror", "http://"], "not an http:// or https://"),
+        (["--download", "--mirror", "http://host:port/"], "has an invalid port"),
+        (["--download", "--mirror", "http://a b/"], "holds spaces or control characters"),
+    ],
+)
+def test_a_mirror_that_is_not_an_address_is_refused_by_the_parser(capsys, argv, message):
+    with pytest.raises(SystemExit) as info:
+        main(["train", *argv])
+    assert info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_a_mirror_needs_download_and_a_bad_environment_mirror_is_one_line(
+    tmp_path, monkeypatch, capsys
+):
+    assert main(["train", "--data", "x", "--mirror", "http://127.0.0.1:9/"]) == 1
+    err = capsys.readouterr().err
+    assert err == (
+        "autograd-mini: error: --mirror says where --download fetches MNIST from; add --download.\n"
+    )
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv(nn.download.MIRROR_VARIABLE, "file:///data/mnist")
+    assert main(["train", "--download", "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(
+        f"autograd-mini: error: the environment variable {nn.download.MIRROR_VARIABLE}: "
+    )
+    assert "file:///data/mnist is not an http:// or https:// address" in err
+    assert err.count("\n") == 1
+
+
+# ---------------------------------------------------------------------------------------
+# One deadline for the whole download: headers and redirects too
+# ---------------------------------------------------------------------------------------
+
+
+def dribbled_headers(handler, server):
+    """The status line and headers, one byte every 0.2 s (46 s in all, unless stopped)."""
+    head = b"HTTP/1.1 200 OK\r\nX-Slow: " + b"x" * 200 + b"\r\nContent-Length: 10\r\n\r\n"
+    for byte in head:
+        if server.stop.wait(0.2):
+            return
+        handler.wfile.write(bytes([byte]))
+        handler.wfile.flush()
+
+
+def slow_redirects(handler, server):
+    """After 2 s, a redirect to the next address, 9 times (then a small body)."""
+    hop = int(handler.path.rpartition("/hop")[2] or 0) if "/hop" in handler.path else 0
+    if server.stop.wait(2):
+        return
+    if hop < 9:
+        handler.send_response(302)
+        handler.send_header("Location", f"/hop{hop + 1}")
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+        return
+    handler.send_response(200)
+    handler.send_header("Content-Length", "2")
+    handler.end_headers()
+    handler.wfile.write(b"\x1f\x8b")
+
+
+@pytest.mark.parametrize("respond", [dribbled_headers, slow_redirects])
+def test_the_deadline_holds_while_headers_arrive_and_across_redirects(tmp_path, respond):
+    """A 3 s deadline, where the old per-read timeout allowed 46 s (headers) or 18 s
+    (redirects): cut off well before either."""
+    started = time.monotonic()
+    with Server(respond) as server, pytest.raises(DataError) as info:
+        download_mnist(tmp_path, base_url=server.url, progress=False, timeout=3)
+    elapsed = time.monotonic() - started
+    assert "not finished after 3 s" in str(info.value) and "too slow" in str(info.value)
+    assert elapsed < 12, elapsed
+    assert leftovers(tmp_path) == []
+
+
+# ---------------------------------------------------------------------------------------
+# Answers that are not HTTP, from the server or a proxy: one line, no traceback
+# ---------------------------------------------------------------------------------------
+
+
+def answering(raw: bytes):
+    def respond(handler, server):
+        handler.wfile.write(raw)
+
+    return respond
+
+
+NOT_HTTP = {
+    "a status line that is not HTTP": (b"garbage\r\n\r\n", "BadStatusLine: garbage"),
+    "a header line too long": (
+        b"HTTP/1.1 200 OK\r\nX-Long: " + b"x" * 70_000 + b"\r\n\r\n",
+        "LineTooLong",
+    ),
+    "101 headers": (
+        b"HTTP/1.1 200 OK\r\n" + b"".join(b"X-%d: y\r\n" % i for i in range(101)) + b"\r\n",
+        "got more than 100 headers",
+    ),
+}
+
+
+@pytest.mark.parametrize("answer", list(NOT_HTTP))
+def test_an_answer_that_is_not_http_is_a_data_error(tmp_path, answer):
+    raw, fragment = NOT_HTTP[answer]
+    with Server(answering(raw)) as server, pytest.raises(DataError) as info:
+        download_mnist(tmp_path, base_url=server.url, progress=False, timeout=10)
+    message = str(info.value)
+    assert message.startswith(
+        f"downloading {server.url}train-images-idx3-ubyte.gz: the answer is not valid HTTP ("
+    )
+    assert fragment in message and "\n" not in message and "\r" not in message, message
+    assert leftovers(tmp_path) == []
+
+
+def test_a_proxy_answering_garbage_is_one_line_from_train_download(tmp_path, monkeypatch, capsys):
+    for variable in ("no_proxy", "NO_PROXY", "HTTPS_PROXY", nn.download.MIRROR_VARIABLE):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    with Server(answering(b"garbage\r\n\r\n")) as proxy:
+        monkeypatch.setenv("https_proxy", proxy.url)
+        code = main(["train", "--download", "--quiet"])  # the default https mirror
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1, err
+    assert err.startswith(f"autograd-mini: error: downloading {nn.download.DEFAULT_MIRROR}")
+    assert "the answer is not valid HTTP (BadStatusLine: garbage)" in err
+
+
+# ---------------------------------------------------------------------------------------
+# The cache folder
+# ---------------------------------------------------------------------------------------
+
+
+def test_a_cache_folder_that_is_a_file_is_a_data_error(tmp_path, monkeypatch, capsys):
+    (tmp_path / "cache").write_text("not a folder")
+    with pytest.raises(DataError) as info:
+        download_mnist(tmp_path / "cache", base_url="http://127.0.0.1:9/", progress=False)
+    assert str(info.value).startswith(
+        f"download_mnist: cannot use {tmp_path / 'cache'} as the cache folder "
+        f"({tmp_path / 'cache'} is a file, not a folder); give another cache_dir"
+    )
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # under the file, too
+    assert main(["train", "--download", "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(
+        f"autograd-mini: error: download_mnist: cannot use {tmp_path}/cache/autograd_mini/mnist "
+        f"as the cache folder ({tmp_path / 'cache'} is a file, not a folder)"
+    )
+    assert err.count("\n") == 1
+
+
+# ---------------------------------------------------------------------------------------
+# Two downloads into one cache at once
+# ---------------------------------------------------------------------------------------
+
+DOWNLOADER = """
+import json, sys
+import nn.download
+nn.download.CONTENT = {k: tuple(v) for k, v in json.loads(sys.argv[3]).items()}
+try:
+    nn.download.download_mnist(sys.argv[1], base_url=sys.argv[2], progress=False, timeout=60)
+except Exception as exc:
+    print(f"{type(exc).__name__}: {exc}")
+else:
+    print("ok")
+"""
+
+
+def meeting(directory: Path, first: str):
+    """Serves `directory`; the request for `first` is answered only when two have come (or
+    after 20 s): both downloads have then made their temporary file for it."""
+    both = threading.Barrier(2, timeout=20)
+    serve = serve_directory(directory)
+
+    def respond(handler, server):
+        if handler.path.endswith(first):
+            with contextlib.suppress(threading.BrokenBarrierError):
+                both.wait()
+        serve(handler, server)
+
+    return respond
+
+
+def test_two_downloads_into_one_cache_both_succeed(tmp_path):
+    pins = idx_set(tmp_path / "mirror", n_train=50, n_test=20)
+    first = next(iter(nn.download.CONTENT))
+    with Server(meeting(tmp_path / "mirror", first)) as server:
+        downloads = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-c",
+                    DOWNLOADER,
+                    str(tmp_path / "cache"),
+                    server.url,
+                    json.dumps(pins),
+                ],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(2)
+        ]
+        outputs = [download.communicate(timeout=120)[0] for download in downloads]
+    assert outputs == ["ok\n", "ok\n"]
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == sorted(pins)

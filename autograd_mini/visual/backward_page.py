@@ -57,6 +57,7 @@ import numpy as np
 from ..broadcasting import summed_axes
 from ..engine import Tensor, backward_order
 from ..errors import BackwardError, ShapeError
+from ..files import replacing, write_file
 from ..recording import Observer, observe
 from ..specialize import rule
 from .drawing import build, numbers, render_svg, visible
@@ -502,10 +503,9 @@ class Stepper:
         self.title = data["title"]
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write the page to `path` (one self-contained file) and return the Path."""
-        path = Path(path)
-        path.write_text(self.html, encoding="utf-8")
-        return path
+        """Write the page to `path` (one self-contained file, whole or not at all: see
+        `autograd_mini.files`) and return the Path."""
+        return write_file(path, self.html, "Stepper.save")
 
     def _repr_html_(self) -> str:
         page, title = html.escape(self.html, quote=True), html.escape(self.title, quote=True)
@@ -532,12 +532,11 @@ def save_html(
     """Write the stepper page of `loss`'s backward pass to `path` (one self-contained HTML
     file: it works opened from disk, offline) and return the Path. Called before
     `loss.backward()`, it runs it (recording every step) and leaves every `.grad` as
-    `loss.backward()` would: call it instead. See the module's docstring for the rest."""
-    path = Path(path)
-    if path.is_dir() or not path.parent.is_dir():  # before the backward pass runs
-        problem = "is a folder" if path.is_dir() else f"is in {path.parent}, which is no folder"
-        raise FileNotFoundError(f"save_html: {path} {problem}; give the path of an .html file.")
-    return _page(loss, "save_html", retain_graph, draw_options).save(path)
+    `loss.backward()` would: call it instead. See the module's docstring for the rest.
+    A path that cannot be written is a FileWriteError before the backward pass runs."""
+    with replacing(path, "save_html") as out:  # its temporary file exists: now backward may run
+        out.file.write(_page(loss, "save_html", retain_graph, draw_options).html.encode("utf-8"))
+    return Path(path)
 
 
 def _page(loss: Tensor, caller: str, retain_graph: bool, draw_options: dict) -> Stepper:

@@ -32,6 +32,7 @@ import numpy as np
 from ..broadcasting import summed_axes
 from ..engine import Tensor
 from ..errors import AutogradError
+from ..files import replacing
 from ..specialize import rule
 from .graph import Constant, Snapshot, broadcast_inputs, shape_of, snapshot, stretched_to
 from .layout import Plan, Unit, plan
@@ -190,11 +191,11 @@ def build(
 
 
 def save_svg(root: Tensor | Sequence[Tensor], path: str | os.PathLike, **options: Any) -> Path:
-    """Render `draw(root, **options)` to an SVG file at `path` (nothing else is written)."""
-    svg = render_svg(draw(root, **options), "save_svg")
-    path = Path(path)
-    path.write_bytes(svg)
-    return path
+    """Render `draw(root, **options)` to an SVG file at `path` (nothing else is written; the
+    file whole or not at all, see `autograd_mini.files`)."""
+    with replacing(path, "save_svg") as out:  # a path that cannot be written fails first
+        out.file.write(render_svg(draw(root, **options), "save_svg"))
+    return Path(path)
 
 
 def render_svg(dot: graphviz.Digraph, caller: str) -> bytes:
