@@ -27,6 +27,7 @@ import graphviz
 import numpy as np
 
 import autograd_mini as ag
+from autograd_mini.text import printable
 
 from . import gates
 from . import init as inits
@@ -258,9 +259,9 @@ def run_demo(args: argparse.Namespace) -> int:
     except DotMissingError as missing:  # the lesson above is the demo's main output: exit 0
         out.write(f"{missing}\n")
         return 0
-    out.write(f"Wrote the OR network's computation graph (after backward) to {path}\n")
+    out.write(f"Wrote the OR network's computation graph (after backward) to {printable(path)}\n")
     if page is not None:
-        out.write(f"Wrote the page that steps through its backward pass to {page}\n")
+        out.write(f"Wrote the page that steps through its backward pass to {printable(page)}\n")
     return 0
 
 
@@ -293,7 +294,7 @@ def _load_data(args: argparse.Namespace) -> Any:
             cache = download.download_mnist(
                 base_url=download.DEFAULT_MIRROR, progress=False if args.quiet else None
             )
-            print(f"MNIST (verified) in {cache}", flush=True)
+            print(f"MNIST (verified) in {printable(cache)}", flush=True)
             return load_mnist(cache)
         return load_mnist(args.data)
     except DataError as exc:
@@ -518,9 +519,9 @@ def run_train(args: argparse.Namespace) -> int:
             f"Best: epoch {best.epoch}, {best.correct} / {best.total} ({100 * best.accuracy:.2f}%)."
         )
     if save is not None:
-        print(f"Saved the model to {save}")
+        print(f"Saved the model to {printable(save)}")
     if plot_path is not None:
-        print(f"Wrote the curves to {plot_path}")
+        print(f"Wrote the curves to {printable(plot_path)}")
     return 0
 
 
@@ -596,12 +597,15 @@ def run_graph(args: argparse.Namespace) -> int:
         except ag.GraphvizMissingError:  # it ran nothing: write the drawing's DOT source
             loss.backward()
             _save_graph(loss, output.with_suffix(".svg"))
-        print(f"Wrote the page that steps through the backward pass of {described} to {output}")
+        print(
+            "Wrote the page that steps through the backward pass of "
+            f"{described} to {printable(output)}"
+        )
         return 0
     loss.backward()
     where = _save_graph(loss, output)
     print(
-        f"Wrote the graph of {described} to {where}",
+        f"Wrote the graph of {described} to {printable(where)}",
         file=sys.stderr if output == STDOUT else sys.stdout,
     )
     return 0

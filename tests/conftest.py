@@ -8,10 +8,12 @@ import gzip
 import http.server
 import pickle
 import threading
+import unicodedata
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import strategies as st
 
 from autograd_mini import Tensor
 
@@ -65,3 +67,25 @@ def wide_flat_loss():
     for i, p in enumerate(leaves[1:]):
         total = total * p if i % 2 else total + p.exp()
     return total.sum()
+
+
+NOT_PLAIN = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+"""Unicode categories a terminal or a reader may act on: controls (ANSI escapes, NUL),
+formats (U+202E), surrogates, private use, unassigned, line and paragraph separators."""
+
+TERMINAL_NASTY = ["\x1b[2J", "\x1b]0;title\x07", "\x00", "\u202e", "\n", "\r", "\u2028", "\x85"]
+
+any_name = st.lists(
+    st.characters(exclude_categories=()) | st.sampled_from(TERMINAL_NASTY), min_size=1, max_size=8
+).map("".join)
+"""Arbitrary names: every code point (controls, lone surrogates, U+202E...) and ANSI escapes."""
+
+
+def printed_lines(text: str) -> list[str]:
+    """The lines of a text meant for a terminal or a page, after checking that no line
+    holds a character of the NOT_PLAIN categories (an escape, NUL, U+202E, a line break)."""
+    lines = text.split("\n")
+    for line in lines:
+        bad = [c for c in line if unicodedata.category(c) in NOT_PLAIN]
+        assert not bad, f"{bad!r} printed raw in {line!r}"
+    return lines

@@ -9,7 +9,9 @@ import sys
 import xml.etree.ElementTree as ET
 
 import pytest
+from conftest import printed_lines
 
+from autograd_mini.text import printable
 from nn.cli import main
 
 
@@ -102,6 +104,19 @@ def test_graph_writes_an_svg(capsys, tmp_path):
     )
     assert code == 0 and str(svg) in out
     assert "layers.0.weight" in svg.read_text()
+
+
+def test_file_names_are_printed_escaped(capsys, tmp_path):
+    """A file name holding an ANSI escape, U+202E and a newline is printed escaped."""
+    name = "g\x1b[2J\u202e\nx"
+    for argv in (
+        ["graph", "-o", f"{tmp_path / name}.svg"],
+        ["demo", "-o", f"{tmp_path / name}.svg"],
+    ):
+        code, out, err = run(capsys, *argv)
+        assert code == 0, err
+        printed_lines(out)
+        assert f"{printable(str(tmp_path / name))}.svg" in out
 
 
 @pytest.mark.parametrize(

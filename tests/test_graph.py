@@ -7,13 +7,14 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
-from conftest import wide_flat_loss
+from conftest import any_name, printed_lines, wide_flat_loss
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import autograd_mini as ag
 import nn
 from autograd_mini import Tensor, fused
+from autograd_mini.text import printable
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -215,6 +216,25 @@ def test_explain_of_hand_written_broadcasting():
     assert add.gradients[1].note == "un-broadcast (3, 4) → (3, 1): summed over axis 1"
 
 
+@settings(max_examples=60, deadline=None)
+@given(name=any_name)
+def test_explain_prints_any_name_as_printable_text(name):
+    """A name with ANSI escapes, NUL, U+202E or line breaks, on a leaf, an intermediate and
+    the loss: explain() shows it escaped, on as many lines as a plain name gives."""
+
+    def explained(name: str) -> str:
+        w = Tensor(np.ones(2), requires_grad=True, name=name)
+        loss = (w * Tensor(np.ones(2), name=name)).sum()
+        loss.name = name
+        return str(ag.explain(loss))
+
+    lines = printed_lines(explained(name))
+    assert len(lines) == len(explained("w").split("\n"))
+    assert lines[0].startswith(f"Backward pass of {printable(name)} ")
+    assert lines[3].startswith(f"step  2  mul: {printable(name)} (2,), {printable(name)} (2,)")
+    assert lines[4].endswith(f"for {printable(name)}")
+
+
 def test_explain_says_which_slice_of_the_gradient_each_concatenated_input_gets():
     h = Tensor(np.ones((10, 30)), requires_grad=True, name="h")
     g = Tensor(np.ones((10, 20)), requires_grad=True, name="g")
@@ -289,21 +309,19 @@ def test_names_render_literally_in_valid_svg(name, tmp_path):
     loss.backward()
     path = ag.save_svg(loss, tmp_path / "x.svg")
     boxes = svg_boxes(path)  # parses: the SVG is well-formed XML
-    shown = name.encode("unicode_escape").decode() if not name.isprintable() else name
-    if "\n" in name or "\t" in name:
-        shown = "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in name)
     leaf_lines = next(lines for key, lines in boxes.items() if key.startswith("leaf"))
-    assert leaf_lines[0] == shown
-    assert any(shown in c for c in svg_texts(path, "cluster"))
+    assert leaf_lines[0] == shown(name)
+    assert any(shown(name) in c for c in svg_texts(path, "cluster"))
     source = ag.draw(loss).source
     assert "color=red" not in source and 'color="red"' not in source.replace('\\"', "")
 
 
 def shown(name: str) -> str:
-    """How a drawing must show `name`: every character as itself, except those XML cannot
-    hold or a reader cannot see (controls, lone surrogates, U+FFFE, U+FFFF, format
-    characters), which appear as their Python escapes (\\x01, \\ud800)."""
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in name)
+    """How a drawing must show `name`: `printable(name)`, every character as itself except
+    those XML cannot hold or a reader cannot see (controls, lone surrogates, U+FFFE, U+FFFF,
+    format characters), which appear as escapes (\\x01, \\ud800). dot writes runs of spaces
+    as no-break spaces, and the SVG is read back with them as spaces."""
+    return printable(name).replace("\xa0", " ")
 
 
 def test_shown_escapes_what_xml_cannot_hold():
@@ -333,8 +351,7 @@ ENTITY_LIKE = ["&#x1;", "&#xFFFF;", "&#xD800;", "&lt;script&gt;", "a & b", "&amp
 
 def rendered_texts(loss, tmp_path, **options) -> tuple[list[str], list[str], list[str]]:
     """(leaf box lines, op box lines, cluster texts) of the rendered SVG, which must parse.
-    dot writes runs of spaces as no-break spaces; they are read back as spaces (a real
-    no-break space in a name is shown escaped, as \\xa0)."""
+    dot writes runs of spaces as no-break spaces; they are read back as spaces."""
     path = ag.save_svg(loss, tmp_path / "names.svg", **options)
     boxes = svg_boxes(path)  # parses: well-formed XML
 

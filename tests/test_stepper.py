@@ -12,13 +12,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import wide_flat_loss
+from conftest import any_name, printed_lines, wide_flat_loss
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import autograd_mini as ag
 import nn
 from autograd_mini import Tensor
+from autograd_mini.text import printable
 from autograd_mini.visual import backward_page
 
 PAGE = Path(backward_page.__file__).parent / "page"
@@ -376,16 +377,13 @@ NASTY = ["<", ">", "&", "/", '"', "'", "\\", "\n", "\x01", "\ud800", "\uffff", "
 
 
 @settings(max_examples=25, deadline=None)
-@given(
-    name=st.text(
-        st.characters(exclude_categories=()) | st.sampled_from(NASTY), min_size=1, max_size=12
-    )
-)
+@given(name=st.one_of(any_name, st.text(st.sampled_from(NASTY), min_size=1, max_size=12)))
 def test_any_name_is_data_in_the_page(name):
-    """Arbitrary strings (controls, lone surrogates, `</script>` pieces, U+2028) as a tensor
-    name, a module label and the loss's name: the page is valid UTF-8, its data holds no
-    character that could end or change the script element, its SVG parses as XML, and the
-    name comes back from the data exactly as the drawing shows it."""
+    """Arbitrary strings (controls, ANSI escapes, lone surrogates, `</script>` pieces,
+    U+2028, U+202E) as a tensor name, a module label and the loss's name: the page is valid
+    UTF-8, its data holds no character that could end or change the script element, its SVG
+    parses as XML, and the name comes back from the data exactly as the drawing shows it,
+    `printable(name)`, with no control, format or line-break character in any text."""
     w = Tensor(np.ones(2), requires_grad=True, name=name)
     with ag.scope(name):
         loss = (w * 2).sum()
@@ -395,13 +393,27 @@ def test_any_name_is_data_in_the_page(name):
     raw = page.split('id="stepper-data">')[1].split("</script>")[0]
     assert not set(raw) & set("<>&\u2028\u2029")
     ET.fromstring(page[page.index("<svg") : page.index("</svg>") + len("</svg>")])
-    shown = "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in name)
+    shown = printable(name)
     data = page_data(page)
     assert shown in [u["title"] for u in data["units"].values()]
     assert data["steps"][0]["scope"] == shown
+    assert data["title"].startswith(f"Backward pass of {shown} = ")
+    for text in strings(data):
+        printed_lines(text)
     collapsed = ag.stepper(loss, max_nodes=2)  # the module's box is titled by its label
     collapsed.html.encode("utf-8")
     assert any(u["title"].startswith(shown + "\n2 ops") for u in collapsed.data["units"].values())
+
+
+def strings(data) -> list[str]:
+    """Every string in the page's data (keys and values, at any depth)."""
+    if isinstance(data, str):
+        return [data]
+    if isinstance(data, dict):
+        return [s for k, v in data.items() for s in (k, *strings(v))]
+    if isinstance(data, list):
+        return [s for v in data for s in strings(v)]
+    return []
 
 
 def test_script_json_escapes_what_could_end_the_script():

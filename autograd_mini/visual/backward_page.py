@@ -57,7 +57,8 @@ import numpy as np
 from ..broadcasting import summed_axes
 from ..errors import BackwardError, ShapeError
 from ..tensor import Tensor, backward_order
-from .drawing import build, numbers, render_svg, visible
+from ..text import printable
+from .drawing import build, numbers, render_svg
 from .graph import Constant, Snapshot, broadcast_inputs, shape_of
 from .layout import Plan, Unit
 
@@ -241,7 +242,7 @@ def unbroadcast_note(output: tuple[int, ...], shape: tuple[int, ...]) -> str:
 
 
 def _leaf_name(t: Tensor) -> str:
-    return visible(t.name) if t.name else ("parameter" if t.requires_grad else "input")
+    return printable(t.name) if t.name else ("parameter" if t.requires_grad else "input")
 
 
 def _constant_name(value: Any) -> str:
@@ -280,12 +281,12 @@ class _PageData:
             return _constant_name(x)
         if x.node is None:
             return _leaf_name(x)
-        return f"{visible(x.node.op.name)} (step {self.step_of[id(x)]})"
+        return f"{printable(x.node.op.name)} (step {self.step_of[id(x)]})"
 
     def destination(self, x: Tensor) -> str:
         if x.node is None:
             return f"added into {_leaf_name(x)}.grad"
-        return f"to step {self.step_of[id(x)]} ({visible(x.node.op.name)})"
+        return f"to step {self.step_of[id(x)]} ({printable(x.node.op.name)})"
 
     def data(self, title: str, notes: list[str]) -> dict[str, Any]:
         return {
@@ -302,9 +303,9 @@ class _PageData:
         received = self.received.get(id(first), [])
         entry: dict[str, Any] = {
             "unit": unit.key,
-            "op": visible(node.op.name),
+            "op": printable(node.op.name),
             "ops": len(group),
-            "scope": " › ".join(visible(label) for label in node.scope),
+            "scope": " › ".join(printable(label) for label in node.scope),
             "output": {"shape": list(first.shape), "dtype": str(first.dtype)},
             "upstream": group[0].upstream,
             "fan_in": fan_in(received) if k > 1 else "the seed: ∂L/∂L = 1",
@@ -312,7 +313,7 @@ class _PageData:
             "edges": [],
         }
         if unit.collapsed:
-            entry["box"] = visible(unit.title.rsplit("\n", 1)[0])
+            entry["box"] = printable(unit.title.rsplit("\n", 1)[0])
             entry["op"] = f"{entry['box']}: {len(group):,} ops as one step"
         passed_out = []
         for step in group:
@@ -366,13 +367,13 @@ class _PageData:
     ) -> dict:
         rule = tensor.node.op.rules[p]
         if stretched is None:  # in a collapsed box: say which op
-            rule = f"{visible(tensor.node.op.name)}: {rule}"
+            rule = f"{printable(tensor.node.op.name)}: {rule}"
             stretched = {q for q, _ in broadcast_inputs(tensor)}
         return {
             "name": self.name(x),
             "shape": list(x.shape),
             "rule": rule,
-            "shapes": f"∂L/∂{visible(tensor.node.op.name)} {tensor.shape} → {x.shape}",
+            "shapes": f"∂L/∂{printable(tensor.node.op.name)} {tensor.shape} → {x.shape}",
             "grad": view,
             "broadcast": unbroadcast_note(tensor.shape, x.shape) if p in stretched else "",
             "to": self.destination(x),
@@ -383,7 +384,7 @@ class _PageData:
             ops = self.ops_in.get(id(unit), [])
             entry = {
                 "kind": "box",
-                "title": "\n".join(visible(line) for line in unit.title.rsplit("\n", 1)),
+                "title": "\n".join(printable(line) for line in unit.title.rsplit("\n", 1)),
                 "note": f"a collapsed box of {len(ops):,} ops; it steps as one step",
             }
             if ops:  # its output: the op of the box that backward() reaches first
@@ -405,7 +406,7 @@ class _PageData:
             k = self.step_of[id(t)]
             return {
                 "kind": "op",
-                "title": f"{visible(t.node.op.name)} (step {k})",
+                "title": f"{printable(t.node.op.name)} (step {k})",
                 "value": self.rec.values[id(t)],
                 "grad": self.groups[k - 1][0].upstream,
                 "grad_step": k,
@@ -468,7 +469,7 @@ def render_page(title: str, svg: str, data: dict[str, Any]) -> str:
 
 
 def _title(loss: Tensor) -> str:
-    described = visible(loss.name) if loss.name else visible(loss.node.op.name)
+    described = printable(loss.name) if loss.name else printable(loss.node.op.name)
     return f"Backward pass of {described} = {loss.item():.6g}"
 
 
@@ -547,7 +548,7 @@ def _page(loss: Tensor, caller: str, retain_graph: bool, draw_options: dict) -> 
             "backward pass was recorded on the kept graph and every .grad was left as it was."
         )
     if layout.note:
-        notes.append(visible(layout.note))
+        notes.append(printable(layout.note))
     title = _title(loss)
     data = _PageData(loss, recording, snap, layout).data(title, notes)
     return Stepper(render_page(title, svg, data), data)

@@ -12,10 +12,10 @@ cluster. Big graphs are collapsed (see `layout.plan`) so `dot` stays fast.
 Every user-supplied string (tensor names, module labels, op names) is shown literally: `&`,
 backslashes, quotes and `<...>` as themselves (never as entities, escapes, attributes or HTML
 labels), and what XML cannot hold or a reader could not see (control characters, lone
-surrogates, U+FFFE/U+FFFF, invisible format characters) as its Python escape (`\\x01`,
-`\\ud800`), so the SVG always parses. Building the graph needs only the `graphviz` package;
-rendering needs Graphviz's `dot`. Without `dot`, a drawing shown in Jupyter shows its DOT
-source and how to install Graphviz instead of a traceback.
+surrogates, U+FFFE/U+FFFF, invisible format characters) as a visible escape (`\\x01`,
+`\\ud800`: `text.printable`), so the SVG always parses. Building the graph needs only the
+`graphviz` package; rendering needs Graphviz's `dot`. Without `dot`, a drawing shown in
+Jupyter shows its DOT source and how to install Graphviz instead of a traceback.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ import numpy as np
 from ..broadcasting import summed_axes
 from ..errors import AutogradError
 from ..tensor import Tensor
+from ..text import printable
 from .graph import Constant, Snapshot, broadcast_inputs, shape_of, snapshot
 from .layout import Plan, Unit, plan
 
@@ -74,21 +75,11 @@ class GraphvizMissingError(AutogradError, RuntimeError):
     """Graphviz's `dot` program, which renders SVG, is not installed."""
 
 
-def visible(value: Any) -> str:
-    """`str(value)` with every character that cannot be shown as itself replaced by its
-    Python escape: control characters (a newline as the two characters \\n), lone
-    surrogates (\\ud800), non-characters such as U+FFFE and U+FFFF, and invisible format or
-    separator characters; everything else, `&`, `<` and backslashes included, unchanged."""
-    return "".join(
-        c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in str(value)
-    )
-
-
 def text(value: Any) -> str:
-    """User-supplied text made safe for a DOT label, to be shown literally: `visible`, then
+    """User-supplied text made safe for a DOT label, to be shown literally: `printable`, then
     `&` written as `&amp;` (`dot` reads `&...;` as an entity), backslashes doubled (`dot`
     reads `\\N`, `\\l`, ... as escapes), and never read as an HTML label."""
-    return graphviz.escape(visible(value).replace("&", "&amp;"))
+    return graphviz.escape(printable(value).replace("&", "&amp;"))
 
 
 def label(*lines: str) -> str:

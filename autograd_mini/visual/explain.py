@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from ..broadcasting import summed_axes
 from ..tensor import Tensor, backward_order
+from ..text import printable
 from .graph import broadcast_inputs, shape_of
 
 
@@ -43,17 +44,24 @@ class Explanation:
     steps: list[Step]
 
     def __str__(self) -> str:
-        lines = [f"Backward pass of {self.root}: {len(self.steps)} steps, in the order they run."]
+        """The table; every name in it through `printable`, so a name cannot add a line,
+        move the cursor or reorder what the reader sees."""
+        lines = [
+            f"Backward pass of {printable(self.root)}: {len(self.steps)} steps, "
+            "in the order they run."
+        ]
         for step in self.steps:
-            inputs = ", ".join(f"{name} {shape}" for name, shape in step.inputs)
-            lines.append(f"step {step.number:>2}  {step.op}: {inputs} → {step.output}")
+            inputs = ", ".join(f"{printable(name)} {shape}" for name, shape in step.inputs)
+            lines.append(f"step {step.number:>2}  {printable(step.op)}: {inputs} → {step.output}")
             width = max((len(g.rule) for g in step.gradients if g.shape is not None), default=0)
             for g in step.gradients:
                 if g.shape is None:
-                    lines.append(f"          {g.input}: {g.rule}")
+                    lines.append(f"          {printable(g.input)}: {g.rule}")
                     continue
                 note = f"  # {g.note}" if g.note else ""
-                lines.append(f"          {g.rule.ljust(width)}  → {g.shape} for {g.input}{note}")
+                lines.append(
+                    f"          {g.rule.ljust(width)}  → {g.shape} for {printable(g.input)}{note}"
+                )
         return "\n".join(lines)
 
     __repr__ = __str__
