@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 import xml.etree.ElementTree as ET
 
@@ -15,8 +16,10 @@ import autograd_mini as ag
 import nn
 from autograd_mini import Tensor, fused
 from autograd_mini.text import printable
+from autograd_mini.visual.drawing import DEEPEST_CLUSTER, LONGEST_NAME, shortened
 
 SVG = "{http://www.w3.org/2000/svg}"
+XLINK = "{http://www.w3.org/1999/xlink}"
 
 
 def svg_boxes(path) -> dict[str, list[str]]:
@@ -319,9 +322,10 @@ def test_names_render_literally_in_valid_svg(name, tmp_path):
 def shown(name: str) -> str:
     """How a drawing must show `name`: `printable(name)`, every character as itself except
     those XML cannot hold or a reader cannot see (controls, lone surrogates, U+FFFE, U+FFFF,
-    format characters), which appear as escapes (\\x01, \\ud800). dot writes runs of spaces
-    as no-break spaces, and the SVG is read back with them as spaces."""
-    return printable(name).replace("\xa0", " ")
+    format characters), which appear as escapes (\\x01, \\ud800), shortened to
+    `drawing.LONGEST_NAME` characters. dot writes runs of spaces as no-break spaces, and the
+    SVG is read back with them as spaces."""
+    return shortened(name).replace("\xa0", " ")
 
 
 def test_shown_escapes_what_xml_cannot_hold():
@@ -398,6 +402,68 @@ def test_any_name_is_shown_literally_and_the_svg_parses(name, tmp_path):
     assert any(shown(name) in c for c in clusters)
     _, collapsed, _ = rendered_texts(loss, tmp_path, max_nodes=2)
     assert shown(name) in collapsed, "a collapsed module's box is titled by its label"
+
+
+def svg_tooltips(path) -> list[str]:
+    """The tooltip of every box and cluster that has one (dot writes it on an <a>)."""
+    root = ET.parse(path).getroot()
+    return [a.get(f"{XLINK}title") for a in root.iter(f"{SVG}a")]
+
+
+def svg_width(path) -> float:
+    return float(ET.parse(path).getroot().get("width").removesuffix("pt"))
+
+
+@pytest.mark.parametrize("length", [1_000, 20_000, 100_000])
+def test_long_names_are_shortened_on_screen_and_whole_in_the_tooltip(length, tmp_path):
+    """A name of 1,000 to 100,000 characters on a leaf and a module: its box and the
+    cluster's label show its start and end in LONGEST_NAME characters; the tooltip holds
+    the whole name (up to 2,000 characters, then its start, end and length), and the
+    drawing is as wide as with a short name."""
+
+    def drawing(name: str, file: str):
+        w = Tensor(np.ones(2), requires_grad=True, name=name)
+        with ag.scope(name):
+            loss = (w * 2).sum()
+        return ag.save_svg(loss, tmp_path / file)
+
+    name = "start " + "x" * length + " end\x1b"
+    path = drawing(name, "long.svg")
+    leaf = next(lines for key, lines in svg_boxes(path).items() if key.startswith("leaf"))
+    assert leaf[0] == shortened(name) and len(leaf[0]) <= LONGEST_NAME
+    assert leaf[0].startswith("start xx") and leaf[0].endswith("x end\\x1b")
+    assert any(shortened(name) in c for c in svg_texts(path, "cluster"))
+    tips = svg_tooltips(path)
+    assert len(tips) == 2, "the leaf's and the cluster's"
+    if length <= 2_000:
+        assert tips == [printable(name)] * 2
+    else:
+        assert all(t.startswith("start xxx") and f"({len(name):,} characters)" in t for t in tips)
+    short = drawing("s" * LONGEST_NAME, "short.svg")
+    assert svg_width(path) < 1.2 * svg_width(short)
+    assert svg_tooltips(short) == [], "a name shown whole needs no tooltip"
+
+
+def test_two_thousand_nested_scopes_are_drawn(tmp_path):
+    """2,000 nested ag.scope()s, an op at every 100th: the clusters nest DEEPEST_CLUSTER
+    deep, the deepest saying that deeper modules are drawn in it; collapsed too, and the
+    stepper page is made."""
+    w = Tensor(np.ones(2), requires_grad=True, name="w")
+    x = w
+    with contextlib.ExitStack() as scopes:
+        for depth in range(2_000):
+            scopes.enter_context(ag.scope(f"s{depth}"))
+            if depth % 100 == 0:
+                x = x * 2.0
+        loss = x.sum()
+    path = ag.save_svg(loss, tmp_path / "deep.svg")
+    clusters = svg_texts(path, "cluster")
+    assert len(clusters) == DEEPEST_CLUSTER + 1, "and the legend"
+    assert "s11 (and the modules nested deeper in it)" in clusters
+    assert len([k for k in svg_boxes(path) if k.startswith("op")]) == 21
+    collapsed = ag.save_svg(loss, tmp_path / "collapsed.svg", max_nodes=5)
+    assert svg_boxes(collapsed)
+    assert ag.stepper(loss, max_nodes=5).steps >= 1
 
 
 def test_escaped_dot_has_no_html_labels():

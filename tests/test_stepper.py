@@ -21,6 +21,7 @@ import nn
 from autograd_mini import Tensor
 from autograd_mini.text import printable
 from autograd_mini.visual import backward_page
+from autograd_mini.visual.drawing import shortened
 
 PAGE = Path(backward_page.__file__).parent / "page"
 
@@ -370,7 +371,22 @@ def test_hostile_names_are_embedded_as_escaped_data(tmp_path):
     titles = [u["title"] for u in data["units"].values()]
     assert shown in titles
     assert data["steps"][0]["scope"] == shown
-    assert data["title"].startswith(f"Backward pass of {shown} = ")
+    assert data["title"].startswith(f"Backward pass of {shortened(name)} = ")
+
+
+def test_a_long_name_is_whole_in_the_panel_and_shortened_in_the_drawing(tmp_path):
+    name = "start " + "x" * 100_000 + " end"
+    w = Tensor(np.ones(2), requires_grad=True, name=name)
+    with ag.scope(name):
+        loss = (w * 2).sum()
+    loss.name = name
+    page = ag.save_html(loss, tmp_path / "long.html").read_text(encoding="utf-8")
+    data = page_data(page)
+    assert name in [u["title"] for u in data["units"].values()], "the inspector's title"
+    assert data["steps"][0]["scope"] == name
+    assert data["title"].startswith(f"Backward pass of {shortened(name)} = ")
+    svg = page[page.index("<svg") : page.index("</svg>")]
+    assert "x" * 2_000 not in svg, "the drawing shows its start and end, the tooltip 2,000"
 
 
 NASTY = ["<", ">", "&", "/", '"', "'", "\\", "\n", "\x01", "\ud800", "\uffff", "\u2028", "s"]
@@ -397,7 +413,7 @@ def test_any_name_is_data_in_the_page(name):
     data = page_data(page)
     assert shown in [u["title"] for u in data["units"].values()]
     assert data["steps"][0]["scope"] == shown
-    assert data["title"].startswith(f"Backward pass of {shown} = ")
+    assert data["title"].startswith(f"Backward pass of {shortened(name)} = ")
     for text in strings(data):
         printed_lines(text)
     collapsed = ag.stepper(loss, max_nodes=2)  # the module's box is titled by its label

@@ -58,7 +58,7 @@ from ..broadcasting import summed_axes
 from ..errors import BackwardError, ShapeError
 from ..tensor import Tensor, backward_order
 from ..text import printable
-from .drawing import build, numbers, render_svg
+from .drawing import build, numbers, render_svg, shortened
 from .graph import Constant, Snapshot, broadcast_inputs, shape_of
 from .layout import Plan, Unit
 
@@ -314,7 +314,7 @@ class _PageData:
         }
         if unit.collapsed:
             entry["box"] = printable(unit.title.rsplit("\n", 1)[0])
-            entry["op"] = f"{entry['box']}: {len(group):,} ops as one step"
+            entry["op"] = f"{shortened(entry['box'])}: {len(group):,} ops as one step"
         passed_out = []
         for step in group:
             tensor = self.tensors[step.tensor]
@@ -469,7 +469,7 @@ def render_page(title: str, svg: str, data: dict[str, Any]) -> str:
 
 
 def _title(loss: Tensor) -> str:
-    described = printable(loss.name) if loss.name else printable(loss.node.op.name)
+    described = shortened(loss.name) if loss.name else shortened(loss.node.op.name)
     return f"Backward pass of {described} = {loss.item():.6g}"
 
 

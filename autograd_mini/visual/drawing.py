@@ -70,6 +70,19 @@ INSTALL_GRAPHVIZ = "`apt-get install graphviz`, `brew install graphviz` or `cond
 SMALL_VALUES = 4
 """show_values: tensors with at most this many numbers show them; bigger ones a summary."""
 
+LONGEST_NAME = 48
+"""A name (of a tensor or a module) shows at most this many characters in a box or a
+cluster's label, its start, "…" and its end; the whole name is in the box's tooltip and in
+the stepper page's panel. (dot refuses a label of over 16,384 characters, and a long one
+makes the drawing as wide as the name.)"""
+
+LONGEST_TOOLTIP = 2000
+"""A tooltip shows at most this many characters of a name, and then its length."""
+
+DEEPEST_CLUSTER = 12
+"""Module scopes nest at most this deep as clusters; deeper ones are drawn in the cluster of
+their enclosing scope at this depth, whose label says so."""
+
 
 class GraphvizMissingError(AutogradError, RuntimeError):
     """Graphviz's `dot` program, which renders SVG, is not installed."""
@@ -80,6 +93,43 @@ def text(value: Any) -> str:
     `&` written as `&amp;` (`dot` reads `&...;` as an entity), backslashes doubled (`dot`
     reads `\\N`, `\\l`, ... as escapes), and never read as an HTML label."""
     return graphviz.escape(printable(value).replace("&", "&amp;"))
+
+
+def shortened(value: Any, longest: int = LONGEST_NAME) -> str:
+    """`printable(value)` in at most `longest` characters: its start, "…" and its end, cut
+    between characters (never inside an escape such as `\\x1b`)."""
+    whole = printable(value)
+    if len(whole) <= longest:
+        return whole
+    pieces = [printable(c) for c in str(value)]
+    room = longest - 1  # for the "…"
+    head: list[str] = []
+    for piece in pieces:
+        if sum(map(len, head)) + len(piece) > room * 2 // 3:
+            break
+        head.append(piece)
+    tail: list[str] = []
+    room -= sum(map(len, head))
+    for piece in reversed(pieces[len(head) :]):
+        if sum(map(len, tail)) + len(piece) > room:
+            break
+        tail.append(piece)
+    return "".join(head) + "…" + "".join(reversed(tail))
+
+
+def tooltip(names: Sequence[Any]) -> dict[str, str]:
+    """The `tooltip` attribute holding the names that `shortened` cut (none: no attribute),
+    each at most LONGEST_TOOLTIP characters and then its length."""
+    cut = [str(n) for n in dict.fromkeys(names) if len(printable(n)) > LONGEST_NAME]
+    if not cut:
+        return {}
+    shown = [
+        printable(n)
+        if len(printable(n)) <= LONGEST_TOOLTIP
+        else f"{shortened(n, LONGEST_TOOLTIP)} ({len(n):,} characters)"
+        for n in cut
+    ]
+    return {"tooltip": label(*map(text, shown))}
 
 
 def label(*lines: str) -> str:
@@ -171,8 +221,8 @@ def build(
 
     clusters = _ClusterTree(dot)
     for unit in layout.units:
-        kind, lines = _describe(unit, root_ids, options)
-        clusters.at(unit.scope).node(unit.key, label(*lines), **STYLES[kind])
+        kind, lines, names = _describe(unit, root_ids, options)
+        clusters.at(unit.scope).node(unit.key, label(*lines), **STYLES[kind], **tooltip(names))
     clusters.close()
     _edges(dot, snap, layout)
     _legend(dot)
@@ -200,6 +250,11 @@ def render_svg(dot: graphviz.Digraph, caller: str) -> bytes:
         ) from None
     except graphviz.CalledProcessError as exc:
         raise AutogradError(f"{caller}: dot failed: {exc.stderr!r:.500}") from None
+    except BrokenPipeError:  # dot stopped reading its input: it failed on it
+        raise AutogradError(
+            f"{caller}: dot stopped reading the graph's DOT text (it failed on it); "
+            "draw(...).source is the text, to run dot on by hand."
+        ) from None
 
 
 def _roots(root: Any) -> list[Tensor]:
@@ -265,10 +320,13 @@ def _value_lines(tensor: Tensor) -> list[str]:
     return [value, f"grad {numbers(grad)}"]
 
 
-def _describe(unit: Unit, root_ids: set[int], options: dict) -> tuple[str, list[str]]:
+def _describe(unit: Unit, root_ids: set[int], options: dict) -> tuple[str, list[str], list[str]]:
+    """The box's style, its label's lines (escaped) and the names it shows (for the tooltip
+    of those that were shortened)."""
     if unit.collapsed:
         # the last line is ours (how many ops); the first may be a label holding newlines
-        return "collapsed", [text(line) for line in unit.title.rsplit("\n", 1)]
+        *heading, counts = unit.title.rsplit("\n", 1)
+        return "collapsed", [*(text(shortened(h)) for h in heading), text(counts)], heading
     (member,) = unit.members
     if isinstance(member, Constant):
         array = np.asarray(member.value)
@@ -276,19 +334,21 @@ def _describe(unit: Unit, root_ids: set[int], options: dict) -> tuple[str, list[
         lines = [text(shown)]
         if options["values"] and array.ndim and array.size <= SMALL_VALUES:
             lines.append(text(numbers(array)))
-        return "constant", lines
+        return "constant", lines, []
     tensor: Tensor = member
     lines = []
     if tensor.node is not None:
         kind = "loss" if id(tensor) in root_ids else "op"
-        lines.append(text(_op_title(tensor)))
+        title, names = _op_title(tensor)
+        lines.append(text(title))
         if options["shapes"]:
             lines.append(text(f"→ {_shape_line(tensor.data)}"))
         if options["values"]:
             lines.extend(text(line) for line in _value_lines(tensor))
     else:
         kind = "parameter" if tensor.requires_grad else "input"
-        lines.append(text(tensor.name or ("parameter" if kind == "parameter" else "input")))
+        names = [tensor.name] if tensor.name else []
+        lines.append(text(shortened(tensor.name) if tensor.name else kind))
         if options["shapes"]:
             lines.append(text(_shape_line(tensor.data)))
         if options["values"]:
@@ -297,15 +357,17 @@ def _describe(unit: Unit, root_ids: set[int], options: dict) -> tuple[str, list[
             kind = "loss"
     if options["grads"] and (line := _grad_line(tensor)):
         lines.append(text(line))
-    return kind, lines
+    return kind, lines, names
 
 
-def _op_title(tensor: Tensor) -> str:
+def _op_title(tensor: Tensor) -> tuple[str, list[str]]:
+    """The op's name, with the inputs numpy broadcast ("add (broadcast b1)"), and the
+    names it shows."""
     stretched = [x for _, x in broadcast_inputs(tensor)]
     if not stretched:
-        return tensor.node.op.name
-    names = ", ".join(x.name or str(x.shape) for x in stretched)
-    return f"{tensor.node.op.name} (broadcast {names})"
+        return tensor.node.op.name, []
+    names = ", ".join(shortened(x.name) if x.name else str(x.shape) for x in stretched)
+    return f"{tensor.node.op.name} (broadcast {names})", [x.name for x in stretched if x.name]
 
 
 # ----------------------------------------------------------------------------------------
@@ -342,28 +404,40 @@ def _edges(dot: graphviz.Digraph, snap, layout: Plan) -> None:
 
 
 class _ClusterTree:
-    """Nested `cluster_*` subgraphs, one per scope prefix, created as units need them."""
+    """Nested `cluster_*` subgraphs, one per scope prefix (at most DEEPEST_CLUSTER deep),
+    created as units need them."""
 
     def __init__(self, dot: graphviz.Digraph) -> None:
         self.dot = dot
         self.children: dict[tuple[str, ...], graphviz.Digraph] = {}
         self.order: list[tuple[str, ...]] = []
+        self.deeper: set[tuple[str, ...]] = set()  # clusters that hold deeper scopes' boxes
 
     def at(self, scope: tuple[str, ...]) -> graphviz.Digraph:
-        if not scope:
-            return self.dot
-        if scope not in self.children:
-            self.at(scope[:-1])  # make sure the parent exists first
-            cluster = graphviz.Digraph(name=f"cluster_{len(self.children)}")
-            cluster.attr(
-                label=text(scope[-1]), style="rounded,dashed", color="#9aa5b1", fontsize="11"
-            )
-            self.children[scope] = cluster
-            self.order.append(scope)
-        return self.children[scope]
+        if len(scope) > DEEPEST_CLUSTER:
+            self.deeper.add(scope[:DEEPEST_CLUSTER])
+            scope = scope[:DEEPEST_CLUSTER]
+        for depth in range(1, len(scope) + 1):  # outermost first: parents exist before
+            prefix = scope[:depth]
+            if prefix not in self.children:
+                cluster = graphviz.Digraph(name=f"cluster_{len(self.children)}")
+                self.children[prefix] = cluster
+                self.order.append(prefix)
+        return self.children[scope] if scope else self.dot
 
     def close(self) -> None:
-        """Nest every cluster in its parent (deepest first), then in the graph."""
+        """Label each cluster, then nest it in its parent (deepest first), then in the graph."""
+        for scope in self.order:
+            heading = shortened(scope[-1])
+            if scope in self.deeper:
+                heading += " (and the modules nested deeper in it)"
+            self.children[scope].attr(
+                label=text(heading),
+                style="rounded,dashed",
+                color="#9aa5b1",
+                fontsize="11",
+                **tooltip([scope[-1]]),
+            )
         for scope in sorted(self.order, key=len, reverse=True):
             parent = self.dot if len(scope) == 1 else self.children[scope[:-1]]
             parent.subgraph(self.children[scope])
