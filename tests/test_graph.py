@@ -17,6 +17,7 @@ import nn
 from autograd_mini import Tensor, fused
 from autograd_mini.text import printable
 from autograd_mini.visual.drawing import DEEPEST_CLUSTER, LONGEST_NAME, shortened
+from autograd_mini.visual.layout import WIDEST_JOIN
 
 SVG = "{http://www.w3.org/2000/svg}"
 XLINK = "{http://www.w3.org/1999/xlink}"
@@ -492,6 +493,15 @@ def test_a_20000_op_chain_is_collapsed_quickly_and_renders(tmp_path):
     assert source.count("label=") < 40
     boxes = svg_boxes(ag.save_svg(loss, tmp_path / "big.svg"))
     assert any(lines[0] == "sum" for lines in boxes.values()), "the loss is always drawn"
+
+
+def test_a_stack_of_thousands_of_inputs_is_drawn_with_few_edges():
+    n = 3_000
+    xs = [Tensor(np.ones(2), requires_grad=True, name=f"x{i}") for i in range(n)]
+    source = ag.draw(ag.stack(xs).sum()).source
+    assert f"at most {WIDEST_JOIN} inputs of each" in source
+    assert source.count("->") == WIDEST_JOIN + 2, "the drawn inputs, the rest box, the sum"
+    assert f"… {n - WIDEST_JOIN:,} more boxes" in source
 
 
 def test_a_deep_mlp_collapses_to_one_box_per_layer():

@@ -22,6 +22,7 @@ from autograd_mini import Tensor
 from autograd_mini.text import printable
 from autograd_mini.visual import backward_page
 from autograd_mini.visual.drawing import shortened
+from autograd_mini.visual.layout import WIDEST_JOIN
 
 PAGE = Path(backward_page.__file__).parent / "page"
 
@@ -347,6 +348,26 @@ def test_a_truncated_graph_steps_through_its_rest_box():
     assert rest["note"] == f"a collapsed box of {in_rest:,} ops; it steps as one step"
     assert sum(s["ops"] for s in page.data["steps"]) == n_ops
     assert values(rest["grad"]).shape == (1,)
+
+
+def test_a_stack_of_thousands_of_inputs_makes_a_small_page(tmp_path):
+    """A join of 3,000 inputs (more than max_nodes boxes): WIDEST_JOIN of them are drawn,
+    the others go into the rest box with one arrow, and the join's step lists
+    LISTED_INPUTS of them and says how many more; the page stays small."""
+    n = 3_000
+    xs = [Tensor(np.full(2, float(i)), requires_grad=True, name=f"x{i}") for i in range(n)]
+    loss = ag.stack(xs).sum()
+    page = ag.save_html(loss, tmp_path / "wide.html").read_text(encoding="utf-8")
+    assert len(page) < 300_000
+    svg = page[page.index("<svg") : page.index("</svg>")]
+    assert svg.count('class="edge"') <= WIDEST_JOIN + 2, "the drawn inputs, the rest, the sum"
+    data = page_data(page)
+    stack = next(s for s in data["steps"] if s["op"] == "stack")
+    assert len(stack["inputs"]) == backward_page.LISTED_INPUTS
+    assert stack["more"] == n - backward_page.LISTED_INPUTS
+    assert ["rest", stack["unit"]] in stack["edges"]
+    assert data["units"]["rest"]["title"].startswith(f"… {n - WIDEST_JOIN:,} more boxes")
+    assert all(x.grad is not None for x in xs), "backward ran through all of them"
 
 
 # ---------------------------------------------------------------------------------------

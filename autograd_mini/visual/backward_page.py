@@ -71,6 +71,9 @@ HEAT = 32
 LISTED = 24
 """A collapsed box's step lists at most this many of the gradients it passes out."""
 
+LISTED_INPUTS = 64
+"""One op's step lists at most this many of its inputs (a `stack` may have thousands)."""
+
 PAGE = "page"  # the template's folder inside this package
 
 
@@ -310,8 +313,8 @@ class _PageData:
             "upstream": group[0].upstream,
             "fan_in": fan_in(received) if k > 1 else "the seed: ∂L/∂L = 1",
             "inputs": [],
-            "edges": [],
         }
+        edges: dict[tuple[str, str], None] = {}  # the arrows its gradients flow along
         if unit.collapsed:
             entry["box"] = printable(unit.title.rsplit("\n", 1)[0])
             entry["op"] = f"{shortened(entry['box'])}: {len(group):,} ops as one step"
@@ -321,16 +324,17 @@ class _PageData:
             stretched = {p for p, _ in broadcast_inputs(tensor)}
             if not unit.collapsed:
                 entry["inputs"] = self.inputs(tensor, step, stretched)
+                entry["more"] = max(0, len(tensor.node.inputs) - LISTED_INPUTS)
             else:
                 passed_out += [
                     (tensor, p, x, view)
                     for p, x, view in step.passed
                     if self.layout.unit_of[x] is not unit or self.tensors[x].node is None
                 ]
-            for _, x, _ in step.passed:
-                tail = self.layout.unit_of[x].key
-                if tail != unit.key and [tail, unit.key] not in entry["edges"]:
-                    entry["edges"].append([tail, unit.key])
+            edges |= dict.fromkeys(
+                (self.layout.unit_of[x].key, unit.key) for _, x, _ in step.passed
+            )
+        entry["edges"] = [list(edge) for edge in edges if edge[0] != unit.key]
         if unit.collapsed:
             entry["inputs"] = [
                 self.passed_entry(tensor, p, self.tensors[x], view, stretched=None)
@@ -342,7 +346,7 @@ class _PageData:
     def inputs(self, tensor: Tensor, step: _Step, stretched: set[int]) -> list[dict]:
         passed = {p: view for p, _, view in step.passed}
         entries = []
-        for p, x in enumerate(tensor.node.inputs):
+        for p, x in enumerate(tensor.node.inputs[:LISTED_INPUTS]):
             if p in passed:
                 entries.append(self.passed_entry(tensor, p, x, passed[p], stretched))
                 continue

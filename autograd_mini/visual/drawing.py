@@ -382,18 +382,21 @@ def _edges(dot: graphviz.Digraph, snap, layout: Plan) -> None:
         if source is None or target is None or source is target:
             continue
         op = edge.target.node.op
-        sliced = (  # into concatenate or stack, from an input that gets a gradient
+        sliced = (  # into concatenate or stack, from one input that gets a gradient
             op.per_call is not None
             and not target.collapsed
+            and not source.collapsed  # many inputs in one box: one edge
             and isinstance(edge.source, Tensor)
             and edge.source.requires_grad
         )
-        if (source.key, target.key) in drawn and not (edge.broadcast or sliced):
-            continue
+        stretched = edge.broadcast and not target.collapsed
+        repeated = (source.key, target.key) in drawn
+        if repeated and not sliced and (source.collapsed or not stretched):
+            continue  # a collapsed box sends one edge to each box it feeds
         drawn.add((source.key, target.key))
         if sliced:  # each input's own slice of the gradient: "dx₂ = dz[:, 30:50]"
             dot.edge(source.key, target.key, label=text(op.rules[edge.position]))
-        elif edge.broadcast and not target.collapsed:
+        elif stretched:
             source_value = edge.source if isinstance(edge.source, Tensor) else edge.source.value
             shape_in, shape_out = shape_of(source_value), edge.target.shape
             axes = ", ".join(map(str, summed_axes(shape_in, shape_out)))
