@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 import xml.etree.ElementTree as ET
 
@@ -163,6 +164,54 @@ def test_show_values_puts_value_and_grad_of_small_tensors_on_the_nodes(tmp_path)
     assert "value [-3, 0.5] grad [2, 2]" in text, "b's value line, then its grad line"
     assert "value [-6, 1] grad [1, 1]" in text, "an op's result that retains its grad"
     assert "mean 2.5, std 1.71" in text, "a tensor with more than 4 numbers is summarised"
+
+
+def test_show_values_puts_the_gradient_on_every_box_while_the_graph_is_kept(tmp_path):
+    """After backward(retain_graph=True) the ops' results show value | grad too (computed
+    again, every .grad left as it was); after backward(), the graph's label says how to see
+    them."""
+    a = Tensor(2.0, requires_grad=True, name="a")
+    b = Tensor([-3.0, 0.5], requires_grad=True, name="b")
+    loss = (a * b).sum()
+    loss.backward(retain_graph=True)
+    grads = (a.grad.copy(), b.grad.copy())
+    boxes = svg_boxes(ag.save_svg(loss, tmp_path / "v.svg", show_values=True))
+    text = " | ".join(" ".join(lines) for lines in boxes.values())
+    assert "value [-6, 1] grad [1, 1]" in text, "the product, which keeps no .grad"
+    assert "value -5 | grad 1" in text, "the loss"
+    np.testing.assert_array_equal(a.grad, grads[0])
+    np.testing.assert_array_equal(b.grad, grads[1])
+    loss.backward()  # frees the graph
+    source = ag.draw(loss, show_values=True).source
+    assert "value [-6, 1] grad" not in source
+    assert "backward() kept no gradient of the ops' results" in source
+
+
+def test_the_loss_box_shows_the_loss_name(tmp_path):
+    w = Tensor(np.ones(2), requires_grad=True, name="w")
+    loss = (w * 2).sum()
+    loss.name = "cost"
+    boxes = svg_boxes(ag.save_svg(loss, tmp_path / "named.svg"))
+    assert ["cost", "sum", "→ () float64"] in boxes.values()
+    titles = [unit["title"] for unit in ag.stepper(loss).data["units"].values()]
+    assert "cost = sum (step 1)" in titles, "and the stepper page's inspector"
+
+
+@pytest.mark.parametrize("rankdir", ["LR", "TB"])
+def test_the_legend_is_one_row_and_has_each_kind_of_box(rankdir, tmp_path):
+    """One row (no band as high as five boxes above the graph): an input is a
+    parallelogram, a constant plain text, as in the drawing."""
+    w = Tensor(np.ones(2), requires_grad=True, name="w")
+    source = ag.draw((w * 2).sum(), rankdir=rankdir).source
+    assert re.search(r"legend_input \[label=input [^]]*shape=parallelogram", source)
+    assert re.search(r"legend_constant \[label=\"constant [^]]*shape=plaintext", source)
+    root = ET.parse(ag.save_svg((w * 2).sum(), tmp_path / "g.svg", rankdir=rankdir)).getroot()
+    rows = {
+        group.find(f"{SVG}text").get("y")
+        for group in root.iter(f"{SVG}g")
+        if group.get("class") == "node" and group.find(f"{SVG}title").text.startswith("legend_")
+    }
+    assert len(rows) == 1
 
 
 def test_loss_and_kinds_have_distinct_styles(mlp_loss):
@@ -500,7 +549,8 @@ def test_a_stack_of_thousands_of_inputs_is_drawn_with_few_edges():
     xs = [Tensor(np.ones(2), requires_grad=True, name=f"x{i}") for i in range(n)]
     source = ag.draw(ag.stack(xs).sum()).source
     assert f"at most {WIDEST_JOIN} inputs of each" in source
-    assert source.count("->") == WIDEST_JOIN + 2, "the drawn inputs, the rest box, the sum"
+    edges = [line for line in source.splitlines() if "->" in line and "legend_" not in line]
+    assert len(edges) == WIDEST_JOIN + 2, "the drawn inputs, the rest box, the sum"
     assert f"… {n - WIDEST_JOIN:,} more boxes" in source
 
 

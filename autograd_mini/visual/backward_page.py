@@ -59,7 +59,14 @@ from ..errors import BackwardError, ShapeError
 from ..tensor import Tensor, backward_order
 from ..text import printable
 from .drawing import build, numbers, render_svg, shortened
-from .graph import Constant, Snapshot, broadcast_inputs, shape_of
+from .graph import (
+    Constant,
+    Snapshot,
+    broadcast_inputs,
+    grad_holders,
+    recorded_backward,
+    shape_of,
+)
 from .layout import Plan, Unit
 
 SMALL = 64
@@ -162,8 +169,7 @@ def _positions(node: Any, passed: list) -> list[int]:
 def _record(loss: Tensor, snap: Snapshot, retain_graph: bool) -> _Recording:
     values: dict[Any, dict] = {id(t): array_view(t.data) for t in (*snap.ops, *snap.leaves)}
     values.update({(id(c.consumer), c.position): array_view(c.value) for c in snap.constants})
-    holders = [t for t in snap.leaves if t.requires_grad] + [t for t in snap.ops if t.retains_grad]
-    before = {id(t): t.grad for t in holders}
+    ran = all(t.grad is None for t in grad_holders(snap))
     steps: list[_Step] = []
 
     def recorder(tensor: Tensor, g: Any, passed: list) -> None:
@@ -176,19 +182,9 @@ def _record(loss: Tensor, snap: Snapshot, retain_graph: bool) -> _Recording:
             )
         )
 
-    if all(g is None for g in before.values()):
-        loss.backward(retain_graph=retain_graph, recorder=recorder)
-        grads = {id(t): array_view(t.grad) for t in holders if t.grad is not None}
-        return _Recording("ran", steps, values, grads)
-    try:  # look without adding to the gradients that are there: set them aside, put them back
-        for t in holders:
-            t.grad = None
-        loss.backward(retain_graph=True, recorder=recorder)
-        grads = {id(t): array_view(t.grad) for t in holders if t.grad is not None}
-    finally:
-        for t in holders:
-            t.grad = before[id(t)]
-    return _Recording("looked", steps, values, grads)
+    given = recorded_backward(loss, snap, recorder, retain_graph)
+    grads = {key: array_view(grad) for key, grad in given.items()}
+    return _Recording("ran" if ran else "looked", steps, values, grads)
 
 
 def _check(loss: Any, caller: str) -> None:
@@ -410,7 +406,8 @@ class _PageData:
             k = self.step_of[id(t)]
             return {
                 "kind": "op",
-                "title": f"{printable(t.node.op.name)} (step {k})",
+                "title": (f"{printable(t.name)} = " if t.name else "")
+                + f"{printable(t.node.op.name)} (step {k})",
                 "value": self.rec.values[id(t)],
                 "grad": self.groups[k - 1][0].upstream,
                 "grad_step": k,

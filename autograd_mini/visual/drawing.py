@@ -21,6 +21,7 @@ Jupyter shows its DOT source and how to install Graphviz instead of a traceback.
 from __future__ import annotations
 
 import html
+import itertools
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,7 +34,15 @@ from ..broadcasting import summed_axes
 from ..errors import AutogradError
 from ..tensor import Tensor
 from ..text import printable
-from .graph import Constant, Snapshot, broadcast_inputs, shape_of, snapshot
+from .graph import (
+    Constant,
+    Snapshot,
+    broadcast_inputs,
+    grad_holders,
+    recorded_backward,
+    shape_of,
+    snapshot,
+)
 from .layout import Plan, Unit, plan
 
 RANKDIRS = ("LR", "RL", "TB", "BT")
@@ -208,7 +217,9 @@ def build(
         raise ValueError(f"draw: max_nodes must be an integer ≥ 2, got {max_nodes!r}.")
     snap = snapshot(roots)
     layout = plan(snap, max_nodes, group_modules)
+    computed, unknown = result_gradients(roots, snap) if show_values else ({}, "")
     options = {"shapes": show_shapes, "grads": show_grads, "values": show_values}
+    options["computed"] = computed
     root_ids = {id(r) for r in roots}
 
     dot = Drawing("computation_graph")
@@ -217,7 +228,8 @@ def build(
     dot.attr("edge", fontname="Helvetica", fontsize="9", color="#777777")
     n_ops, n_leaves = len(snap.ops), len(snap.leaves)
     heading = f"{n_ops:,} op{'s' * (n_ops != 1)}, {n_leaves:,} leaf tensor{'s' * (n_leaves != 1)}"
-    dot.attr(label=label(text(heading), *([text(layout.note)] if layout.note else [])))
+    notes = [note for note in (layout.note, unknown) if note]
+    dot.attr(label=label(text(heading), *map(text, notes)))
 
     clusters = _ClusterTree(dot)
     for unit in layout.units:
@@ -225,7 +237,7 @@ def build(
         clusters.at(unit.scope).node(unit.key, label(*lines), **STYLES[kind], **tooltip(names))
     clusters.close()
     _edges(dot, snap, layout)
-    _legend(dot)
+    _legend(dot, rankdir)
     return dot, snap, layout
 
 
@@ -281,13 +293,33 @@ def _shape_line(array: np.ndarray) -> str:
     return f"{tuple(array.shape)} {array.dtype}"
 
 
-def known_grad(tensor: Tensor) -> np.ndarray | None:
-    """The gradient backward() left on `tensor` (leaves, and results that retain theirs)."""
-    return tensor.grad if tensor.is_leaf or tensor.retains_grad else None
+def known_grad(tensor: Tensor, computed: dict[int, np.ndarray] | None = None) -> np.ndarray | None:
+    """The gradient backward() left on `tensor` (leaves, and results that retain theirs), or
+    the one `computed` holds for it (see `result_gradients`)."""
+    if tensor.is_leaf or tensor.retains_grad:
+        return tensor.grad
+    return (computed or {}).get(id(tensor))
 
 
-def _grad_line(tensor: Tensor) -> str | None:
-    grad = known_grad(tensor)
+def result_gradients(roots: list[Tensor], snap: Snapshot) -> tuple[dict[int, np.ndarray], str]:
+    """show_values: the gradient of every op's result, by id(), which backward() does not
+    keep, and a note for the graph's label when they cannot be had. Once backward() has
+    run (some leaf has a .grad) through a graph it kept (`retain_graph=True`), the pass is
+    run again, recording, and every .grad is put back as it was (`recorded_backward`)."""
+    if all(t.grad is None for t in grad_holders(snap)) or len(roots) != 1 or roots[0].size != 1:
+        return {}, ""  # no backward pass yet (or no one loss): no gradient is drawn
+    if roots[0].node is None or any(t.node.saved is None for t in snap.ops):
+        return {}, (
+            "show_values: backward() kept no gradient of the ops' results; call .retain_grad() "
+            "on them before it, or backward(retain_graph=True), to see them here"
+        )
+    grads: dict[int, np.ndarray] = {}
+    recorded_backward(roots[0], snap, lambda t, g, _: grads.setdefault(id(t), np.array(g)))
+    return grads, ""
+
+
+def _grad_line(tensor: Tensor, computed: dict[int, np.ndarray]) -> str | None:
+    grad = known_grad(tensor, computed)
     if grad is None:
         return None
     return f"∇ {tuple(grad.shape)}, ‖∇‖ = {float(np.linalg.norm(grad)):.3g}"
@@ -303,7 +335,7 @@ def numbers(array: np.ndarray) -> str:
     return " ".join(shown.split())
 
 
-def _value_lines(tensor: Tensor) -> list[str]:
+def _value_lines(tensor: Tensor, computed: dict[int, np.ndarray]) -> list[str]:
     """show_values: `value … | grad …` for small tensors (as micrograd's draw_dot), a mean
     and std for bigger ones."""
     array = tensor.data
@@ -312,7 +344,7 @@ def _value_lines(tensor: Tensor) -> list[str]:
             return ["value (empty)"]
         return [f"mean {float(array.mean()):.3g}, std {float(array.std()):.3g}"]
     value = f"value {numbers(array)}"
-    grad = known_grad(tensor)
+    grad = known_grad(tensor, computed)
     if grad is None:
         return [value]
     if array.size == 1:
@@ -340,11 +372,14 @@ def _describe(unit: Unit, root_ids: set[int], options: dict) -> tuple[str, list[
     if tensor.node is not None:
         kind = "loss" if id(tensor) in root_ids else "op"
         title, names = _op_title(tensor)
+        if tensor.name:  # e.g. the loss's name, above its op
+            lines.append(text(shortened(tensor.name)))
+            names.append(tensor.name)
         lines.append(text(title))
         if options["shapes"]:
             lines.append(text(f"→ {_shape_line(tensor.data)}"))
         if options["values"]:
-            lines.extend(text(line) for line in _value_lines(tensor))
+            lines.extend(text(line) for line in _value_lines(tensor, options["computed"]))
     else:
         kind = "parameter" if tensor.requires_grad else "input"
         names = [tensor.name] if tensor.name else []
@@ -352,10 +387,10 @@ def _describe(unit: Unit, root_ids: set[int], options: dict) -> tuple[str, list[
         if options["shapes"]:
             lines.append(text(_shape_line(tensor.data)))
         if options["values"]:
-            lines.extend(text(line) for line in _value_lines(tensor))
+            lines.extend(text(line) for line in _value_lines(tensor, options["computed"]))
         if id(tensor) in root_ids:
             kind = "loss"
-    if options["grads"] and (line := _grad_line(tensor)):
+    if options["grads"] and (line := _grad_line(tensor, options["computed"])):
         lines.append(text(line))
     return kind, lines, names
 
@@ -446,13 +481,20 @@ class _ClusterTree:
             parent.subgraph(self.children[scope])
 
 
-def _legend(dot: graphviz.Digraph) -> None:
+def _legend(dot: graphviz.Digraph, rankdir: str) -> None:
+    """One box of each kind, in a row (across the ranks when they run left to right, so
+    the legend is one box high and leaves no band above the graph)."""
+    entries = (
+        ("parameter", "parameter"),
+        ("input", "input"),
+        ("constant", "constant (number or array)"),
+        ("op", "op → output shape"),
+        ("loss", "output (loss)"),
+    )
     with dot.subgraph(name="cluster_legend") as legend:
         legend.attr(label="legend", style="dashed", color="#cccccc", fontsize="10")
-        for kind, words in (
-            ("parameter", "parameter"),
-            ("input", "input / constant"),
-            ("op", "op → output shape"),
-            ("loss", "output (loss)"),
-        ):
+        for kind, words in entries:
             legend.node(f"legend_{kind}", words, **STYLES[kind])
+        if rankdir in ("LR", "RL"):
+            for (a, _), (b, _) in itertools.pairwise(entries):
+                legend.edge(f"legend_{a}", f"legend_{b}", style="invis")

@@ -9,6 +9,7 @@ gradient). It reads only the public structure of the graph: `tensor.node` and th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,3 +96,35 @@ def broadcast_inputs(tensor: Tensor) -> list[tuple[int, Tensor]]:
         and x.requires_grad
         and x.shape != shape
     ]
+
+
+def grad_holders(snap: Snapshot) -> list[Tensor]:
+    """The tensors of the graph that keep a `.grad`: leaves that require grad, and results
+    that retain theirs."""
+    return [t for t in snap.leaves if t.requires_grad] + [t for t in snap.ops if t.retains_grad]
+
+
+def recorded_backward(
+    loss: Tensor,
+    snap: Snapshot,
+    on_step: Callable[[Tensor, Any, list], Any],
+    retain_graph: bool = False,
+) -> dict[int, Any]:
+    """Run `loss`'s backward pass, calling `on_step(tensor, g, passed)` after each step, and
+    return the .grad it gave each holder (by id). A graph that backward() has not been
+    through (no .grad in it) gets its own backward pass: every .grad is set, and the graph
+    freed unless `retain_graph`. Otherwise the pass runs on the kept graph with every .grad
+    set aside, and then every .grad is put back as it was: looking never adds to one."""
+    holders = grad_holders(snap)
+    before = {id(t): t.grad for t in holders}
+    if all(g is None for g in before.values()):
+        loss.backward(retain_graph=retain_graph, recorder=on_step)
+        return {id(t): t.grad for t in holders if t.grad is not None}
+    try:
+        for t in holders:
+            t.grad = None
+        loss.backward(retain_graph=True, recorder=on_step)
+        return {id(t): t.grad for t in holders if t.grad is not None}
+    finally:
+        for t in holders:
+            t.grad = before[id(t)]
