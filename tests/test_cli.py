@@ -57,13 +57,28 @@ def test_demo_without_dot_writes_the_dot_source_and_says_what_to_install(
     assert "install the graphviz package (apt-get install graphviz" in hint
     assert f"dot -Tsvg {source} -o {tmp_path / 'or_gate.svg'}" in hint
     assert "draw(" not in out + err and ".source" not in out + err
+    (skipped,) = [line for line in out.splitlines() if line.startswith("Skipped")]
+    assert skipped.startswith(f"Skipped {tmp_path / 'or_gate.html'}, the page that steps")
+    assert "install graphviz (apt-get install graphviz" in skipped
 
 
-@pytest.mark.parametrize("html", [False, True])
-def test_graph_without_dot_writes_the_dot_source_and_fails(capsys, tmp_path, monkeypatch, html):
+def test_graph_html_without_dot_says_what_to_install_and_writes_nothing(
+    capsys, tmp_path, monkeypatch
+):
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
-    output = tmp_path / ("g.html" if html else "g.svg")
-    code, _, err = run(capsys, "graph", "-o", str(output), *(["--html"] if html else []))
+    output = tmp_path / "g.html"
+    code, out, err = run(capsys, "graph", "--html", "-o", str(output))
+    assert code == 1 and out == ""
+    assert err.startswith("autograd-mini: error: --html: the page draws the graph with Graphviz's")
+    assert f"so {output} was not written; install graphviz (apt-get install graphviz" in err
+    assert err.rstrip().endswith("run the same command again.") and err.count("\n") == 1
+    assert list(tmp_path.iterdir()) == [], "no page, no drawing, no DOT text"
+
+
+def test_graph_without_dot_writes_the_dot_source_and_fails(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    output = tmp_path / "g.svg"
+    code, _, err = run(capsys, "graph", "-o", str(output))
     assert code == 1
     assert err.startswith("autograd-mini: error: Graphviz's `dot` program is not installed")
     assert err.count("\n") == 1 and "Traceback" not in err
