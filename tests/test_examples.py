@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -33,6 +34,21 @@ def test_or_gate():
     for text in ("dW1 = Xᵀ @ Δ1", "(2, 1)", "db2 = Δ2.sum(axis=0)", "BP2", "accuracy 100%", "✓"):
         assert text in out
     assert "✗" not in out
+
+
+def test_or_gate_prints_labels_shapes_and_numbers_in_columns():
+    """Every `label  shape  numbers` line has its shape in one column, at least two spaces
+    after the label (the longest labels too), and a matrix's rows under its first row."""
+    lines = run_example("or_gate.py").splitlines()
+    shape = re.compile(r"^  (?P<label>.+?)(?P<shape>\(\d+,(?: \d+)?\))\s+\[")
+    rows = [(i, m) for i, line in enumerate(lines) if (m := shape.match(line))]
+    assert len(rows) >= 10
+    assert all(m["label"].endswith("  ") for _, m in rows), [m["label"] for _, m in rows]
+    assert len({m.start("shape") for _, m in rows}) == 1
+    for i, _ in rows:
+        start = lines[i].index("[[") + 1 if "[[" in lines[i] else None
+        if start is not None:  # the next row of the matrix starts under the first
+            assert lines[i + 1].index("[") == start, lines[i : i + 2]
 
 
 def test_my_backprop_diagnoses_then_passes():

@@ -288,6 +288,21 @@ def test_explain_prints_any_name_as_printable_text(name):
     assert lines[4].endswith(f"for {printable(name)}")
 
 
+@pytest.mark.parametrize("rows", [1, 5])
+def test_explain_says_what_m_stands_for_where_a_rule_divides_by_it(rows):
+    X = np.ones((rows, 2))
+    W = Tensor(np.ones((2, 3)), requires_grad=True, name="W")
+    lines = str(ag.explain(ag.quadratic_cost((X @ W).sigmoid(), np.zeros((rows, 3))))).split("\n")
+    assert "/ m" in lines[2]
+    assert lines[4] == f"          where m = {rows}, the rows (examples) of sigmoid(step 2)"
+    assert sum("where m =" in line for line in lines) == 1, "only under the rule that uses it"
+    layer = nn.MLP([2, 1], seed=0, fuse=True)
+    fused_cost = fused.linear_cost(
+        X, layer.layers[0].weight, layer.layers[0].bias, np.zeros((rows, 1))
+    )
+    assert f"where m = {rows}, the rows (examples) of array" in str(ag.explain(fused_cost))
+
+
 def test_explain_says_which_slice_of_the_gradient_each_concatenated_input_gets():
     h = Tensor(np.ones((10, 30)), requires_grad=True, name="h")
     g = Tensor(np.ones((10, 20)), requires_grad=True, name="g")

@@ -9,6 +9,8 @@ This is the printout that answers "why is ∇W this shape?".
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass, field
 
 from ..broadcasting import summed_axes
@@ -34,6 +36,7 @@ class Step:
     inputs: list[tuple[str, tuple[int, ...]]]  # (name, shape) of each input
     output: tuple[int, ...]
     gradients: list[Gradient] = field(default_factory=list)
+    letters: str = ""  # what the rules' letters stand for here, e.g. "m = 4, the rows of a"
 
 
 @dataclass
@@ -47,7 +50,8 @@ class Explanation:
         """The table; every name in it through `printable`, so a name cannot add a line,
         move the cursor or reorder what the reader sees."""
         lines = [
-            f"Backward pass of {printable(self.root)}: {len(self.steps)} steps, "
+            f"Backward pass of {printable(self.root)}: {len(self.steps)} "
+            f"step{'s' * (len(self.steps) != 1)}, "
             "in the order they run."
         ]
         for step in self.steps:
@@ -62,6 +66,8 @@ class Explanation:
                 lines.append(
                     f"          {g.rule.ljust(width)}  → {g.shape} for {printable(g.input)}{note}"
                 )
+            if step.letters:
+                lines.append(f"          where {printable(step.letters)}")
         return "\n".join(lines)
 
     __repr__ = __str__
@@ -88,8 +94,9 @@ def explain(root: Tensor) -> Explanation:
         node = tensor.node
         inputs = [(name(x), shape_of(x)) for x in node.inputs]
         stretched = {position for position, _ in broadcast_inputs(tensor)}
+        rules = node.op.rules
         gradients = []
-        for position, (x, rule) in enumerate(zip(node.inputs, node.op.rules, strict=True)):
+        for position, (x, rule) in enumerate(zip(node.inputs, rules, strict=True)):
             if not (isinstance(x, Tensor) and x.requires_grad):
                 kind = (
                     "a constant" if not isinstance(x, Tensor) else "an input that requires no grad"
@@ -102,6 +109,25 @@ def explain(root: Tensor) -> Explanation:
                 axes = ", ".join(map(str, summed_axes(x.shape, stretched_to)))
                 note = f"un-broadcast {stretched_to} → {x.shape}: summed over axis {axes}"
             gradients.append(Gradient(name(x), rule, x.shape, note))
-        steps.append(Step(number, node.op.name, inputs, tensor.shape, gradients))
+        letters = _letters(rules, *inputs[0]) if inputs else ""
+        steps.append(Step(number, node.op.name, inputs, tensor.shape, gradients, letters))
     described = root.name or (root.node.op.name if root.node else "a leaf")
     return Explanation(f"{described} {root.shape}", steps)
+
+
+BATCH_LETTERS = re.compile(r"(?<![\w′])[mk](?![\w′])")
+"""The letters of the costs' rules: m, the examples (rows) a cost averages over, and k, the
+entries of each example (a mean over every entry divides by m·k)."""
+
+
+def _letters(rules: tuple[str, ...], name: str, shape: tuple[int, ...]) -> str:
+    """What m and k stand for in this step's rules, from the shape of its first input (the
+    predictions): "m = 4, the rows of sigmoid(step 2)", "k = 3, the entries of each"."""
+    used = {letter for rule in rules for letter in BATCH_LETTERS.findall(rule)}
+    m = shape[0] if len(shape) >= 2 else 1
+    said = []
+    if "m" in used:
+        said.append(f"m = {m}, the rows (examples) of {name}")
+    if "k" in used:
+        said.append(f"k = {math.prod(shape) // max(m, 1)}, the entries of each")
+    return "; ".join(said)
