@@ -1,12 +1,13 @@
 """Shared fixtures: a tiny MNIST-shaped data file, so that `autograd-mini train` can be
-tested end to end without the real data, and an HTTP server on 127.0.0.1 for the
-downloader's tests."""
+tested end to end without the real data, an HTTP server on 127.0.0.1 for the downloader's
+tests, `needs_dot` for the tests that render drawings, and arbitrary names."""
 
 from __future__ import annotations
 
 import gzip
 import http.server
 import pickle
+import shutil
 import threading
 import unicodedata
 from pathlib import Path
@@ -16,6 +17,13 @@ import pytest
 from hypothesis import strategies as st
 
 from autograd_mini import Tensor
+
+needs_dot = pytest.mark.skipif(
+    shutil.which("dot") is None,
+    reason="needs Graphviz's dot, which is not on PATH (apt-get install graphviz; .ci/run "
+    "installs it)",
+)
+"""For tests that render a drawing (SVG, the stepper page, the CLI's graph and demo)."""
 
 
 def write_tiny_mnist(path: Path, sizes=(40, 20, 30), seed: int = 0, nan: bool = False) -> Path:

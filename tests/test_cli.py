@@ -9,7 +9,7 @@ import sys
 import xml.etree.ElementTree as ET
 
 import pytest
-from conftest import printed_lines
+from conftest import needs_dot, printed_lines
 
 from autograd_mini.text import printable
 from nn.cli import main
@@ -21,6 +21,7 @@ def run(capsys, *argv):
     return code, captured.out, captured.err
 
 
+@needs_dot
 def test_demo_trains_both_gates_prints_the_table_and_writes_the_graph(capsys, tmp_path):
     svg = tmp_path / "or.svg"
     code, out, err = run(capsys, "demo", "-o", str(svg))
@@ -101,6 +102,7 @@ def test_check_skips_finite_differences_for_big_networks(capsys):
     assert code == 0 and "finite differences skipped" in out
 
 
+@needs_dot
 def test_graph_html_writes_the_stepper_page(capsys, tmp_path, monkeypatch):
     page = tmp_path / "g.html"
     code, out, _ = run(capsys, "graph", "--sizes", "2", "3", "1", "--html", "-o", str(page))
@@ -112,6 +114,7 @@ def test_graph_html_writes_the_stepper_page(capsys, tmp_path, monkeypatch):
     assert code == 0 and (tmp_path / "graph.html").exists(), "the default with --html"
 
 
+@needs_dot
 def test_graph_writes_an_svg(capsys, tmp_path):
     svg = tmp_path / "g.svg"
     code, out, _ = run(
@@ -121,6 +124,7 @@ def test_graph_writes_an_svg(capsys, tmp_path):
     assert "layers.0.weight" in svg.read_text()
 
 
+@needs_dot
 def test_file_names_are_printed_escaped(capsys, tmp_path):
     """A file name holding an ANSI escape, U+202E and a newline is printed escaped."""
     name = "g\x1b[2J\u202e\nx"

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import needs_dot
 from nbclient import NotebookClient
 
 from nn.data import shared_data_dir
@@ -69,12 +70,14 @@ def test_nielsen_mnist_runs_one_short_epoch():
     assert "Epoch 0: " in out and "/ 10000" in out
 
 
+@needs_dot
 def test_draw_graph_writes_the_svgs(tmp_path):
     out = run_example("draw_graph.py", "--output-dir", str(tmp_path))
     written = sorted(p.name for p in tmp_path.glob("*.svg"))
     assert written == ["nielsen_784_30_10.svg", "or_gate.svg"], out
 
 
+@needs_dot
 def test_the_backprop_tour_notebook_runs_and_is_committed_without_outputs(tmp_path):
     notebook = nbformat.read(ROOT / "examples" / "backprop_tour.ipynb", as_version=4)
     code = [cell for cell in notebook.cells if cell.cell_type == "code"]

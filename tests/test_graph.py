@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
-from conftest import any_name, printed_lines, wide_flat_loss
+from conftest import any_name, needs_dot, printed_lines, wide_flat_loss
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -54,6 +54,7 @@ def mlp_loss():
     return model, loss
 
 
+@needs_dot
 def test_svg_of_a_fused_mlp_shows_one_box_per_layer(tmp_path):
     model = nn.MLP([784, 30, 10], seed=0, fuse=True)
     X = np.random.default_rng(0).uniform(size=(10, 784))
@@ -75,6 +76,7 @@ def test_svg_of_a_fused_mlp_shows_one_box_per_layer(tmp_path):
     assert "δ = dA ⊙ σ′(Z) = dA ⊙ A ⊙ (1 − A)" in text and "db = δ summed over the batch" in text
 
 
+@needs_dot
 def test_svg_of_a_layer_fused_with_its_cost_shows_one_box(tmp_path):
     rng = np.random.default_rng(0)
     W = Tensor(rng.standard_normal((30, 10)), requires_grad=True, name="W2")
@@ -94,6 +96,7 @@ def test_svg_of_a_layer_fused_with_its_cost_shows_one_box(tmp_path):
     )
 
 
+@needs_dot
 def test_svg_of_a_two_layer_mlp(mlp_loss, tmp_path):
     _, loss = mlp_loss
     loss.backward()
@@ -147,6 +150,7 @@ def test_options_change_the_picture(mlp_loss):
     assert "mean " in ag.draw(loss, show_values=True).source
 
 
+@needs_dot
 def test_show_values_puts_value_and_grad_of_small_tensors_on_the_nodes(tmp_path):
     """As micrograd's draw_dot: value | grad of scalars, value and grad lines of small
     vectors, a mean and std of big tensors; the grad appears once backward() left one."""
@@ -166,6 +170,7 @@ def test_show_values_puts_value_and_grad_of_small_tensors_on_the_nodes(tmp_path)
     assert "mean 2.5, std 1.71" in text, "a tensor with more than 4 numbers is summarised"
 
 
+@needs_dot
 def test_show_values_puts_the_gradient_on_every_box_while_the_graph_is_kept(tmp_path):
     """After backward(retain_graph=True) the ops' results show value | grad too (computed
     again, every .grad left as it was); after backward(), the graph's label says how to see
@@ -187,6 +192,7 @@ def test_show_values_puts_the_gradient_on_every_box_while_the_graph_is_kept(tmp_
     assert "backward() kept no gradient of the ops' results" in source
 
 
+@needs_dot
 def test_the_loss_box_shows_the_loss_name(tmp_path):
     w = Tensor(np.ones(2), requires_grad=True, name="w")
     loss = (w * 2).sum()
@@ -197,6 +203,7 @@ def test_the_loss_box_shows_the_loss_name(tmp_path):
     assert "cost = sum (step 1)" in titles, "and the stepper page's inspector"
 
 
+@needs_dot
 @pytest.mark.parametrize("rankdir", ["LR", "TB"])
 def test_the_legend_is_one_row_and_has_each_kind_of_box(rankdir, tmp_path):
     """One row (no band as high as five boxes above the graph): an input is a
@@ -327,6 +334,7 @@ def test_explain_says_which_slice_each_stacked_input_gets():
     ]
 
 
+@needs_dot
 def test_drawing_labels_each_joined_input_with_its_slice(tmp_path):
     h = Tensor(np.ones((10, 30)), requires_grad=True, name="h")
     g = Tensor(np.ones((10, 20)), requires_grad=True, name="g")
@@ -369,6 +377,7 @@ HOSTILE = [
 ]
 
 
+@needs_dot
 @pytest.mark.parametrize("name", HOSTILE)
 def test_names_render_literally_in_valid_svg(name, tmp_path):
     w = Tensor(np.ones(3), requires_grad=True, name=name)
@@ -440,6 +449,7 @@ def hostile_graph(name: str):
     return loss
 
 
+@needs_dot
 @pytest.mark.parametrize("name", ENTITY_LIKE)
 def test_entity_like_names_are_shown_literally(name, tmp_path):
     leaves, ops, clusters = rendered_texts(hostile_graph(name), tmp_path)
@@ -448,6 +458,7 @@ def test_entity_like_names_are_shown_literally(name, tmp_path):
     assert any(name in c for c in clusters)
 
 
+@needs_dot
 @settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -479,6 +490,7 @@ def svg_width(path) -> float:
     return float(ET.parse(path).getroot().get("width").removesuffix("pt"))
 
 
+@needs_dot
 @pytest.mark.parametrize("length", [1_000, 20_000, 100_000])
 def test_long_names_are_shortened_on_screen_and_whole_in_the_tooltip(length, tmp_path):
     """A name of 1,000 to 100,000 characters on a leaf and a module: its box and the
@@ -509,6 +521,7 @@ def test_long_names_are_shortened_on_screen_and_whole_in_the_tooltip(length, tmp
     assert svg_tooltips(short) == [], "a name shown whole needs no tooltip"
 
 
+@needs_dot
 def test_two_thousand_nested_scopes_are_drawn(tmp_path):
     """2,000 nested ag.scope()s, an op at every 100th: the clusters nest DEEPEST_CLUSTER
     deep, the deepest saying that deeper modules are drawn in it; collapsed too, and the
@@ -542,6 +555,7 @@ def test_escaped_dot_has_no_html_labels():
 # ---------------------------------------------------------------------------------------
 
 
+@needs_dot
 def test_a_20000_op_chain_is_collapsed_quickly_and_renders(tmp_path):
     x = Tensor(np.ones(4), requires_grad=True, name="x")
     y = x
@@ -612,6 +626,7 @@ def test_several_roots_and_a_leaf_root():
     assert "w" in ag.draw(w).source
 
 
+@needs_dot
 def test_jupyter_shows_the_digraph_inline(mlp_loss):
     _, loss = mlp_loss
     bundle = ag.draw(loss)._repr_mimebundle_()

@@ -5,9 +5,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from conftest import needs_dot
+
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
+@needs_dot
 def test_readme_python_blocks_run(tmp_path, monkeypatch):
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
     assert blocks, "the README should show Python examples"

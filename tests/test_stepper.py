@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import any_name, printed_lines, wide_flat_loss
+from conftest import any_name, needs_dot, printed_lines, wide_flat_loss
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -75,6 +75,7 @@ def test_it_runs_backward_and_leaves_every_grad_bit_for_bit_as_backward_would(dt
         loss.backward()  # the page was this graph's backward(), as loss.backward() frees it
 
 
+@needs_dot
 def test_the_or_network_page_leaves_the_same_grads_as_backward(tmp_path):
     model, twin = nn.gates.network("OR"), nn.gates.network("OR")
     X, Y = nn.gates.INPUTS, nn.gates.TARGETS["OR"]
@@ -84,6 +85,7 @@ def test_the_or_network_page_leaves_the_same_grads_as_backward(tmp_path):
         assert p.grad.tobytes() == q.grad.tobytes(), name
 
 
+@needs_dot
 def test_retain_graph_keeps_the_graph_for_another_backward(tmp_path):
     (loss, leaves, _), _ = twin_graphs()
     ag.save_html(loss, tmp_path / "p.html", retain_graph=True)
@@ -93,6 +95,7 @@ def test_retain_graph_keeps_the_graph_for_another_backward(tmp_path):
         np.testing.assert_allclose(w.grad, 2 * g, rtol=1e-15)
 
 
+@needs_dot
 def test_after_backward_with_retain_graph_looking_changes_no_grad(tmp_path):
     (loss, leaves, kept), _ = twin_graphs()
     loss.backward(retain_graph=True)
@@ -107,6 +110,7 @@ def test_after_backward_with_retain_graph_looking_changes_no_grad(tmp_path):
     np.testing.assert_allclose(leaves[0].grad, 2 * before[0], rtol=1e-15)
 
 
+@needs_dot
 def test_stale_grads_are_set_aside_and_put_back(tmp_path):
     """A .grad already there (not zeroed) is not added to: the page shows this pass alone."""
     (loss, leaves, _), (twin, twin_leaves, _) = twin_graphs()
@@ -134,6 +138,7 @@ def test_a_freed_graph_is_refused_with_what_to_do(tmp_path):
     assert not (tmp_path / "late.html").exists()
 
 
+@needs_dot
 def test_the_same_loss_twice(tmp_path):
     """The first page's backward pass freed the graph: a second is refused, .grad untouched;
     with retain_graph=True the second page shows the same steps and leaves .grad alone."""
@@ -190,6 +195,7 @@ def test_bad_arguments():
 # ---------------------------------------------------------------------------------------
 
 
+@needs_dot
 def test_each_step_is_the_engines_step_in_backward_order():
     (loss, leaves, _), _ = twin_graphs()
     order = ag.backward_order(loss)
@@ -218,6 +224,7 @@ def test_each_step_is_the_engines_step_in_backward_order():
     assert values(units["b"]["grad"]).tobytes() == b.grad.tobytes()
 
 
+@needs_dot
 def test_fan_in_says_which_steps_contributed():
     (loss, _, kept), _ = twin_graphs()
     order = ag.backward_order(loss)
@@ -239,6 +246,7 @@ def test_fan_in_says_which_steps_contributed():
     )
 
 
+@needs_dot
 def test_the_passed_gradients_add_up_to_each_leafs_grad():
     (loss, leaves, _), _ = twin_graphs()
     data = page_data(ag.stepper(loss).html)
@@ -253,6 +261,7 @@ def test_the_passed_gradients_add_up_to_each_leafs_grad():
         np.testing.assert_allclose(sum(passed), w.grad, rtol=1e-14)
 
 
+@needs_dot
 def test_an_unbroadcast_is_shown_as_summed_axes(mlp_784_30_10):
     _, loss = mlp_784_30_10
     data = page_data(ag.stepper(loss).html)
@@ -276,6 +285,7 @@ def mlp_784_30_10():
     return model, ag.quadratic_cost(model(X), nn.one_hot(rng.integers(0, 10, 10), 10))
 
 
+@needs_dot
 def test_the_784_30_10_page_stays_small_and_summarises_big_arrays(mlp_784_30_10, tmp_path):
     model, loss = mlp_784_30_10
     path = ag.save_html(loss, tmp_path / "mlp.html")
@@ -315,6 +325,7 @@ def test_array_view_of_special_values_and_shapes():
 # ---------------------------------------------------------------------------------------
 
 
+@needs_dot
 def test_a_collapsed_box_steps_as_one_step_and_says_how_many_ops_it_holds():
     x = Tensor(np.ones(4), requires_grad=True, name="x")
     y = x
@@ -337,6 +348,7 @@ def test_a_collapsed_box_steps_as_one_step_and_says_how_many_ops_it_holds():
     assert len(order) == 10_001
 
 
+@needs_dot
 def test_a_truncated_graph_steps_through_its_rest_box():
     loss = wide_flat_loss()
     n_ops = len(ag.backward_order(loss))
@@ -350,6 +362,7 @@ def test_a_truncated_graph_steps_through_its_rest_box():
     assert values(rest["grad"]).shape == (1,)
 
 
+@needs_dot
 def test_a_stack_of_thousands_of_inputs_makes_a_small_page(tmp_path):
     """A join of 3,000 inputs (more than max_nodes boxes): WIDEST_JOIN of them are drawn,
     the others go into the rest box with one arrow, and the join's step lists
@@ -377,6 +390,7 @@ def test_a_stack_of_thousands_of_inputs_makes_a_small_page(tmp_path):
 HOSTILE = '<img src=x onerror="window.x=1">'
 
 
+@needs_dot
 def test_hostile_names_are_embedded_as_escaped_data(tmp_path):
     name = HOSTILE + "</script><!-- & &amp; \u2028 \x01 \ud800"
     w = Tensor(np.ones((2, 2)), requires_grad=True, name=name)
@@ -395,6 +409,7 @@ def test_hostile_names_are_embedded_as_escaped_data(tmp_path):
     assert data["title"].startswith(f"Backward pass of {shortened(name)} = ")
 
 
+@needs_dot
 def test_a_long_name_is_whole_in_the_panel_and_shortened_in_the_drawing(tmp_path):
     name = "start " + "x" * 100_000 + " end"
     w = Tensor(np.ones(2), requires_grad=True, name=name)
@@ -413,6 +428,7 @@ def test_a_long_name_is_whole_in_the_panel_and_shortened_in_the_drawing(tmp_path
 NASTY = ["<", ">", "&", "/", '"', "'", "\\", "\n", "\x01", "\ud800", "\uffff", "\u2028", "s"]
 
 
+@needs_dot
 @settings(max_examples=25, deadline=None)
 @given(name=st.one_of(any_name, st.text(st.sampled_from(NASTY), min_size=1, max_size=12)))
 def test_any_name_is_data_in_the_page(name):
@@ -475,6 +491,7 @@ class _Iframe(html.parser.HTMLParser):
             self.attrs = dict(attrs)
 
 
+@needs_dot
 def test_in_jupyter_the_page_is_an_isolated_iframe(tmp_path):
     (loss, _, _), _ = twin_graphs()
     page = ag.stepper(loss)

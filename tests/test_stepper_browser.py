@@ -1,5 +1,6 @@
 """The stepper page in a real browser: Debian's chromium driven by Playwright (no browser
-download). Skipped only when /usr/bin/chromium is not installed (`.ci/run` installs it)."""
+download). Skipped only when /usr/bin/chromium or Graphviz's dot is not installed (`.ci/run`
+installs both)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import needs_dot
 from playwright.sync_api import expect, sync_playwright
 
 import autograd_mini as ag
@@ -28,6 +30,8 @@ ARGS = [
     "--no-first-run",
 ]
 HOSTILE = '<img src=x onerror="window.x=1">'
+
+pytestmark = needs_dot  # every page here draws its graph with dot
 
 
 @pytest.fixture(scope="module")
