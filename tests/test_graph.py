@@ -17,8 +17,8 @@ import autograd_mini as ag
 import nn
 from autograd_mini import Tensor, fused
 from autograd_mini.text import printable
-from autograd_mini.visual.drawing import DEEPEST_CLUSTER, LONGEST_NAME, shortened
-from autograd_mini.visual.layout import WIDEST_JOIN
+from autograd_mini.visual.drawing import LONGEST_NAME, shortened
+from autograd_mini.visual.layout import DEEPEST_MODULE, WIDEST_JOIN
 
 SVG = "{http://www.w3.org/2000/svg}"
 XLINK = "{http://www.w3.org/1999/xlink}"
@@ -523,7 +523,7 @@ def test_long_names_are_shortened_on_screen_and_whole_in_the_tooltip(length, tmp
 
 @needs_dot
 def test_two_thousand_nested_scopes_are_drawn(tmp_path):
-    """2,000 nested ag.scope()s, an op at every 100th: the clusters nest DEEPEST_CLUSTER
+    """2,000 nested ag.scope()s, an op at every 100th: the clusters nest DEEPEST_MODULE
     deep, the deepest saying that deeper modules are drawn in it; collapsed too, and the
     stepper page is made."""
     w = Tensor(np.ones(2), requires_grad=True, name="w")
@@ -536,12 +536,27 @@ def test_two_thousand_nested_scopes_are_drawn(tmp_path):
         loss = x.sum()
     path = ag.save_svg(loss, tmp_path / "deep.svg")
     clusters = svg_texts(path, "cluster")
-    assert len(clusters) == DEEPEST_CLUSTER + 1, "and the legend"
+    assert len(clusters) == DEEPEST_MODULE + 1, "and the legend"
     assert "s11 (and the modules nested deeper in it)" in clusters
     assert len([k for k in svg_boxes(path) if k.startswith("op")]) == 21
     collapsed = ag.save_svg(loss, tmp_path / "collapsed.svg", max_nodes=5)
     assert svg_boxes(collapsed)
     assert ag.stepper(loss, max_nodes=5).steps >= 1
+
+
+def test_two_thousand_nested_modules_with_an_op_each_collapse_quickly():
+    """More ops than max_nodes, one per scope: grouped by the modules at DEEPEST_MODULE
+    (each level deeper was once tried in turn, minutes for 2,000)."""
+    x = Tensor(np.ones(2), requires_grad=True, name="w")
+    with contextlib.ExitStack() as scopes:
+        for depth in range(2_000):
+            scopes.enter_context(ag.scope(f"s{depth}"))
+            x = x * 1.0001
+        loss = x.sum()
+    started = time.perf_counter()
+    source = ag.draw(loss).source
+    assert time.perf_counter() - started < 30, "hang guard (it takes well under a second)"
+    assert f"one per module at depth {DEEPEST_MODULE}" in source
 
 
 def test_escaped_dot_has_no_html_labels():

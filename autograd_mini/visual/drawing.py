@@ -43,7 +43,7 @@ from .graph import (
     shape_of,
     snapshot,
 )
-from .layout import Plan, Unit, plan
+from .layout import DEEPEST_MODULE, Plan, Unit, plan
 
 RANKDIRS = ("LR", "RL", "TB", "BT")
 STYLES = {
@@ -87,10 +87,6 @@ makes the drawing as wide as the name.)"""
 
 LONGEST_TOOLTIP = 2000
 """A tooltip shows at most this many characters of a name, and then its length."""
-
-DEEPEST_CLUSTER = 12
-"""Module scopes nest at most this deep as clusters; deeper ones are drawn in the cluster of
-their enclosing scope at this depth, whose label says so."""
 
 
 class GraphvizMissingError(AutogradError, RuntimeError):
@@ -442,7 +438,7 @@ def _edges(dot: graphviz.Digraph, snap, layout: Plan) -> None:
 
 
 class _ClusterTree:
-    """Nested `cluster_*` subgraphs, one per scope prefix (at most DEEPEST_CLUSTER deep),
+    """Nested `cluster_*` subgraphs, one per scope prefix (at most DEEPEST_MODULE deep),
     created as units need them."""
 
     def __init__(self, dot: graphviz.Digraph) -> None:
@@ -452,9 +448,9 @@ class _ClusterTree:
         self.deeper: set[tuple[str, ...]] = set()  # clusters that hold deeper scopes' boxes
 
     def at(self, scope: tuple[str, ...]) -> graphviz.Digraph:
-        if len(scope) > DEEPEST_CLUSTER:
-            self.deeper.add(scope[:DEEPEST_CLUSTER])
-            scope = scope[:DEEPEST_CLUSTER]
+        if len(scope) > DEEPEST_MODULE:
+            self.deeper.add(scope[:DEEPEST_MODULE])
+            scope = scope[:DEEPEST_MODULE]
         for depth in range(1, len(scope) + 1):  # outermost first: parents exist before
             prefix = scope[:depth]
             if prefix not in self.children:

@@ -19,6 +19,10 @@ from typing import Any
 from ..tensor import Tensor
 from .graph import Snapshot
 
+DEEPEST_MODULE = 12
+"""Module scopes count at most this deep: a box groups the modules nested deeper with their
+enclosing module at this depth, and the drawing's clusters nest no deeper."""
+
 WIDEST_JOIN = 32
 """A truncated drawing keeps at most this many of one box's inputs (e.g. of a `stack` of
 20,000 tensors); the others go into the box of what is not drawn."""
@@ -51,7 +55,7 @@ def plan(snap: Snapshot, max_nodes: int, group_modules: bool) -> Plan:
     n_items = len(snap.ops) + len(snap.leaves) + len(snap.constants)
     if n_items <= max_nodes:
         return _single_units(snap, group_modules)
-    depth = max((len(t.node.scope) for t in snap.ops), default=0)
+    depth = min(max((len(t.node.scope) for t in snap.ops), default=0), DEEPEST_MODULE)
     root_ids = {id(r) for r in snap.roots}
     for level in range(depth, 0, -1):  # the finest module grouping that fits
         grouped = _grouped(snap, lambda t, level=level: _module_key(t, level), "modules", root_ids)
