@@ -62,6 +62,7 @@ def twin_graphs(dtype=np.float64):
 # ---------------------------------------------------------------------------------------
 
 
+@needs_dot
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_it_runs_backward_and_leaves_every_grad_bit_for_bit_as_backward_would(dtype, tmp_path):
     (loss, leaves, kept), (twin, twin_leaves, twin_kept) = twin_graphs(dtype)
