@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 
 from .broadcasting import summed_axes
+from .text import printable
 
 SAFETY = 16.0
 """How many times the measured rounding error of one correct computation the allowance is,
@@ -177,14 +178,15 @@ class GradientReport:
             cells += [_mark(row) + " " + row.verdict, _number(row.max_abs_error)]
             cells += [_allowed(row), _number(row.max_rel_error), _index(row.worst_index)]
             body.append(cells)
-        lines = [f"{self.actual_label} vs {self.expected_label}:", format_table(header, body)]
+        table = format_table(header, body).split("\n")  # its cells are printable already
+        lines = [f"{self.actual_label} vs {self.expected_label}:", *table]
         for row in self.rows:
             lines += [f"• {row.name}: {d}" for d in row.diagnoses]
         notes = [row.allowance for row in self.rows if row.allowance]
         if notes:
             lines.append(f"(allowed: what rounding may do to a correct gradient; {notes[-1]})")
         lines += self.notes
-        return "\n".join(lines)
+        return _printed(lines)
 
     def _by_source(self, sources: list[str]) -> str:
         names = list(dict.fromkeys(row.name for row in self.rows))
@@ -196,11 +198,12 @@ class GradientReport:
             cells = [name, _shape_cell(first)]
             cells += [_number(rows[s].max_rel_error) if s in rows else "-" for s in sources]
             body.append([*cells, "✓" if all(r.ok for r in rows.values()) else "✗"])
-        lines = [format_table(header, body), "(errors are max |difference| / max |reference|)"]
+        lines = [*format_table(header, body).split("\n")]  # its cells are printable already
+        lines.append("(errors are max |difference| / max |reference|)")
         for row in self.rows:
             lines += [f"• {row.name} ({row.source}): {d}" for d in row.diagnoses]
         lines += self.notes
-        return "\n".join(lines)
+        return _printed(lines)
 
     __repr__ = __str__
 
@@ -232,9 +235,16 @@ def _shape_cell(row: Row) -> str:
     return f"{row.actual_shape} ≠ {row.expected_shape}"
 
 
+def _printed(lines: list[str]) -> str:
+    """The report's lines as one text, each through `printable`: a name in a row, a
+    diagnosis or a label cannot add a line or reach the terminal as an escape."""
+    return "\n".join(printable(line) for line in lines)
+
+
 def format_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """Left-aligned columns separated by two spaces, with a rule under the header."""
-    lines = [list(map(str, header)), *(list(map(str, row)) for row in rows)]
+    """Left-aligned columns separated by two spaces, with a rule under the header; every
+    cell through `printable`, so the columns line up whatever the names hold."""
+    lines = [list(map(printable, header)), *(list(map(printable, row)) for row in rows)]
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     rendered = [
         "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()

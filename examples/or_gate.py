@@ -18,10 +18,15 @@ import autograd_mini as ag
 import nn
 from nn.gates import INPUTS, OR_START, TARGETS, train
 
+LABEL = 26
+"""The label column's width: the longest label below, and two spaces."""
+
 
 def show(name: str, array: np.ndarray) -> None:
-    body = np.array2string(array, precision=4, suppress_small=True, prefix=" " * 24)
-    print(f"  {name:<20}{array.shape!s:<10}{body}")
+    """One line `label  shape  numbers`, the rows of a matrix under each other."""
+    head = f"  {name:<{LABEL}}{array.shape!s:<10}"
+    body = np.array2string(array, precision=4, suppress_small=True, prefix=" " * len(head))
+    print(head + body)
 
 
 def main() -> None:

@@ -111,6 +111,9 @@ def _page_output(output: Path | str, option: str = "-o") -> Path:
     return _prepare_output(output, option)
 
 
+INSTALL_GRAPHVIZ = "apt-get install graphviz, brew install graphviz or conda install graphviz"
+
+
 class DotMissingError(UsageError):
     """Graphviz's `dot` program is missing (a file's drawing then goes to a .gv beside it)."""
 
@@ -262,17 +265,26 @@ def run_demo(args: argparse.Namespace) -> int:
     page = output.with_suffix(".html")
     try:
         ag.save_html(loss, page)  # runs the backward pass, recording each step
-    except ag.GraphvizMissingError:  # it ran nothing: the drawing below says what to do
-        page = None
+        made_page = True
+    except ag.GraphvizMissingError:  # it ran nothing
+        made_page = False
         loss.backward()
     try:
         path = _save_graph(loss, output)
     except DotMissingError as missing:  # the lesson above is the demo's main output: exit 0
         out.write(f"{missing}\n")
-        return 0
-    out.write(f"Wrote the OR network's computation graph (after backward) to {path}\n")
-    if page is not None:
-        out.write(f"Wrote the page that steps through its backward pass to {page}\n")
+    else:
+        out.write(
+            f"Wrote the OR network's computation graph (after backward) to {printable(path)}\n"
+        )
+    if made_page:
+        out.write(f"Wrote the page that steps through its backward pass to {printable(page)}\n")
+    else:
+        out.write(
+            f"Skipped {printable(page)}, the page that steps through the backward pass: it "
+            f"draws the graph with Graphviz's `dot` too; install graphviz ({INSTALL_GRAPHVIZ}) "
+            "and run the demo again to have it.\n"
+        )
     return 0
 
 
@@ -305,7 +317,7 @@ def _load_data(args: argparse.Namespace) -> Any:
             cache = download.download_mnist(
                 base_url=args.mirror, progress=False if args.quiet else None
             )
-            print(f"MNIST (verified) in {cache}", flush=True)
+            print(f"MNIST (verified) in {printable(cache)}", flush=True)
             return load_mnist(cache)
         data = load_mnist(args.data)
     except SplitError as exc:
@@ -547,9 +559,9 @@ def run_train(args: argparse.Namespace) -> int:
             f"Best: epoch {best.epoch}, {best.correct} / {best.total} ({100 * best.accuracy:.2f}%)."
         )
     if save is not None:
-        print(f"Saved the model to {save}")
+        print(f"Saved the model to {printable(save)}")
     if plot_path is not None:
-        print(f"Wrote the curves to {plot_path}")
+        print(f"Wrote the curves to {printable(plot_path)}")
     return 0
 
 
@@ -622,15 +634,21 @@ def run_graph(args: argparse.Namespace) -> int:
     if args.html:
         try:
             ag.save_html(loss, output)  # runs the backward pass, recording each step
-        except ag.GraphvizMissingError:  # it ran nothing: write the drawing's DOT source
-            loss.backward()
-            _save_graph(loss, output.with_suffix(".svg"))
-        print(f"Wrote the page that steps through the backward pass of {described} to {output}")
+        except ag.GraphvizMissingError:  # it ran nothing and wrote nothing
+            raise DotMissingError(
+                f"--html: the page draws the graph with Graphviz's `dot` program, which is not "
+                f"installed, so {printable(output)} was not written; install graphviz "
+                f"({INSTALL_GRAPHVIZ}) and run the same command again."
+            ) from None
+        print(
+            "Wrote the page that steps through the backward pass of "
+            f"{described} to {printable(output)}"
+        )
         return 0
     loss.backward()
     where = _save_graph(loss, output)
     print(
-        f"Wrote the graph of {described} to {where}",
+        f"Wrote the graph of {described} to {printable(where)}",
         file=sys.stderr if output == STDOUT else sys.stdout,
     )
     return 0

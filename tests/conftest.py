@@ -1,21 +1,32 @@
 """Shared fixtures: a tiny MNIST-shaped data file, so that `autograd-mini train` can be
 tested end to end without the real data, an HTTP server on 127.0.0.1 for the downloader's
-tests, and the temporary file a writer killed mid-write leaves."""
+tests, the temporary file a writer killed mid-write leaves, `needs_dot` for the tests that
+render drawings, and arbitrary names."""
 
 from __future__ import annotations
 
 import gzip
 import http.server
 import pickle
+import shutil
 import subprocess
 import sys
 import threading
+import unicodedata
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import strategies as st
 
 from autograd_mini import Tensor
+
+needs_dot = pytest.mark.skipif(
+    shutil.which("dot") is None,
+    reason="needs Graphviz's dot, which is not on PATH (apt-get install graphviz; .ci/run "
+    "installs it)",
+)
+"""For tests that render a drawing (SVG, the stepper page, the CLI's graph and demo)."""
 
 
 def write_tiny_mnist(path: Path, sizes=(40, 20, 30), seed: int = 0, nan: bool = False) -> Path:
@@ -86,3 +97,25 @@ def killed_writer(target: Path, suffix: str) -> Path:
     subprocess.run([sys.executable, "-c", _KILLED_WRITER, str(target), suffix], check=False)
     (left,) = set(target.parent.iterdir()) - before
     return left
+
+
+NOT_PLAIN = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+"""Unicode categories a terminal or a reader may act on: controls (ANSI escapes, NUL),
+formats (U+202E), surrogates, private use, unassigned, line and paragraph separators."""
+
+TERMINAL_NASTY = ["\x1b[2J", "\x1b]0;title\x07", "\x00", "\u202e", "\n", "\r", "\u2028", "\x85"]
+
+any_name = st.lists(
+    st.characters(exclude_categories=()) | st.sampled_from(TERMINAL_NASTY), min_size=1, max_size=8
+).map("".join)
+"""Arbitrary names: every code point (controls, lone surrogates, U+202E...) and ANSI escapes."""
+
+
+def printed_lines(text: str) -> list[str]:
+    """The lines of a text meant for a terminal or a page, after checking that no line
+    holds a character of the NOT_PLAIN categories (an escape, NUL, U+202E, a line break)."""
+    lines = text.split("\n")
+    for line in lines:
+        bad = [c for c in line if unicodedata.category(c) in NOT_PLAIN]
+        assert not bad, f"{bad!r} printed raw in {line!r}"
+    return lines

@@ -11,7 +11,9 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from conftest import needs_dot, printed_lines
 
+from autograd_mini.text import printable
 from nn.cli import DRAWING_FORMATS, PLOT_FORMATS, main, parser
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,6 +25,7 @@ def run(capsys, *argv):
     return code, captured.out, captured.err
 
 
+@needs_dot
 def test_demo_trains_both_gates_prints_the_table_and_writes_the_graph(capsys, tmp_path):
     svg = tmp_path / "or.svg"
     code, out, err = run(capsys, "demo", "-o", str(svg))
@@ -59,13 +62,28 @@ def test_demo_without_dot_writes_the_dot_source_and_says_what_to_install(
     assert "install the graphviz package (apt-get install graphviz" in hint
     assert f"dot -Tsvg {source} -o {tmp_path / 'or_gate.svg'}" in hint
     assert "draw(" not in out + err and ".source" not in out + err
+    (skipped,) = [line for line in out.splitlines() if line.startswith("Skipped")]
+    assert skipped.startswith(f"Skipped {tmp_path / 'or_gate.html'}, the page that steps")
+    assert "install graphviz (apt-get install graphviz" in skipped
 
 
-@pytest.mark.parametrize("html", [False, True])
-def test_graph_without_dot_writes_the_dot_source_and_fails(capsys, tmp_path, monkeypatch, html):
+def test_graph_html_without_dot_says_what_to_install_and_writes_nothing(
+    capsys, tmp_path, monkeypatch
+):
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
-    output = tmp_path / ("g.html" if html else "g.svg")
-    code, _, err = run(capsys, "graph", "-o", str(output), *(["--html"] if html else []))
+    output = tmp_path / "g.html"
+    code, out, err = run(capsys, "graph", "--html", "-o", str(output))
+    assert code == 1 and out == ""
+    assert err.startswith("autograd-mini: error: --html: the page draws the graph with Graphviz's")
+    assert f"so {output} was not written; install graphviz (apt-get install graphviz" in err
+    assert err.rstrip().endswith("run the same command again.") and err.count("\n") == 1
+    assert list(tmp_path.iterdir()) == [], "no page, no drawing, no DOT text"
+
+
+def test_graph_without_dot_writes_the_dot_source_and_fails(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    output = tmp_path / "g.svg"
+    code, _, err = run(capsys, "graph", "-o", str(output))
     assert code == 1
     assert err.startswith("autograd-mini: error: Graphviz's `dot` program is not installed")
     assert err.count("\n") == 1 and "Traceback" not in err
@@ -88,6 +106,7 @@ def test_check_skips_finite_differences_for_big_networks(capsys):
     assert code == 0 and "finite differences skipped" in out
 
 
+@needs_dot
 def test_graph_html_writes_the_stepper_page(capsys, tmp_path, monkeypatch):
     page = tmp_path / "g.html"
     code, out, _ = run(capsys, "graph", "--sizes", "2", "3", "1", "--html", "-o", str(page))
@@ -99,6 +118,7 @@ def test_graph_html_writes_the_stepper_page(capsys, tmp_path, monkeypatch):
     assert code == 0 and (tmp_path / "graph.html").exists(), "the default with --html"
 
 
+@needs_dot
 def test_graph_writes_an_svg(capsys, tmp_path):
     svg = tmp_path / "g.svg"
     code, out, _ = run(
@@ -106,6 +126,20 @@ def test_graph_writes_an_svg(capsys, tmp_path):
     )
     assert code == 0 and str(svg) in out
     assert "layers.0.weight" in svg.read_text()
+
+
+@needs_dot
+def test_file_names_are_printed_escaped(capsys, tmp_path):
+    """A file name holding an ANSI escape, U+202E and a newline is printed escaped."""
+    name = "g\x1b[2J\u202e\nx"
+    for argv in (
+        ["graph", "-o", f"{tmp_path / name}.svg"],
+        ["demo", "-o", f"{tmp_path / name}.svg"],
+    ):
+        code, out, err = run(capsys, *argv)
+        assert code == 0, err
+        printed_lines(out)
+        assert f"{printable(str(tmp_path / name))}.svg" in out
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import write_tiny_mnist
+from conftest import needs_dot, write_tiny_mnist
 from test_data import write_idx_set
 
 import nn
@@ -141,6 +141,7 @@ MAGIC = {
 }
 
 
+@needs_dot
 @pytest.mark.parametrize("suffix", list(MAGIC))
 def test_graph_writes_the_format_its_name_says_creating_folders(capsys, tmp_path, suffix):
     path = tmp_path / "new" / "folder" / f"g{suffix}"
@@ -149,6 +150,7 @@ def test_graph_writes_the_format_its_name_says_creating_folders(capsys, tmp_path
     assert path.read_bytes().startswith(MAGIC[suffix]) and f"to {path}" in out
 
 
+@needs_dot
 def test_graph_to_standard_output(capsys):
     code, out, err = run(capsys, "graph", "-o", "-")
     assert code == 0 and out.startswith("<?xml") and out.rstrip().endswith("</svg>")

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import any_name, printed_lines
+from hypothesis import given, settings
 
 import nn
+from autograd_mini.text import printable
 
 
 def sigmoid(z):
@@ -193,3 +196,21 @@ def test_columns_and_rows_agree_with_autodiff(problem):
     model, X, Y, _ = problem
     nn.compare_gradients("autodiff", "rows", model=model, X=X, Y=Y, rtol=1e-12).assert_ok()
     nn.compare_gradients("autodiff", "columns", model=model, X=X, Y=Y, rtol=1e-12).assert_ok()
+
+
+@settings(max_examples=60, deadline=None)
+@given(name=any_name)
+def test_reports_print_any_name_as_printable_text(name):
+    """Two gradients given under each other's names, one name arbitrary (ANSI escapes, NUL,
+    U+202E, line breaks): the table and the diagnoses that name it show it escaped, on as
+    many lines as plain names give."""
+
+    def report(name: str) -> str:
+        a, b = np.ones((2, 3)), np.arange(6.0).reshape(2, 3)
+        return str(nn.compare_gradients({name: a, "b": b}, {name: b, "b": a}))
+
+    lines = printed_lines(report(name))
+    assert len(lines) == len(report("a").split("\n"))
+    assert any(line.startswith(printable(name) + " ") for line in lines), "its row"
+    swapped = f"• b: it equals the gradient of {printable(name)}: the arrays are given under"
+    assert any(line.startswith(swapped) for line in lines), "a diagnosis that names it"

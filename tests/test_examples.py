@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import needs_dot
 from nbclient import NotebookClient
 
 from nn.data import shared_data_dir
@@ -35,6 +37,21 @@ def test_or_gate():
     assert "✗" not in out
 
 
+def test_or_gate_prints_labels_shapes_and_numbers_in_columns():
+    """Every `label  shape  numbers` line has its shape in one column, at least two spaces
+    after the label (the longest labels too), and a matrix's rows under its first row."""
+    lines = run_example("or_gate.py").splitlines()
+    shape = re.compile(r"^  (?P<label>.+?)(?P<shape>\(\d+,(?: \d+)?\))\s+\[")
+    rows = [(i, m) for i, line in enumerate(lines) if (m := shape.match(line))]
+    assert len(rows) >= 10
+    assert all(m["label"].endswith("  ") for _, m in rows), [m["label"] for _, m in rows]
+    assert len({m.start("shape") for _, m in rows}) == 1
+    for i, _ in rows:
+        start = lines[i].index("[[") + 1 if "[[" in lines[i] else None
+        if start is not None:  # the next row of the matrix starts under the first
+            assert lines[i + 1].index("[") == start, lines[i : i + 2]
+
+
 def test_my_backprop_diagnoses_then_passes():
     out = run_example("my_backprop.py")
     first, fixed = out.split("After the fix")
@@ -53,12 +70,14 @@ def test_nielsen_mnist_runs_one_short_epoch():
     assert "Epoch 0: " in out and "/ 10000" in out
 
 
+@needs_dot
 def test_draw_graph_writes_the_svgs(tmp_path):
     out = run_example("draw_graph.py", "--output-dir", str(tmp_path))
     written = sorted(p.name for p in tmp_path.glob("*.svg"))
     assert written == ["nielsen_784_30_10.svg", "or_gate.svg"], out
 
 
+@needs_dot
 def test_draw_graph_writes_into_the_current_folder_not_docs(tmp_path):
     docs = {p.name: p.stat().st_mtime_ns for p in (ROOT / "docs").iterdir()}
     out = run_example("draw_graph.py", cwd=tmp_path)
@@ -67,6 +86,7 @@ def test_draw_graph_writes_into_the_current_folder_not_docs(tmp_path):
     assert {p.name: p.stat().st_mtime_ns for p in (ROOT / "docs").iterdir()} == docs
 
 
+@needs_dot
 def test_the_backprop_tour_notebook_runs_and_is_committed_without_outputs(tmp_path):
     notebook = nbformat.read(ROOT / "examples" / "backprop_tour.ipynb", as_version=4)
     code = [cell for cell in notebook.cells if cell.cell_type == "code"]

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
+import re
 import time
 import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
-from conftest import wide_flat_loss
+from conftest import any_name, needs_dot, printed_lines, wide_flat_loss
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import autograd_mini as ag
 import nn
 from autograd_mini import Tensor
+from autograd_mini.text import printable
+from autograd_mini.visual.drawing import LONGEST_NAME, shortened
+from autograd_mini.visual.layout import DEEPEST_MODULE, WIDEST_JOIN
 
 SVG = "{http://www.w3.org/2000/svg}"
+XLINK = "{http://www.w3.org/1999/xlink}"
 
 
 def svg_boxes(path) -> dict[str, list[str]]:
@@ -48,6 +54,7 @@ def mlp_loss():
     return model, loss
 
 
+@needs_dot
 def test_svg_of_a_two_layer_mlp(mlp_loss, tmp_path):
     _, loss = mlp_loss
     loss.backward()
@@ -101,6 +108,7 @@ def test_options_change_the_picture(mlp_loss):
     assert "mean " in ag.draw(loss, show_values=True).source
 
 
+@needs_dot
 def test_show_values_puts_value_and_grad_of_small_tensors_on_the_nodes(tmp_path):
     """As micrograd's draw_dot: value | grad of scalars, value and grad lines of small
     vectors, a mean and std of big tensors; the grad appears once backward() left one."""
@@ -118,6 +126,57 @@ def test_show_values_puts_value_and_grad_of_small_tensors_on_the_nodes(tmp_path)
     assert "value [-3, 0.5] grad [2, 2]" in text, "b's value line, then its grad line"
     assert "value [-6, 1] grad [1, 1]" in text, "an op's result that retains its grad"
     assert "mean 2.5, std 1.71" in text, "a tensor with more than 4 numbers is summarised"
+
+
+@needs_dot
+def test_show_values_puts_the_gradient_on_every_box_while_the_graph_is_kept(tmp_path):
+    """After backward(retain_graph=True) the ops' results show value | grad too (computed
+    again, every .grad left as it was); after backward(), the graph's label says how to see
+    them."""
+    a = Tensor(2.0, requires_grad=True, name="a")
+    b = Tensor([-3.0, 0.5], requires_grad=True, name="b")
+    loss = (a * b).sum()
+    loss.backward(retain_graph=True)
+    grads = (a.grad.copy(), b.grad.copy())
+    boxes = svg_boxes(ag.save_svg(loss, tmp_path / "v.svg", show_values=True))
+    text = " | ".join(" ".join(lines) for lines in boxes.values())
+    assert "value [-6, 1] grad [1, 1]" in text, "the product, which keeps no .grad"
+    assert "value -5 | grad 1" in text, "the loss"
+    np.testing.assert_array_equal(a.grad, grads[0])
+    np.testing.assert_array_equal(b.grad, grads[1])
+    loss.backward()  # frees the graph
+    source = ag.draw(loss, show_values=True).source
+    assert "value [-6, 1] grad" not in source
+    assert "backward() kept no gradient of the ops' results" in source
+
+
+@needs_dot
+def test_the_loss_box_shows_the_loss_name(tmp_path):
+    w = Tensor(np.ones(2), requires_grad=True, name="w")
+    loss = (w * 2).sum()
+    loss.name = "cost"
+    boxes = svg_boxes(ag.save_svg(loss, tmp_path / "named.svg"))
+    assert ["cost", "sum", "→ () float64"] in boxes.values()
+    titles = [unit["title"] for unit in ag.stepper(loss).data["units"].values()]
+    assert "cost = sum (step 1)" in titles, "and the stepper page's inspector"
+
+
+@needs_dot
+@pytest.mark.parametrize("rankdir", ["LR", "TB"])
+def test_the_legend_is_one_row_and_has_each_kind_of_box(rankdir, tmp_path):
+    """One row (no band as high as five boxes above the graph): an input is a
+    parallelogram, a constant plain text, as in the drawing."""
+    w = Tensor(np.ones(2), requires_grad=True, name="w")
+    source = ag.draw((w * 2).sum(), rankdir=rankdir).source
+    assert re.search(r"legend_input \[label=input [^]]*shape=parallelogram", source)
+    assert re.search(r"legend_constant \[label=\"constant [^]]*shape=plaintext", source)
+    root = ET.parse(ag.save_svg((w * 2).sum(), tmp_path / "g.svg", rankdir=rankdir)).getroot()
+    rows = {
+        group.find(f"{SVG}text").get("y")
+        for group in root.iter(f"{SVG}g")
+        if group.get("class") == "node" and group.find(f"{SVG}title").text.startswith("legend_")
+    }
+    assert len(rows) == 1
 
 
 def test_loss_and_kinds_have_distinct_styles(mlp_loss):
@@ -175,6 +234,35 @@ def test_explain_of_hand_written_broadcasting():
     assert add.gradients[1].note == "un-broadcast (3, 4) → (3, 1): summed over axis 1"
 
 
+@settings(max_examples=60, deadline=None)
+@given(name=any_name)
+def test_explain_prints_any_name_as_printable_text(name):
+    """A name with ANSI escapes, NUL, U+202E or line breaks, on a leaf, an intermediate and
+    the loss: explain() shows it escaped, on as many lines as a plain name gives."""
+
+    def explained(name: str) -> str:
+        w = Tensor(np.ones(2), requires_grad=True, name=name)
+        loss = (w * Tensor(np.ones(2), name=name)).sum()
+        loss.name = name
+        return str(ag.explain(loss))
+
+    lines = printed_lines(explained(name))
+    assert len(lines) == len(explained("w").split("\n"))
+    assert lines[0].startswith(f"Backward pass of {printable(name)} ")
+    assert lines[3].startswith(f"step  2  mul: {printable(name)} (2,), {printable(name)} (2,)")
+    assert lines[4].endswith(f"for {printable(name)}")
+
+
+@pytest.mark.parametrize("rows", [1, 5])
+def test_explain_says_what_m_stands_for_where_a_rule_divides_by_it(rows):
+    X = np.ones((rows, 2))
+    W = Tensor(np.ones((2, 3)), requires_grad=True, name="W")
+    lines = str(ag.explain(ag.quadratic_cost((X @ W).sigmoid(), np.zeros((rows, 3))))).split("\n")
+    assert lines[2].endswith(f"da = dC * d / {rows}  → ({rows}, 3) for sigmoid(step 2)")
+    assert lines[4] == f"          where m = {rows}, the rows (examples) of sigmoid(step 2)"
+    assert sum("where m =" in line for line in lines) == 1, "only under the rule that uses it"
+
+
 def test_explain_says_which_slice_of_the_gradient_each_concatenated_input_gets():
     h = Tensor(np.ones((10, 30)), requires_grad=True, name="h")
     g = Tensor(np.ones((10, 20)), requires_grad=True, name="g")
@@ -199,6 +287,7 @@ def test_explain_says_which_slice_each_stacked_input_gets():
     ]
 
 
+@needs_dot
 def test_drawing_labels_each_joined_input_with_its_slice(tmp_path):
     h = Tensor(np.ones((10, 30)), requires_grad=True, name="h")
     g = Tensor(np.ones((10, 20)), requires_grad=True, name="g")
@@ -241,6 +330,7 @@ HOSTILE = [
 ]
 
 
+@needs_dot
 @pytest.mark.parametrize("name", HOSTILE)
 def test_names_render_literally_in_valid_svg(name, tmp_path):
     w = Tensor(np.ones(3), requires_grad=True, name=name)
@@ -249,21 +339,20 @@ def test_names_render_literally_in_valid_svg(name, tmp_path):
     loss.backward()
     path = ag.save_svg(loss, tmp_path / "x.svg")
     boxes = svg_boxes(path)  # parses: the SVG is well-formed XML
-    shown = name.encode("unicode_escape").decode() if not name.isprintable() else name
-    if "\n" in name or "\t" in name:
-        shown = "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in name)
     leaf_lines = next(lines for key, lines in boxes.items() if key.startswith("leaf"))
-    assert leaf_lines[0] == shown
-    assert any(shown in c for c in svg_texts(path, "cluster"))
+    assert leaf_lines[0] == shown(name)
+    assert any(shown(name) in c for c in svg_texts(path, "cluster"))
     source = ag.draw(loss).source
     assert "color=red" not in source and 'color="red"' not in source.replace('\\"', "")
 
 
 def shown(name: str) -> str:
-    """How a drawing must show `name`: every character as itself, except those XML cannot
-    hold or a reader cannot see (controls, lone surrogates, U+FFFE, U+FFFF, format
-    characters), which appear as their Python escapes (\\x01, \\ud800)."""
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in name)
+    """How a drawing must show `name`: `printable(name)`, every character as itself except
+    those XML cannot hold or a reader cannot see (controls, lone surrogates, U+FFFE, U+FFFF,
+    format characters), which appear as escapes (\\x01, \\ud800), shortened to
+    `drawing.LONGEST_NAME` characters. dot writes runs of spaces as no-break spaces, and the
+    SVG is read back with them as spaces."""
+    return shortened(name).replace("\xa0", " ")
 
 
 def test_shown_escapes_what_xml_cannot_hold():
@@ -293,8 +382,7 @@ ENTITY_LIKE = ["&#x1;", "&#xFFFF;", "&#xD800;", "&lt;script&gt;", "a & b", "&amp
 
 def rendered_texts(loss, tmp_path, **options) -> tuple[list[str], list[str], list[str]]:
     """(leaf box lines, op box lines, cluster texts) of the rendered SVG, which must parse.
-    dot writes runs of spaces as no-break spaces; they are read back as spaces (a real
-    no-break space in a name is shown escaped, as \\xa0)."""
+    dot writes runs of spaces as no-break spaces; they are read back as spaces."""
     path = ag.save_svg(loss, tmp_path / "names.svg", **options)
     boxes = svg_boxes(path)  # parses: well-formed XML
 
@@ -314,6 +402,7 @@ def hostile_graph(name: str):
     return loss
 
 
+@needs_dot
 @pytest.mark.parametrize("name", ENTITY_LIKE)
 def test_entity_like_names_are_shown_literally(name, tmp_path):
     leaves, ops, clusters = rendered_texts(hostile_graph(name), tmp_path)
@@ -322,6 +411,7 @@ def test_entity_like_names_are_shown_literally(name, tmp_path):
     assert any(name in c for c in clusters)
 
 
+@needs_dot
 @settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -343,6 +433,85 @@ def test_any_name_is_shown_literally_and_the_svg_parses(name, tmp_path):
     assert shown(name) in collapsed, "a collapsed module's box is titled by its label"
 
 
+def svg_tooltips(path) -> list[str]:
+    """The tooltip of every box and cluster that has one (dot writes it on an <a>)."""
+    root = ET.parse(path).getroot()
+    return [a.get(f"{XLINK}title") for a in root.iter(f"{SVG}a")]
+
+
+def svg_width(path) -> float:
+    return float(ET.parse(path).getroot().get("width").removesuffix("pt"))
+
+
+@needs_dot
+@pytest.mark.parametrize("length", [1_000, 20_000, 100_000])
+def test_long_names_are_shortened_on_screen_and_whole_in_the_tooltip(length, tmp_path):
+    """A name of 1,000 to 100,000 characters on a leaf and a module: its box and the
+    cluster's label show its start and end in LONGEST_NAME characters; the tooltip holds
+    the whole name (up to 2,000 characters, then its start, end and length), and the
+    drawing is as wide as with a short name."""
+
+    def drawing(name: str, file: str):
+        w = Tensor(np.ones(2), requires_grad=True, name=name)
+        with ag.scope(name):
+            loss = (w * 2).sum()
+        return ag.save_svg(loss, tmp_path / file)
+
+    name = "start " + "x" * length + " end\x1b"
+    path = drawing(name, "long.svg")
+    leaf = next(lines for key, lines in svg_boxes(path).items() if key.startswith("leaf"))
+    assert leaf[0] == shortened(name) and len(leaf[0]) <= LONGEST_NAME
+    assert leaf[0].startswith("start xx") and leaf[0].endswith("x end\\x1b")
+    assert any(shortened(name) in c for c in svg_texts(path, "cluster"))
+    tips = svg_tooltips(path)
+    assert len(tips) == 2, "the leaf's and the cluster's"
+    if length <= 2_000:
+        assert tips == [printable(name)] * 2
+    else:
+        assert all(t.startswith("start xxx") and f"({len(name):,} characters)" in t for t in tips)
+    short = drawing("s" * LONGEST_NAME, "short.svg")
+    assert svg_width(path) < 1.2 * svg_width(short)
+    assert svg_tooltips(short) == [], "a name shown whole needs no tooltip"
+
+
+@needs_dot
+def test_two_thousand_nested_scopes_are_drawn(tmp_path):
+    """2,000 nested ag.scope()s, an op at every 100th: the clusters nest DEEPEST_MODULE
+    deep, the deepest saying that deeper modules are drawn in it; collapsed too, and the
+    stepper page is made."""
+    w = Tensor(np.ones(2), requires_grad=True, name="w")
+    x = w
+    with contextlib.ExitStack() as scopes:
+        for depth in range(2_000):
+            scopes.enter_context(ag.scope(f"s{depth}"))
+            if depth % 100 == 0:
+                x = x * 2.0
+        loss = x.sum()
+    path = ag.save_svg(loss, tmp_path / "deep.svg")
+    clusters = svg_texts(path, "cluster")
+    assert len(clusters) == DEEPEST_MODULE + 1, "and the legend"
+    assert "s11 (and the modules nested deeper in it)" in clusters
+    assert len([k for k in svg_boxes(path) if k.startswith("op")]) == 21
+    collapsed = ag.save_svg(loss, tmp_path / "collapsed.svg", max_nodes=5)
+    assert svg_boxes(collapsed)
+    assert ag.stepper(loss, max_nodes=5).steps >= 1
+
+
+def test_two_thousand_nested_modules_with_an_op_each_collapse_quickly():
+    """More ops than max_nodes, one per scope: grouped by the modules at DEEPEST_MODULE
+    (each level deeper was once tried in turn, minutes for 2,000)."""
+    x = Tensor(np.ones(2), requires_grad=True, name="w")
+    with contextlib.ExitStack() as scopes:
+        for depth in range(2_000):
+            scopes.enter_context(ag.scope(f"s{depth}"))
+            x = x * 1.0001
+        loss = x.sum()
+    started = time.perf_counter()
+    source = ag.draw(loss).source
+    assert time.perf_counter() - started < 30, "hang guard (it takes well under a second)"
+    assert f"one per module at depth {DEEPEST_MODULE}" in source
+
+
 def test_escaped_dot_has_no_html_labels():
     w = Tensor(np.ones(2), requires_grad=True, name="<i>x</i>")
     source = ag.draw((w * 1.0).sum()).source
@@ -354,6 +523,7 @@ def test_escaped_dot_has_no_html_labels():
 # ---------------------------------------------------------------------------------------
 
 
+@needs_dot
 def test_a_20000_op_chain_is_collapsed_quickly_and_renders(tmp_path):
     x = Tensor(np.ones(4), requires_grad=True, name="x")
     y = x
@@ -369,6 +539,16 @@ def test_a_20000_op_chain_is_collapsed_quickly_and_renders(tmp_path):
     assert source.count("label=") < 40
     boxes = svg_boxes(ag.save_svg(loss, tmp_path / "big.svg"))
     assert any(lines[0] == "sum" for lines in boxes.values()), "the loss is always drawn"
+
+
+def test_a_stack_of_thousands_of_inputs_is_drawn_with_few_edges():
+    n = 3_000
+    xs = [Tensor(np.ones(2), requires_grad=True, name=f"x{i}") for i in range(n)]
+    source = ag.draw(ag.stack(xs).sum()).source
+    assert f"at most {WIDEST_JOIN} inputs of each" in source
+    edges = [line for line in source.splitlines() if "->" in line and "legend_" not in line]
+    assert len(edges) == WIDEST_JOIN + 2, "the drawn inputs, the rest box, the sum"
+    assert f"… {n - WIDEST_JOIN:,} more boxes" in source
 
 
 def test_a_deep_mlp_collapses_to_one_box_per_layer():
@@ -414,6 +594,7 @@ def test_several_roots_and_a_leaf_root():
     assert "w" in ag.draw(w).source
 
 
+@needs_dot
 def test_jupyter_shows_the_digraph_inline(mlp_loss):
     _, loss = mlp_loss
     bundle = ag.draw(loss)._repr_mimebundle_()

@@ -12,6 +12,8 @@ import sysconfig
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from conftest import needs_dot
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -23,6 +25,7 @@ def run(*argv: str | Path, cwd: Path) -> str:
     return result.stdout
 
 
+@needs_dot
 def test_pip_install_ships_the_page_and_the_demo_writes_it_from_another_folder(tmp_path):
     source = tmp_path / "source"  # a copy: building writes build/ and *.egg-info beside it
     for package in ("autograd_mini", "nn"):

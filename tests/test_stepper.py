@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import wide_flat_loss
+from conftest import any_name, needs_dot, printed_lines, wide_flat_loss
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -20,7 +20,10 @@ import autograd_mini as ag
 import nn
 from autograd_mini import Tensor
 from autograd_mini.specialize import rule
+from autograd_mini.text import printable
 from autograd_mini.visual import backward_page
+from autograd_mini.visual.drawing import shortened
+from autograd_mini.visual.layout import WIDEST_JOIN
 
 PAGE = Path(backward_page.__file__).parent / "page"
 
@@ -60,6 +63,7 @@ def twin_graphs(dtype=np.float64):
 # ---------------------------------------------------------------------------------------
 
 
+@needs_dot
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_it_runs_backward_and_leaves_every_grad_bit_for_bit_as_backward_would(dtype, tmp_path):
     (loss, leaves, kept), (twin, twin_leaves, twin_kept) = twin_graphs(dtype)
@@ -73,6 +77,7 @@ def test_it_runs_backward_and_leaves_every_grad_bit_for_bit_as_backward_would(dt
         loss.backward()  # the page was this graph's backward(), as loss.backward() frees it
 
 
+@needs_dot
 def test_the_or_network_page_leaves_the_same_grads_as_backward(tmp_path):
     model, twin = nn.gates.network("OR"), nn.gates.network("OR")
     X, Y = nn.gates.INPUTS, nn.gates.TARGETS["OR"]
@@ -82,6 +87,7 @@ def test_the_or_network_page_leaves_the_same_grads_as_backward(tmp_path):
         assert p.grad.tobytes() == q.grad.tobytes(), name
 
 
+@needs_dot
 def test_retain_graph_keeps_the_graph_for_another_backward(tmp_path):
     (loss, leaves, _), _ = twin_graphs()
     ag.save_html(loss, tmp_path / "p.html", retain_graph=True)
@@ -91,6 +97,7 @@ def test_retain_graph_keeps_the_graph_for_another_backward(tmp_path):
         np.testing.assert_allclose(w.grad, 2 * g, rtol=1e-15)
 
 
+@needs_dot
 def test_after_backward_with_retain_graph_looking_changes_no_grad(tmp_path):
     (loss, leaves, kept), _ = twin_graphs()
     loss.backward(retain_graph=True)
@@ -105,6 +112,7 @@ def test_after_backward_with_retain_graph_looking_changes_no_grad(tmp_path):
     np.testing.assert_allclose(leaves[0].grad, 2 * before[0], rtol=1e-15)
 
 
+@needs_dot
 def test_stale_grads_are_set_aside_and_put_back(tmp_path):
     """A .grad already there (not zeroed) is not added to: the page shows this pass alone."""
     (loss, leaves, _), (twin, twin_leaves, _) = twin_graphs()
@@ -132,6 +140,7 @@ def test_a_freed_graph_is_refused_with_what_to_do(tmp_path):
     assert not (tmp_path / "late.html").exists()
 
 
+@needs_dot
 def test_the_same_loss_twice(tmp_path):
     """The first page's backward pass freed the graph: a second is refused, .grad untouched;
     with retain_graph=True the second page shows the same steps and leaves .grad alone."""
@@ -188,6 +197,7 @@ def test_bad_arguments():
 # ---------------------------------------------------------------------------------------
 
 
+@needs_dot
 def test_each_step_is_the_engines_step_in_backward_order():
     (loss, leaves, _), _ = twin_graphs()
     order = ag.backward_order(loss)
@@ -217,6 +227,7 @@ def test_each_step_is_the_engines_step_in_backward_order():
     assert values(units["b"]["grad"]).tobytes() == b.grad.tobytes()
 
 
+@needs_dot
 def test_fan_in_says_which_steps_contributed():
     (loss, _, kept), _ = twin_graphs()
     order = ag.backward_order(loss)
@@ -238,6 +249,7 @@ def test_fan_in_says_which_steps_contributed():
     )
 
 
+@needs_dot
 def test_the_passed_gradients_add_up_to_each_leafs_grad():
     (loss, leaves, _), _ = twin_graphs()
     data = page_data(ag.stepper(loss).html)
@@ -252,6 +264,7 @@ def test_the_passed_gradients_add_up_to_each_leafs_grad():
         np.testing.assert_allclose(sum(passed), w.grad, rtol=1e-14)
 
 
+@needs_dot
 def test_an_unbroadcast_is_shown_as_summed_axes(mlp_784_30_10):
     _, loss = mlp_784_30_10
     data = page_data(ag.stepper(loss).html)
@@ -275,6 +288,7 @@ def mlp_784_30_10():
     return model, ag.quadratic_cost(model(X), nn.one_hot(rng.integers(0, 10, 10), 10))
 
 
+@needs_dot
 def test_the_784_30_10_page_stays_small_and_summarises_big_arrays(mlp_784_30_10, tmp_path):
     model, loss = mlp_784_30_10
     path = ag.save_html(loss, tmp_path / "mlp.html")
@@ -314,6 +328,7 @@ def test_array_view_of_special_values_and_shapes():
 # ---------------------------------------------------------------------------------------
 
 
+@needs_dot
 def test_a_collapsed_box_steps_as_one_step_and_says_how_many_ops_it_holds():
     x = Tensor(np.ones(4), requires_grad=True, name="x")
     y = x
@@ -336,6 +351,7 @@ def test_a_collapsed_box_steps_as_one_step_and_says_how_many_ops_it_holds():
     assert len(order) == 10_001
 
 
+@needs_dot
 def test_a_truncated_graph_steps_through_its_rest_box():
     loss = wide_flat_loss()
     n_ops = len(ag.backward_order(loss))
@@ -349,6 +365,27 @@ def test_a_truncated_graph_steps_through_its_rest_box():
     assert values(rest["grad"]).shape == (1,)
 
 
+@needs_dot
+def test_a_stack_of_thousands_of_inputs_makes_a_small_page(tmp_path):
+    """A join of 3,000 inputs (more than max_nodes boxes): WIDEST_JOIN of them are drawn,
+    the others go into the rest box with one arrow, and the join's step lists
+    LISTED_INPUTS of them and says how many more; the page stays small."""
+    n = 3_000
+    xs = [Tensor(np.full(2, float(i)), requires_grad=True, name=f"x{i}") for i in range(n)]
+    loss = ag.stack(xs).sum()
+    page = ag.save_html(loss, tmp_path / "wide.html").read_text(encoding="utf-8")
+    assert len(page) < 300_000
+    svg = page[page.index("<svg") : page.index("</svg>")]
+    assert svg.count('class="edge"') <= WIDEST_JOIN + 2, "the drawn inputs, the rest, the sum"
+    data = page_data(page)
+    stack = next(s for s in data["steps"] if s["op"] == "stack")
+    assert len(stack["inputs"]) == backward_page.LISTED_INPUTS
+    assert stack["more"] == n - backward_page.LISTED_INPUTS
+    assert ["rest", stack["unit"]] in stack["edges"]
+    assert data["units"]["rest"]["title"].startswith(f"… {n - WIDEST_JOIN:,} more boxes")
+    assert all(x.grad is not None for x in xs), "backward ran through all of them"
+
+
 # ---------------------------------------------------------------------------------------
 # Escaping: names are data, never markup
 # ---------------------------------------------------------------------------------------
@@ -356,6 +393,7 @@ def test_a_truncated_graph_steps_through_its_rest_box():
 HOSTILE = '<img src=x onerror="window.x=1">'
 
 
+@needs_dot
 def test_hostile_names_are_embedded_as_escaped_data(tmp_path):
     name = HOSTILE + "</script><!-- & &amp; \u2028 \x01 \ud800"
     w = Tensor(np.ones((2, 2)), requires_grad=True, name=name)
@@ -371,23 +409,37 @@ def test_hostile_names_are_embedded_as_escaped_data(tmp_path):
     titles = [u["title"] for u in data["units"].values()]
     assert shown in titles
     assert data["steps"][0]["scope"] == shown
-    assert data["title"].startswith(f"Backward pass of {shown} = ")
+    assert data["title"].startswith(f"Backward pass of {shortened(name)} = ")
+
+
+@needs_dot
+def test_a_long_name_is_whole_in_the_panel_and_shortened_in_the_drawing(tmp_path):
+    name = "start " + "x" * 100_000 + " end"
+    w = Tensor(np.ones(2), requires_grad=True, name=name)
+    with ag.scope(name):
+        loss = (w * 2).sum()
+    loss.name = name
+    page = ag.save_html(loss, tmp_path / "long.html").read_text(encoding="utf-8")
+    data = page_data(page)
+    assert name in [u["title"] for u in data["units"].values()], "the inspector's title"
+    assert data["steps"][0]["scope"] == name
+    assert data["title"].startswith(f"Backward pass of {shortened(name)} = ")
+    svg = page[page.index("<svg") : page.index("</svg>")]
+    assert "x" * 2_000 not in svg, "the drawing shows its start and end, the tooltip 2,000"
 
 
 NASTY = ["<", ">", "&", "/", '"', "'", "\\", "\n", "\x01", "\ud800", "\uffff", "\u2028", "s"]
 
 
+@needs_dot
 @settings(max_examples=25, deadline=None)
-@given(
-    name=st.text(
-        st.characters(exclude_categories=()) | st.sampled_from(NASTY), min_size=1, max_size=12
-    )
-)
+@given(name=st.one_of(any_name, st.text(st.sampled_from(NASTY), min_size=1, max_size=12)))
 def test_any_name_is_data_in_the_page(name):
-    """Arbitrary strings (controls, lone surrogates, `</script>` pieces, U+2028) as a tensor
-    name, a module label and the loss's name: the page is valid UTF-8, its data holds no
-    character that could end or change the script element, its SVG parses as XML, and the
-    name comes back from the data exactly as the drawing shows it."""
+    """Arbitrary strings (controls, ANSI escapes, lone surrogates, `</script>` pieces,
+    U+2028, U+202E) as a tensor name, a module label and the loss's name: the page is valid
+    UTF-8, its data holds no character that could end or change the script element, its SVG
+    parses as XML, and the name comes back from the data exactly as the drawing shows it,
+    `printable(name)`, with no control, format or line-break character in any text."""
     w = Tensor(np.ones(2), requires_grad=True, name=name)
     with ag.scope(name):
         loss = (w * 2).sum()
@@ -397,13 +449,27 @@ def test_any_name_is_data_in_the_page(name):
     raw = page.split('id="stepper-data">')[1].split("</script>")[0]
     assert not set(raw) & set("<>&\u2028\u2029")
     ET.fromstring(page[page.index("<svg") : page.index("</svg>") + len("</svg>")])
-    shown = "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in name)
+    shown = printable(name)
     data = page_data(page)
     assert shown in [u["title"] for u in data["units"].values()]
     assert data["steps"][0]["scope"] == shown
+    assert data["title"].startswith(f"Backward pass of {shortened(name)} = ")
+    for text in strings(data):
+        printed_lines(text)
     collapsed = ag.stepper(loss, max_nodes=2)  # the module's box is titled by its label
     collapsed.html.encode("utf-8")
     assert any(u["title"].startswith(shown + "\n2 ops") for u in collapsed.data["units"].values())
+
+
+def strings(data) -> list[str]:
+    """Every string in the page's data (keys and values, at any depth)."""
+    if isinstance(data, str):
+        return [data]
+    if isinstance(data, dict):
+        return [s for k, v in data.items() for s in (k, *strings(v))]
+    if isinstance(data, list):
+        return [s for v in data for s in strings(v)]
+    return []
 
 
 def test_script_json_escapes_what_could_end_the_script():
@@ -428,6 +494,7 @@ class _Iframe(html.parser.HTMLParser):
             self.attrs = dict(attrs)
 
 
+@needs_dot
 def test_in_jupyter_the_page_is_an_isolated_iframe(tmp_path):
     (loss, _, _), _ = twin_graphs()
     page = ag.stepper(loss)

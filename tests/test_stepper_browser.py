@@ -1,5 +1,6 @@
 """The stepper page in a real browser: Debian's chromium driven by Playwright (no browser
-download). Skipped only when /usr/bin/chromium is not installed (`.ci/run` installs it)."""
+download). Skipped only when /usr/bin/chromium or Graphviz's dot is not installed (`.ci/run`
+installs both)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import needs_dot
 from playwright.sync_api import expect, sync_playwright
 
 import autograd_mini as ag
 import nn
 from autograd_mini import Tensor, specialize
+from autograd_mini.visual import backward_page
+from autograd_mini.visual.layout import WIDEST_JOIN
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -26,6 +30,8 @@ ARGS = [
     "--no-first-run",
 ]
 HOSTILE = '<img src=x onerror="window.x=1">'
+
+pytestmark = needs_dot  # every page here draws its graph with dot
 
 
 @pytest.fixture(scope="module")
@@ -204,6 +210,23 @@ def test_a_10000_op_graph_opens_and_steps_collapsed(opened, tmp_path):
     assert view.text("#panel h2") == "Step 2: (mul → tanh) × 5000: 10,000 ops as one step"
     four_digits(view.numbers("#panel [data-array=input-0]"), x.grad)
     assert view.page.locator("#drawing g.node.current").count() == 1
+    assert view.errors == []
+
+
+def test_a_wide_join_of_long_names_steps_and_marks_its_boxes(opened, tmp_path):
+    """A stack of 3,000 inputs with names too long to show whole (each box has a tooltip,
+    which puts its shapes inside an <a>): the page opens, steps, lists the inputs it shows
+    and how many more, and marks the inputs' boxes done."""
+    n = 3_000
+    xs = [Tensor(np.ones(2), requires_grad=True, name=f"x{i}_" + "long" * 20) for i in range(n)]
+    view = opened(ag.save_html(ag.stack(xs).sum(), tmp_path / "wide.html"))
+    view.press("End")
+    assert view.text("#counter") == "step 2 of 2"
+    assert f"… and {n - backward_page.LISTED_INPUTS} more" in view.text("#panel")
+    done = view.page.locator("#drawing g.node.done ellipse")
+    assert done.count() == WIDEST_JOIN, "every drawn input got its gradient"
+    done_colour = "rgb(39, 174, 96)"  # stepper.css: --done
+    assert done.first.evaluate("e => getComputedStyle(e).stroke") == done_colour
     assert view.errors == []
 
 

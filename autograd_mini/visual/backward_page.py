@@ -58,10 +58,19 @@ from ..broadcasting import summed_axes
 from ..engine import Tensor, backward_order
 from ..errors import BackwardError, ShapeError
 from ..files import replacing, write_file
-from ..recording import Observer, observe
+from ..recording import Observer
 from ..specialize import rule
-from .drawing import build, numbers, render_svg, visible
-from .graph import Constant, Snapshot, broadcast_inputs, shape_of, stretched_to
+from ..text import printable
+from .drawing import build, numbers, render_svg, shortened
+from .graph import (
+    Constant,
+    Snapshot,
+    broadcast_inputs,
+    grad_holders,
+    recorded_backward,
+    shape_of,
+    stretched_to,
+)
 from .layout import Plan, Unit
 
 SMALL = 64
@@ -72,6 +81,9 @@ HEAT = 32
 
 LISTED = 24
 """A collapsed box's step lists at most this many of the gradients it passes out."""
+
+LISTED_INPUTS = 64
+"""One op's step lists at most this many of its inputs (a `stack` may have thousands)."""
 
 PAGE = "page"  # the template's folder inside this package
 
@@ -161,8 +173,7 @@ def _positions(node: Any, passed: list) -> list[int]:
 def _record(loss: Tensor, snap: Snapshot, retain_graph: bool) -> _Recording:
     values: dict[Any, dict] = {id(t): array_view(t.data) for t in (*snap.ops, *snap.leaves)}
     values.update({(id(c.consumer), c.position): array_view(c.value) for c in snap.constants})
-    holders = [t for t in snap.leaves if t.requires_grad] + [t for t in snap.ops if t.retains_grad]
-    before = {id(t): t.grad for t in holders}
+    ran = all(t.grad is None for t in grad_holders(snap))
     steps: list[_Step] = []
 
     class Steps(Observer):
@@ -179,21 +190,9 @@ def _record(loss: Tensor, snap: Snapshot, retain_graph: bool) -> _Recording:
                 )
             )
 
-    if all(g is None for g in before.values()):
-        with observe(Steps()):
-            loss.backward(retain_graph=retain_graph)
-        grads = {id(t): array_view(t.grad) for t in holders if t.grad is not None}
-        return _Recording("ran", steps, values, grads)
-    try:  # look without adding to the gradients that are there: set them aside, put them back
-        for t in holders:
-            t.grad = None
-        with observe(Steps()):
-            loss.backward(retain_graph=True)
-        grads = {id(t): array_view(t.grad) for t in holders if t.grad is not None}
-    finally:
-        for t in holders:
-            t.grad = before[id(t)]
-    return _Recording("looked", steps, values, grads)
+    given = recorded_backward(loss, snap, Steps(), retain_graph)
+    grads = {key: array_view(grad) for key, grad in given.items()}
+    return _Recording("ran" if ran else "looked", steps, values, grads)
 
 
 def _check(loss: Any, caller: str) -> None:
@@ -250,7 +249,7 @@ def unbroadcast_note(output: tuple[int, ...], shape: tuple[int, ...]) -> str:
 
 
 def _leaf_name(t: Tensor) -> str:
-    return visible(t.name) if t.name else ("parameter" if t.requires_grad else "input")
+    return printable(t.name) if t.name else ("parameter" if t.requires_grad else "input")
 
 
 def _constant_name(value: Any) -> str:
@@ -289,12 +288,12 @@ class _PageData:
             return _constant_name(x)
         if x.node is None:
             return _leaf_name(x)
-        return f"{visible(x.node.op.name)} (step {self.step_of[id(x)]})"
+        return f"{printable(x.node.op.name)} (step {self.step_of[id(x)]})"
 
     def destination(self, x: Tensor) -> str:
         if x.node is None:
             return f"added into {_leaf_name(x)}.grad"
-        return f"to step {self.step_of[id(x)]} ({visible(x.node.op.name)})"
+        return f"to step {self.step_of[id(x)]} ({printable(x.node.op.name)})"
 
     def data(self, title: str, notes: list[str]) -> dict[str, Any]:
         return {
@@ -311,34 +310,35 @@ class _PageData:
         received = self.received.get(id(first), [])
         entry: dict[str, Any] = {
             "unit": unit.key,
-            "op": visible(node.op.name),
+            "op": printable(node.op.name),
             "ops": len(group),
-            "scope": " › ".join(visible(label) for label in node.scope),
+            "scope": " › ".join(printable(label) for label in node.scope),
             "output": {"shape": list(first.shape), "dtype": str(first.dtype)},
             "upstream": group[0].upstream,
             "fan_in": fan_in(received) if k > 1 else "the seed: ∂L/∂L = 1",
             "inputs": [],
-            "edges": [],
         }
+        edges: dict[tuple[str, str], None] = {}  # the arrows its gradients flow along
         if unit.collapsed:
-            entry["box"] = visible(unit.title.rsplit("\n", 1)[0])
-            entry["op"] = f"{entry['box']}: {len(group):,} ops as one step"
+            entry["box"] = printable(unit.title.rsplit("\n", 1)[0])
+            entry["op"] = f"{shortened(entry['box'])}: {len(group):,} ops as one step"
         passed_out = []
         for step in group:
             tensor = self.tensors[step.tensor]
             stretched = {p for p, _ in broadcast_inputs(tensor)}
             if not unit.collapsed:
                 entry["inputs"] = self.inputs(tensor, step, stretched)
+                entry["more"] = max(0, len(tensor.node.inputs) - LISTED_INPUTS)
             else:
                 passed_out += [
                     (tensor, p, x, view)
                     for p, x, view in step.passed
                     if self.layout.unit_of[x] is not unit or self.tensors[x].node is None
                 ]
-            for _, x, _ in step.passed:
-                tail = self.layout.unit_of[x].key
-                if tail != unit.key and [tail, unit.key] not in entry["edges"]:
-                    entry["edges"].append([tail, unit.key])
+            edges |= dict.fromkeys(
+                (self.layout.unit_of[x].key, unit.key) for _, x, _ in step.passed
+            )
+        entry["edges"] = [list(edge) for edge in edges if edge[0] != unit.key]
         if unit.collapsed:
             entry["inputs"] = [
                 self.passed_entry(tensor, p, self.tensors[x], view, stretched=None)
@@ -350,7 +350,7 @@ class _PageData:
     def inputs(self, tensor: Tensor, step: _Step, stretched: set[int]) -> list[dict]:
         passed = {p: view for p, _, view in step.passed}
         entries = []
-        for p, x in enumerate(tensor.node.inputs):
+        for p, x in enumerate(tensor.node.inputs[:LISTED_INPUTS]):
             if p in passed:
                 entries.append(self.passed_entry(tensor, p, x, passed[p], stretched))
                 continue
@@ -375,13 +375,13 @@ class _PageData:
     ) -> dict:
         text = rule(tensor, p)
         if stretched is None:  # in a collapsed box: say which op
-            text = f"{visible(tensor.node.op.name)}: {text}"
+            text = f"{printable(tensor.node.op.name)}: {text}"
             stretched = {q for q, _ in broadcast_inputs(tensor)}
         return {
             "name": self.name(x),
             "shape": list(x.shape),
             "rule": text,
-            "shapes": f"∂L/∂{visible(tensor.node.op.name)} {tensor.shape} → {x.shape}",
+            "shapes": f"∂L/∂{printable(tensor.node.op.name)} {tensor.shape} → {x.shape}",
             "grad": view,
             "broadcast": unbroadcast_note(stretched_to(tensor, p), x.shape)
             if p in stretched
@@ -394,7 +394,7 @@ class _PageData:
             ops = self.ops_in.get(id(unit), [])
             entry = {
                 "kind": "box",
-                "title": "\n".join(visible(line) for line in unit.title.rsplit("\n", 1)),
+                "title": "\n".join(printable(line) for line in unit.title.rsplit("\n", 1)),
                 "note": f"a collapsed box of {len(ops):,} ops; it steps as one step",
             }
             if ops:  # its output: the op of the box that backward() reaches first
@@ -416,7 +416,8 @@ class _PageData:
             k = self.step_of[id(t)]
             return {
                 "kind": "op",
-                "title": f"{visible(t.node.op.name)} (step {k})",
+                "title": (f"{printable(t.name)} = " if t.name else "")
+                + f"{printable(t.node.op.name)} (step {k})",
                 "value": self.rec.values[id(t)],
                 "grad": self.groups[k - 1][0].upstream,
                 "grad_step": k,
@@ -479,7 +480,7 @@ def render_page(title: str, svg: str, data: dict[str, Any]) -> str:
 
 
 def _title(loss: Tensor) -> str:
-    described = visible(loss.name) if loss.name else visible(loss.node.op.name)
+    described = shortened(loss.name) if loss.name else shortened(loss.node.op.name)
     return f"Backward pass of {described} = {loss.item():.6g}"
 
 
@@ -556,7 +557,7 @@ def _page(loss: Tensor, caller: str, retain_graph: bool, draw_options: dict) -> 
             "backward pass was recorded on the kept graph and every .grad was left as it was."
         )
     if layout.note:
-        notes.append(visible(layout.note))
+        notes.append(printable(layout.note))
     title = _title(loss)
     data = _PageData(loss, recording, snap, layout).data(title, notes)
     return Stepper(render_page(title, svg, data), data)

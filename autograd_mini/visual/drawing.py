@@ -12,15 +12,16 @@ cluster. Big graphs are collapsed (see `layout.plan`) so `dot` stays fast.
 Every user-supplied string (tensor names, module labels, op names) is shown literally: `&`,
 backslashes, quotes and `<...>` as themselves (never as entities, escapes, attributes or HTML
 labels), and what XML cannot hold or a reader could not see (control characters, lone
-surrogates, U+FFFE/U+FFFF, invisible format characters) as its Python escape (`\\x01`,
-`\\ud800`), so the SVG always parses. Building the graph needs only the `graphviz` package;
-rendering needs Graphviz's `dot`. Without `dot`, a drawing shown in Jupyter shows its DOT
-source and how to install Graphviz instead of a traceback.
+surrogates, U+FFFE/U+FFFF, invisible format characters) as a visible escape (`\\x01`,
+`\\ud800`: `text.printable`), so the SVG always parses. Building the graph needs only the
+`graphviz` package; rendering needs Graphviz's `dot`. Without `dot`, a drawing shown in
+Jupyter shows its DOT source and how to install Graphviz instead of a traceback.
 """
 
 from __future__ import annotations
 
 import html
+import itertools
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,9 +34,20 @@ from ..broadcasting import summed_axes
 from ..engine import Tensor
 from ..errors import AutogradError
 from ..files import replacing
+from ..recording import Observer
 from ..specialize import rule
-from .graph import Constant, Snapshot, broadcast_inputs, shape_of, snapshot, stretched_to
-from .layout import Plan, Unit, plan
+from ..text import printable
+from .graph import (
+    Constant,
+    Snapshot,
+    broadcast_inputs,
+    grad_holders,
+    recorded_backward,
+    shape_of,
+    snapshot,
+    stretched_to,
+)
+from .layout import DEEPEST_MODULE, Plan, Unit, plan
 
 RANKDIRS = ("LR", "RL", "TB", "BT")
 STYLES = {
@@ -71,26 +83,62 @@ INSTALL_GRAPHVIZ = "`apt-get install graphviz`, `brew install graphviz` or `cond
 SMALL_VALUES = 4
 """show_values: tensors with at most this many numbers show them; bigger ones a summary."""
 
+LONGEST_NAME = 48
+"""A name (of a tensor or a module) shows at most this many characters in a box or a
+cluster's label, its start, "…" and its end; the whole name is in the box's tooltip and in
+the stepper page's panel. (dot refuses a label of over 16,384 characters, and a long one
+makes the drawing as wide as the name.)"""
+
+LONGEST_TOOLTIP = 2000
+"""A tooltip shows at most this many characters of a name, and then its length."""
+
 
 class GraphvizMissingError(AutogradError, RuntimeError):
     """Graphviz's `dot` program, which renders SVG, is not installed."""
 
 
-def visible(value: Any) -> str:
-    """`str(value)` with every character that cannot be shown as itself replaced by its
-    Python escape: control characters (a newline as the two characters \\n), lone
-    surrogates (\\ud800), non-characters such as U+FFFE and U+FFFF, and invisible format or
-    separator characters; everything else, `&`, `<` and backslashes included, unchanged."""
-    return "".join(
-        c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in str(value)
-    )
-
-
 def text(value: Any) -> str:
-    """User-supplied text made safe for a DOT label, to be shown literally: `visible`, then
+    """User-supplied text made safe for a DOT label, to be shown literally: `printable`, then
     `&` written as `&amp;` (`dot` reads `&...;` as an entity), backslashes doubled (`dot`
     reads `\\N`, `\\l`, ... as escapes), and never read as an HTML label."""
-    return graphviz.escape(visible(value).replace("&", "&amp;"))
+    return graphviz.escape(printable(value).replace("&", "&amp;"))
+
+
+def shortened(value: Any, longest: int = LONGEST_NAME) -> str:
+    """`printable(value)` in at most `longest` characters: its start, "…" and its end, cut
+    between characters (never inside an escape such as `\\x1b`)."""
+    whole = printable(value)
+    if len(whole) <= longest:
+        return whole
+    pieces = [printable(c) for c in str(value)]
+    room = longest - 1  # for the "…"
+    head: list[str] = []
+    for piece in pieces:
+        if sum(map(len, head)) + len(piece) > room * 2 // 3:
+            break
+        head.append(piece)
+    tail: list[str] = []
+    room -= sum(map(len, head))
+    for piece in reversed(pieces[len(head) :]):
+        if sum(map(len, tail)) + len(piece) > room:
+            break
+        tail.append(piece)
+    return "".join(head) + "…" + "".join(reversed(tail))
+
+
+def tooltip(names: Sequence[Any]) -> dict[str, str]:
+    """The `tooltip` attribute holding the names that `shortened` cut (none: no attribute),
+    each at most LONGEST_TOOLTIP characters and then its length."""
+    cut = [str(n) for n in dict.fromkeys(names) if len(printable(n)) > LONGEST_NAME]
+    if not cut:
+        return {}
+    shown = [
+        printable(n)
+        if len(printable(n)) <= LONGEST_TOOLTIP
+        else f"{shortened(n, LONGEST_TOOLTIP)} ({len(n):,} characters)"
+        for n in cut
+    ]
+    return {"tooltip": label(*map(text, shown))}
 
 
 def label(*lines: str) -> str:
@@ -169,7 +217,9 @@ def build(
         raise ValueError(f"draw: max_nodes must be an integer ≥ 2, got {max_nodes!r}.")
     snap = snapshot(roots)
     layout = plan(snap, max_nodes, group_modules)
+    computed, unknown = result_gradients(roots, snap) if show_values else ({}, "")
     options = {"shapes": show_shapes, "grads": show_grads, "values": show_values}
+    options["computed"] = computed
     root_ids = {id(r) for r in roots}
 
     dot = Drawing("computation_graph")
@@ -178,15 +228,16 @@ def build(
     dot.attr("edge", fontname="Helvetica", fontsize="9", color="#777777")
     n_ops, n_leaves = len(snap.ops), len(snap.leaves)
     heading = f"{n_ops:,} op{'s' * (n_ops != 1)}, {n_leaves:,} leaf tensor{'s' * (n_leaves != 1)}"
-    dot.attr(label=label(text(heading), *([text(layout.note)] if layout.note else [])))
+    notes = [note for note in (layout.note, unknown) if note]
+    dot.attr(label=label(text(heading), *map(text, notes)))
 
     clusters = _ClusterTree(dot)
     for unit in layout.units:
-        kind, lines = _describe(unit, root_ids, options)
-        clusters.at(unit.scope).node(unit.key, label(*lines), **STYLES[kind])
+        kind, lines, names = _describe(unit, root_ids, options)
+        clusters.at(unit.scope).node(unit.key, label(*lines), **STYLES[kind], **tooltip(names))
     clusters.close()
     _edges(dot, snap, layout)
-    _legend(dot)
+    _legend(dot, rankdir)
     return dot, snap, layout
 
 
@@ -211,6 +262,11 @@ def render_svg(dot: graphviz.Digraph, caller: str) -> bytes:
         ) from None
     except graphviz.CalledProcessError as exc:
         raise AutogradError(f"{caller}: dot failed: {exc.stderr!r:.500}") from None
+    except BrokenPipeError:  # dot stopped reading its input: it failed on it
+        raise AutogradError(
+            f"{caller}: dot stopped reading the graph's DOT text (it failed on it); "
+            "draw(...).source is the text, to run dot on by hand."
+        ) from None
 
 
 def _roots(root: Any) -> list[Tensor]:
@@ -237,13 +293,38 @@ def _shape_line(array: np.ndarray) -> str:
     return f"{tuple(array.shape)} {array.dtype}"
 
 
-def known_grad(tensor: Tensor) -> np.ndarray | None:
-    """The gradient backward() left on `tensor` (leaves, and results that retain theirs)."""
-    return tensor.grad if tensor.is_leaf or tensor.retains_grad else None
+def known_grad(tensor: Tensor, computed: dict[int, np.ndarray] | None = None) -> np.ndarray | None:
+    """The gradient backward() left on `tensor` (leaves, and results that retain theirs), or
+    the one `computed` holds for it (see `result_gradients`)."""
+    if tensor.is_leaf or tensor.retains_grad:
+        return tensor.grad
+    return (computed or {}).get(id(tensor))
 
 
-def _grad_line(tensor: Tensor) -> str | None:
-    grad = known_grad(tensor)
+def result_gradients(roots: list[Tensor], snap: Snapshot) -> tuple[dict[int, np.ndarray], str]:
+    """show_values: the gradient of every op's result, by id(), which backward() does not
+    keep, and a note for the graph's label when they cannot be had. Once backward() has
+    run (some leaf has a .grad) through a graph it kept (`retain_graph=True`), the pass is
+    run again, recording, and every .grad is put back as it was (`recorded_backward`)."""
+    if all(t.grad is None for t in grad_holders(snap)) or len(roots) != 1 or roots[0].size != 1:
+        return {}, ""  # no backward pass yet (or no one loss): no gradient is drawn
+    if roots[0].node is None or any(t.node.saved is None for t in snap.ops):
+        return {}, (
+            "show_values: backward() kept no gradient of the ops' results; call .retain_grad() "
+            "on them before it, or backward(retain_graph=True), to see them here"
+        )
+    grads: dict[int, np.ndarray] = {}
+
+    class Kept(Observer):
+        def stepped(self, tensor: Tensor, g: Any, passed: list) -> None:
+            grads.setdefault(id(tensor), np.array(g))
+
+    recorded_backward(roots[0], snap, Kept())
+    return grads, ""
+
+
+def _grad_line(tensor: Tensor, computed: dict[int, np.ndarray]) -> str | None:
+    grad = known_grad(tensor, computed)
     if grad is None:
         return None
     return f"∇ {tuple(grad.shape)}, ‖∇‖ = {float(np.linalg.norm(grad)):.3g}"
@@ -259,7 +340,7 @@ def numbers(array: np.ndarray) -> str:
     return " ".join(shown.split())
 
 
-def _value_lines(tensor: Tensor) -> list[str]:
+def _value_lines(tensor: Tensor, computed: dict[int, np.ndarray]) -> list[str]:
     """show_values: `value … | grad …` for small tensors (as micrograd's draw_dot), a mean
     and std for bigger ones."""
     array = tensor.data
@@ -268,7 +349,7 @@ def _value_lines(tensor: Tensor) -> list[str]:
             return ["value (empty)"]
         return [f"mean {float(array.mean()):.3g}, std {float(array.std()):.3g}"]
     value = f"value {numbers(array)}"
-    grad = known_grad(tensor)
+    grad = known_grad(tensor, computed)
     if grad is None:
         return [value]
     if array.size == 1:
@@ -276,10 +357,13 @@ def _value_lines(tensor: Tensor) -> list[str]:
     return [value, f"grad {numbers(grad)}"]
 
 
-def _describe(unit: Unit, root_ids: set[int], options: dict) -> tuple[str, list[str]]:
+def _describe(unit: Unit, root_ids: set[int], options: dict) -> tuple[str, list[str], list[str]]:
+    """The box's style, its label's lines (escaped) and the names it shows (for the tooltip
+    of those that were shortened)."""
     if unit.collapsed:
         # the last line is ours (how many ops); the first may be a label holding newlines
-        return "collapsed", [text(line) for line in unit.title.rsplit("\n", 1)]
+        *heading, counts = unit.title.rsplit("\n", 1)
+        return "collapsed", [*(text(shortened(h)) for h in heading), text(counts)], heading
     (member,) = unit.members
     if isinstance(member, Constant):
         array = np.asarray(member.value)
@@ -287,36 +371,43 @@ def _describe(unit: Unit, root_ids: set[int], options: dict) -> tuple[str, list[
         lines = [text(shown)]
         if options["values"] and array.ndim and array.size <= SMALL_VALUES:
             lines.append(text(numbers(array)))
-        return "constant", lines
+        return "constant", lines, []
     tensor: Tensor = member
     lines = []
     if tensor.node is not None:
         kind = "loss" if id(tensor) in root_ids else "op"
-        lines.append(text(_op_title(tensor)))
+        title, names = _op_title(tensor)
+        if tensor.name:  # e.g. the loss's name, above its op
+            lines.append(text(shortened(tensor.name)))
+            names.append(tensor.name)
+        lines.append(text(title))
         if options["shapes"]:
             lines.append(text(f"→ {_shape_line(tensor.data)}"))
         if options["values"]:
-            lines.extend(text(line) for line in _value_lines(tensor))
+            lines.extend(text(line) for line in _value_lines(tensor, options["computed"]))
     else:
         kind = "parameter" if tensor.requires_grad else "input"
-        lines.append(text(tensor.name or ("parameter" if kind == "parameter" else "input")))
+        names = [tensor.name] if tensor.name else []
+        lines.append(text(shortened(tensor.name) if tensor.name else kind))
         if options["shapes"]:
             lines.append(text(_shape_line(tensor.data)))
         if options["values"]:
-            lines.extend(text(line) for line in _value_lines(tensor))
+            lines.extend(text(line) for line in _value_lines(tensor, options["computed"]))
         if id(tensor) in root_ids:
             kind = "loss"
-    if options["grads"] and (line := _grad_line(tensor)):
+    if options["grads"] and (line := _grad_line(tensor, options["computed"])):
         lines.append(text(line))
-    return kind, lines
+    return kind, lines, names
 
 
-def _op_title(tensor: Tensor) -> str:
+def _op_title(tensor: Tensor) -> tuple[str, list[str]]:
+    """The op's name, with the inputs numpy broadcast ("add (broadcast b1)"), and the
+    names it shows."""
     stretched = [x for _, x in broadcast_inputs(tensor)]
     if not stretched:
-        return tensor.node.op.name
-    names = ", ".join(x.name or str(x.shape) for x in stretched)
-    return f"{tensor.node.op.name} (broadcast {names})"
+        return tensor.node.op.name, []
+    names = ", ".join(shortened(x.name) if x.name else str(x.shape) for x in stretched)
+    return f"{tensor.node.op.name} (broadcast {names})", [x.name for x in stretched if x.name]
 
 
 # ----------------------------------------------------------------------------------------
@@ -331,18 +422,21 @@ def _edges(dot: graphviz.Digraph, snap, layout: Plan) -> None:
         if source is None or target is None or source is target:
             continue
         op = edge.target.node.op
-        sliced = (  # into concatenate or stack, from an input that gets a gradient
+        sliced = (  # into concatenate or stack, from one input that gets a gradient
             op.variadic
             and not target.collapsed
+            and not source.collapsed  # many inputs in one box: one edge
             and isinstance(edge.source, Tensor)
             and edge.source.requires_grad
         )
-        if (source.key, target.key) in drawn and not (edge.broadcast or sliced):
-            continue
+        stretched = edge.broadcast and not target.collapsed
+        repeated = (source.key, target.key) in drawn
+        if repeated and not sliced and (source.collapsed or not stretched):
+            continue  # a collapsed box sends one edge to each box it feeds
         drawn.add((source.key, target.key))
         if sliced:  # each input's own slice of the gradient: "dx₂ = dz[:, 30:50]"
             dot.edge(source.key, target.key, label=text(rule(edge.target, edge.position)))
-        elif edge.broadcast and not target.collapsed:
+        elif stretched:
             source_value = edge.source if isinstance(edge.source, Tensor) else edge.source.value
             shape_in, shape_out = shape_of(source_value), stretched_to(edge.target, edge.position)
             axes = ", ".join(map(str, summed_axes(shape_in, shape_out)))
@@ -353,40 +447,59 @@ def _edges(dot: graphviz.Digraph, snap, layout: Plan) -> None:
 
 
 class _ClusterTree:
-    """Nested `cluster_*` subgraphs, one per scope prefix, created as units need them."""
+    """Nested `cluster_*` subgraphs, one per scope prefix (at most DEEPEST_MODULE deep),
+    created as units need them."""
 
     def __init__(self, dot: graphviz.Digraph) -> None:
         self.dot = dot
         self.children: dict[tuple[str, ...], graphviz.Digraph] = {}
         self.order: list[tuple[str, ...]] = []
+        self.deeper: set[tuple[str, ...]] = set()  # clusters that hold deeper scopes' boxes
 
     def at(self, scope: tuple[str, ...]) -> graphviz.Digraph:
-        if not scope:
-            return self.dot
-        if scope not in self.children:
-            self.at(scope[:-1])  # make sure the parent exists first
-            cluster = graphviz.Digraph(name=f"cluster_{len(self.children)}")
-            cluster.attr(
-                label=text(scope[-1]), style="rounded,dashed", color="#9aa5b1", fontsize="11"
-            )
-            self.children[scope] = cluster
-            self.order.append(scope)
-        return self.children[scope]
+        if len(scope) > DEEPEST_MODULE:
+            self.deeper.add(scope[:DEEPEST_MODULE])
+            scope = scope[:DEEPEST_MODULE]
+        for depth in range(1, len(scope) + 1):  # outermost first: parents exist before
+            prefix = scope[:depth]
+            if prefix not in self.children:
+                cluster = graphviz.Digraph(name=f"cluster_{len(self.children)}")
+                self.children[prefix] = cluster
+                self.order.append(prefix)
+        return self.children[scope] if scope else self.dot
 
     def close(self) -> None:
-        """Nest every cluster in its parent (deepest first), then in the graph."""
+        """Label each cluster, then nest it in its parent (deepest first), then in the graph."""
+        for scope in self.order:
+            heading = shortened(scope[-1])
+            if scope in self.deeper:
+                heading += " (and the modules nested deeper in it)"
+            self.children[scope].attr(
+                label=text(heading),
+                style="rounded,dashed",
+                color="#9aa5b1",
+                fontsize="11",
+                **tooltip([scope[-1]]),
+            )
         for scope in sorted(self.order, key=len, reverse=True):
             parent = self.dot if len(scope) == 1 else self.children[scope[:-1]]
             parent.subgraph(self.children[scope])
 
 
-def _legend(dot: graphviz.Digraph) -> None:
+def _legend(dot: graphviz.Digraph, rankdir: str) -> None:
+    """One box of each kind, in a row (across the ranks when they run left to right, so
+    the legend is one box high and leaves no band above the graph)."""
+    entries = (
+        ("parameter", "parameter"),
+        ("input", "input"),
+        ("constant", "constant (number or array)"),
+        ("op", "op → output shape"),
+        ("loss", "output (loss)"),
+    )
     with dot.subgraph(name="cluster_legend") as legend:
         legend.attr(label="legend", style="dashed", color="#cccccc", fontsize="10")
-        for kind, words in (
-            ("parameter", "parameter"),
-            ("input", "input / constant"),
-            ("op", "op → output shape"),
-            ("loss", "output (loss)"),
-        ):
+        for kind, words in entries:
             legend.node(f"legend_{kind}", words, **STYLES[kind])
+        if rankdir in ("LR", "RL"):
+            for (a, _), (b, _) in itertools.pairwise(entries):
+                legend.edge(f"legend_{a}", f"legend_{b}", style="invis")

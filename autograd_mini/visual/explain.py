@@ -9,11 +9,14 @@ This is the printout that answers "why is ∇W this shape?".
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass, field
 
 from ..broadcasting import summed_axes
 from ..engine import Tensor, backward_order
 from ..specialize import rule
+from ..text import printable
 from .graph import broadcast_inputs, shape_of, stretched_to
 
 
@@ -34,6 +37,7 @@ class Step:
     inputs: list[tuple[str, tuple[int, ...]]]  # (name, shape) of each input
     output: tuple[int, ...]
     gradients: list[Gradient] = field(default_factory=list)
+    letters: str = ""  # what the rules' letters stand for here, e.g. "m = 4, the rows of a"
 
 
 @dataclass
@@ -44,17 +48,27 @@ class Explanation:
     steps: list[Step]
 
     def __str__(self) -> str:
-        lines = [f"Backward pass of {self.root}: {len(self.steps)} steps, in the order they run."]
+        """The table; every name in it through `printable`, so a name cannot add a line,
+        move the cursor or reorder what the reader sees."""
+        lines = [
+            f"Backward pass of {printable(self.root)}: {len(self.steps)} "
+            f"step{'s' * (len(self.steps) != 1)}, "
+            "in the order they run."
+        ]
         for step in self.steps:
-            inputs = ", ".join(f"{name} {shape}" for name, shape in step.inputs)
-            lines.append(f"step {step.number:>2}  {step.op}: {inputs} → {step.output}")
+            inputs = ", ".join(f"{printable(name)} {shape}" for name, shape in step.inputs)
+            lines.append(f"step {step.number:>2}  {printable(step.op)}: {inputs} → {step.output}")
             width = max((len(g.rule) for g in step.gradients if g.shape is not None), default=0)
             for g in step.gradients:
                 if g.shape is None:
-                    lines.append(f"          {g.input}: {g.rule}")
+                    lines.append(f"          {printable(g.input)}: {g.rule}")
                     continue
                 note = f"  # {g.note}" if g.note else ""
-                lines.append(f"          {g.rule.ljust(width)}  → {g.shape} for {g.input}{note}")
+                lines.append(
+                    f"          {g.rule.ljust(width)}  → {g.shape} for {printable(g.input)}{note}"
+                )
+            if step.letters:
+                lines.append(f"          where {printable(step.letters)}")
         return "\n".join(lines)
 
     __repr__ = __str__
@@ -95,6 +109,25 @@ def explain(root: Tensor) -> Explanation:
                 axes = ", ".join(map(str, summed_axes(x.shape, stretched)))
                 note = f"un-broadcast {stretched} → {x.shape}: summed over axis {axes}"
             gradients.append(Gradient(name(x), rule(tensor, position), x.shape, note))
-        steps.append(Step(number, node.op.name, inputs, tensor.shape, gradients))
+        letters = _letters(node.op.rules, *inputs[0]) if inputs else ""
+        steps.append(Step(number, node.op.name, inputs, tensor.shape, gradients, letters))
     described = root.name or (root.node.op.name if root.node else "a leaf")
     return Explanation(f"{described} {root.shape}", steps)
+
+
+BATCH_LETTERS = re.compile(r"(?<![\w′])[mk](?![\w′])")
+"""The letters of the costs' rules: m, the examples (rows) a cost averages over, and k, the
+entries of each example (a mean over every entry divides by m·k)."""
+
+
+def _letters(rules: tuple[str, ...], name: str, shape: tuple[int, ...]) -> str:
+    """What m and k stand for in this step's rules, from the shape of its first input (the
+    predictions): "m = 4, the rows of sigmoid(step 2)", "k = 3, the entries of each"."""
+    used = {letter for rule in rules for letter in BATCH_LETTERS.findall(rule)}
+    m = shape[0] if len(shape) >= 2 else 1
+    said = []
+    if "m" in used:
+        said.append(f"m = {m}, the rows (examples) of {name}")
+    if "k" in used:
+        said.append(f"k = {math.prod(shape) // max(m, 1)}, the entries of each")
+    return "; ".join(said)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..engine import Tensor
+from ..recording import Observer, observe
 
 
 @dataclass(frozen=True)
@@ -103,3 +104,34 @@ def broadcast_inputs(tensor: Tensor) -> list[tuple[int, Tensor]]:
         and x.requires_grad
         and x.shape != stretched_to(tensor, position)
     ]
+
+
+def grad_holders(snap: Snapshot) -> list[Tensor]:
+    """The tensors of the graph that keep a `.grad`: leaves that require grad, and results
+    that retain theirs."""
+    return [t for t in snap.leaves if t.requires_grad] + [t for t in snap.ops if t.retains_grad]
+
+
+def recorded_backward(
+    loss: Tensor, snap: Snapshot, observer: Observer, retain_graph: bool = False
+) -> dict[int, Any]:
+    """Run `loss`'s backward pass with `observer` attached (it sees each step), and
+    return the .grad it gave each holder (by id). A graph that backward() has not been
+    through (no .grad in it) gets its own backward pass: every .grad is set, and the graph
+    freed unless `retain_graph`. Otherwise the pass runs on the kept graph with every .grad
+    set aside, and then every .grad is put back as it was: looking never adds to one."""
+    holders = grad_holders(snap)
+    before = {id(t): t.grad for t in holders}
+    if all(g is None for g in before.values()):
+        with observe(observer):
+            loss.backward(retain_graph=retain_graph)
+        return {id(t): t.grad for t in holders if t.grad is not None}
+    try:
+        for t in holders:
+            t.grad = None
+        with observe(observer):
+            loss.backward(retain_graph=True)
+        return {id(t): t.grad for t in holders if t.grad is not None}
+    finally:
+        for t in holders:
+            t.grad = before[id(t)]

@@ -2,19 +2,30 @@
 
 Each op, leaf and constant gets a box of its own, unless there are more than `max_nodes`:
 then whole modules (the recording scopes), or runs of a repeated op pattern, are collapsed
-into one box each, and if that is still too many, only the boxes nearest the roots are kept.
+into one box each, and if that is still too many, only the boxes nearest the roots are kept
+(at most WIDEST_JOIN inputs of each: a `stack` of 20,000 tensors shows 32 and one box for
+the rest, with one arrow from it).
 `dot`'s layout time grows faster than the number of boxes, so a big graph needs a summary,
 not a bigger timeout. The stepper page steps through a collapsed box as one step.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter, deque
 from dataclasses import dataclass
 from typing import Any
 
 from ..engine import Tensor
 from .graph import Snapshot
+
+DEEPEST_MODULE = 12
+"""Module scopes count at most this deep: a box groups the modules nested deeper with their
+enclosing module at this depth, and the drawing's clusters nest no deeper."""
+
+WIDEST_JOIN = 32
+"""A truncated drawing keeps at most this many of one box's inputs (e.g. of a `stack` of
+20,000 tensors); the others go into the box of what is not drawn."""
 
 
 @dataclass
@@ -44,7 +55,7 @@ def plan(snap: Snapshot, max_nodes: int, group_modules: bool) -> Plan:
     n_items = len(snap.ops) + len(snap.leaves) + len(snap.constants)
     if n_items <= max_nodes:
         return _single_units(snap, group_modules)
-    depth = max((len(t.node.scope) for t in snap.ops), default=0)
+    depth = min(max((len(t.node.scope) for t in snap.ops), default=0), DEEPEST_MODULE)
     root_ids = {id(r) for r in snap.roots}
     for level in range(depth, 0, -1):  # the finest module grouping that fits
         grouped = _grouped(snap, lambda t, level=level: _module_key(t, level), "modules", root_ids)
@@ -226,26 +237,28 @@ def _group_title(unit: Unit, kind: str) -> str:
 
 
 def _truncated(runs: Plan, snap: Snapshot, max_nodes: int) -> Plan:
-    """Too many boxes even collapsed: keep those nearest the roots, breadth first, and one
-    box saying how many are not drawn (the roots are always kept)."""
-    inputs_of: dict[int, list[Unit]] = {}
+    """Too many boxes even collapsed: keep those nearest the roots, breadth first, at most
+    WIDEST_JOIN inputs of each box, and one box saying how many are not drawn (the roots
+    are always kept)."""
+    inputs_of: dict[int, dict[int, Unit]] = {}  # id(unit) → its input units, in order
     for edge in snap.edges:
-        inputs_of.setdefault(id(runs.unit_of[id(edge.target)]), []).append(
-            runs.unit_of[id(edge.source)]
-        )
+        source = runs.unit_of[id(edge.source)]
+        inputs_of.setdefault(id(runs.unit_of[id(edge.target)]), {})[id(source)] = source
     keep: dict[int, Unit] = {}
     frontier = deque(runs.unit_of[id(root)] for root in snap.roots)
     while frontier and len(keep) < max_nodes - 1:
         unit = frontier.popleft()
         if id(unit) not in keep:
             keep[id(unit)] = unit
-            frontier.extend(inputs_of.get(id(unit), []))
+            inputs = inputs_of.get(id(unit), {}).values()
+            frontier.extend(itertools.islice(inputs, WIDEST_JOIN))
     dropped = [u for u in runs.units if id(u) not in keep]
     n_ops = sum(1 for u in dropped for m in u.members if isinstance(m, Tensor) and m.node)
     rest = Unit("rest", [], title=f"… {len(dropped):,} more boxes ({n_ops:,} ops) not drawn")
     unit_of = {key: unit if id(unit) in keep else rest for key, unit in runs.unit_of.items()}
     note = (
         f"truncated: {len(snap.ops):,} ops; the {len(keep):,} boxes nearest the output are "
-        f"drawn, the other {len(dropped):,} as one box (max_nodes={max_nodes})"
+        f"drawn (at most {WIDEST_JOIN} inputs of each), the other {len(dropped):,} as one box "
+        f"(max_nodes={max_nodes})"
     )
     return Plan([*keep.values(), rest], unit_of, note)
