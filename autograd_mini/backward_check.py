@@ -194,7 +194,8 @@ def _engine_gradients(graph: _Graph) -> None:
     try:
         for leaf, _ in kept:
             leaf.grad = None
-        live_root.backward(graph.seed, retain_graph=True, recorder=record)
+        with np.errstate(all="ignore"):  # the rows say where a gradient is not finite
+            live_root.backward(graph.seed, retain_graph=True, recorder=record)
     finally:
         for leaf, grad in kept:
             leaf.grad = grad
@@ -328,10 +329,21 @@ def _describe_step(graph: _Graph, user: Tensor) -> str:
     return f"{user.node.op.name} (step {graph.step[id(user)]}, which makes {graph.name(user)})"
 
 
-def _max_abs(array: Any) -> float:
+def _max_difference(a: Any, b: Any) -> float:
+    """max |a − b| over the entries, where the same NaN or inf in both counts as equal; inf
+    when they differ by a NaN or an inf."""
     with np.errstate(all="ignore"):
-        value = float(np.max(np.abs(np.asarray(array, dtype=np.float64)), initial=0.0))
+        a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+        same = (a == b) | (np.isnan(a) & np.isnan(b))
+        value = float(np.max(np.where(same, 0.0, np.abs(a - b)), initial=0.0))
     return value if np.isfinite(value) else float("inf")
+
+
+def _measured(a: Any, b: Any) -> float:
+    """The rounding error that two computations of one gradient measure: max |a − b|, or 0
+    when they differ by a NaN or an inf (nothing measured: the least allowance holds)."""
+    value = _max_difference(a, b)
+    return value if np.isfinite(value) else 0.0
 
 
 # ----------------------------------------------------------------------------------------
@@ -426,7 +438,7 @@ def _row(graph: _Graph, tensor: Tensor, value: Any, hints: Hints) -> Row:
         return row
     if row.allowed is None or not graph.twinned():  # not an array of numbers, or no twin
         return row
-    whole = _max_abs(graph.grads[id(tensor)] - graph.twin_grads[id(tensor)]) * graph.ratio
+    whole = _measured(graph.grads[id(tensor)], graph.twin_grads[id(tensor)]) * graph.ratio
     return _compared(graph, tensor, value, hints, measured=whole)
 
 
@@ -461,6 +473,7 @@ def _compared(
         op=tensor.node.op.name if tensor.node is not None else None,
         source="your gradients",
         allowed=allowed,
+        reference="the engine's gradient",
     )
 
 
@@ -478,9 +491,9 @@ def _row_from_yours(
     if id(tensor) not in graph.consumers or not _above(graph, tensor) & ours[0].given.keys():
         return row  # none of your agreeing gradients lies between this one and the loss
     here, there = ours[0].derive(tensor), ours[1].derive(tensor)
-    step = _max_abs(here.value.astype(np.float64) - there.value) * graph.ratio
-    propagated = _max_abs(here.value.astype(np.float64) - graph.grads[id(tensor)])
-    whole = _max_abs(graph.grads[id(tensor)] - graph.twin_grads[id(tensor)]) * graph.ratio
+    step = _measured(here.value, there.value) * graph.ratio
+    propagated = _measured(here.value, graph.grads[id(tensor)])
+    whole = _measured(graph.grads[id(tensor)], graph.twin_grads[id(tensor)]) * graph.ratio
     return _compared(graph, tensor, value, hints, max(step, whole), propagated)
 
 
@@ -629,8 +642,7 @@ def _nearest_named(graph: _Graph, tensor: Tensor) -> list[str]:
 
 def _within(row: Row, value: Any, reference: np.ndarray) -> bool:
     """Whether `value` is `reference` to the row's rounding allowance."""
-    difference = np.asarray(value, dtype=np.float64) - reference
-    return _max_abs(difference) <= (row.allowed or 0.0)
+    return _max_difference(value, reference) <= (row.allowed or 0.0)
 
 
 def _rule(graph: _Graph, tensor: Tensor, user: Tensor, position: int) -> str:

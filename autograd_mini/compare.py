@@ -281,12 +281,16 @@ def compare(
     op: str | None = None,
     source: str = "actual",
     allowed: tuple[float, str] | None = None,
+    reference: str = "the reference",
 ) -> Row:
     """The row comparing `actual` (anything: it is checked) with the reference `expected`.
 
     measured: the rounding error measured on the graph (see `allowance`). extra: error the
     method of `actual` is allowed on top of rounding (finite differences' truncation).
     allowed: (the allowance, the sentence stating it), decided by the caller instead.
+    reference: what `expected` is, in words ("the engine's gradient"), for the diagnoses.
+    NaN or inf at the same places in both, with the same values, agree there; anywhere
+    else a NaN or inf, in either array, gives the verdict "not finite".
     """
     hints = hints or Hints()
     expected = np.asarray(expected)
@@ -318,22 +322,25 @@ def compare(
         return row
     difference = None
     if actual.shape == expected.shape and expected.size:  # one pass finds the worst entry
-        difference = np.subtract(actual, expected, dtype=np.float64)
+        with np.errstate(invalid="ignore"):  # inf − inf: NaN, sorted out below
+            difference = np.asarray(np.subtract(actual, expected, dtype=np.float64))
         np.abs(difference, out=difference)
         worst = np.unravel_index(int(difference.argmax()), expected.shape)
         row.max_abs_error = float(difference[worst])
-    if actual.dtype.kind == "f" and not (
-        math.isfinite(row.max_abs_error) if difference is not None else np.isfinite(actual).all()
+    if not (
+        math.isfinite(row.max_abs_error)
+        if difference is not None
+        else _all_finite(actual) and _all_finite(expected)
     ):
-        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(actual))[0]) if actual.ndim else ()
-        row.verdict, row.max_abs_error = "not finite", None
-        row.diagnoses = [
-            f"it holds {actual[bad]} at {bad} ({int((~np.isfinite(actual)).sum())} of "
-            f"{actual.size} entries are NaN or inf)"
-        ]
-        return row
+        unexplained = _non_finite(row, expected, actual, difference, reference)
+        if unexplained:
+            return row
+        agree = ~np.isfinite(expected)  # the same NaN or inf in both: left out from here on
+        expected, actual = np.where(agree, 0.0, expected), np.where(agree, 0.0, actual)
+        worst = np.unravel_index(int(difference.argmax()), expected.shape)
+        row.max_abs_error = float(difference[worst])
     dtype = lower_precision(expected.dtype, actual.dtype)
-    scale = float(np.abs(expected).max()) if expected.size else 0.0
+    scale = _finite_max(expected)
     if allowed is None:
         row.allowed, row.allowance = allowance(expected, dtype, measured, scale, hints.batch_size)
         row.allowed += extra
@@ -359,6 +366,61 @@ def compare(
 
     row.diagnoses = diagnose(expected, actual, close, hints) or [_fallback(expected, actual)]
     return row
+
+
+def _all_finite(array: np.ndarray) -> bool:
+    return array.dtype.kind != "f" or bool(np.isfinite(array).all())
+
+
+def _finite_max(array: np.ndarray) -> float:
+    """max |entry| over the finite entries (0 when there is none)."""
+    if not array.size:
+        return 0.0
+    with np.errstate(invalid="ignore"):
+        largest = float(np.max(np.abs(array)))
+    if math.isfinite(largest):
+        return largest
+    finite = np.abs(array[np.isfinite(array)])
+    return float(finite.max()) if finite.size else 0.0
+
+
+def _non_finite(
+    row: Row,
+    expected: np.ndarray,
+    actual: np.ndarray,
+    difference: np.ndarray | None,
+    reference: str,
+) -> bool:
+    """NaN or inf in either array. Where both hold the same non-finite value, they agree:
+    `difference` (|actual − expected|, when the shapes are equal) is set to 0 there, and
+    False is returned when that is all. Otherwise the row gets the verdict "not finite",
+    says where and whose, and True is returned."""
+    bad_actual = ~np.isfinite(actual) if actual.dtype.kind == "f" else np.zeros(actual.shape, bool)
+    bad_expected = ~np.isfinite(expected)
+    if difference is not None:
+        same = (actual == expected) | (np.isnan(actual) & np.isnan(expected))
+        agreeing = bad_actual & bad_expected & same
+        difference[agreeing] = 0.0
+        bad_actual, bad_expected = bad_actual & ~agreeing, bad_expected & ~agreeing
+        if not (bad_actual.any() or bad_expected.any()):
+            return False
+    row.verdict, row.max_abs_error = "not finite", None
+    if bad_actual.any():
+        bad = tuple(int(i) for i in np.argwhere(bad_actual)[0])
+        there = f", where {reference} holds {expected[bad]:.6g}" if difference is not None else ""
+        row.diagnoses = [
+            f"it holds {actual[bad]} at {bad}{there} ({int(bad_actual.sum())} of "
+            f"{actual.size} entries are NaN or inf)"
+        ]
+    else:
+        bad = tuple(int(i) for i in np.argwhere(bad_expected)[0])
+        this = f", where this one holds {actual[bad]:.6g}" if difference is not None else ""
+        row.diagnoses = [
+            f"{reference} holds {expected[bad]} at {bad}{this}; {int(bad_expected.sum())} of "
+            f"its {expected.size} entries are NaN or inf, so it cannot be compared there (the "
+            "function has no finite derivative at that point, or a NaN reached it)"
+        ]
+    return True
 
 
 CONVENTIONS = ("rows", "columns")

@@ -229,6 +229,48 @@ def test_an_unknown_mistake_is_said_plainly():
 
 
 # ----------------------------------------------------------------------------------------
+# Scalars, and gradients that are not finite
+# ----------------------------------------------------------------------------------------
+
+
+def test_scalar_tensors_are_checked_like_arrays():
+    a = Tensor(2.0, requires_grad=True, name="a")
+    b = a * 3.0
+    b.name = "b"
+    loss = b * b  # 36; d/db = 2b = 12, d/da = 12 · 3 = 36
+    for manual in ({"b": 12.0, "a": 36.0}, {loss: 1.0}, {"b": np.float64(12.0)}):
+        report = ag.check_backward(loss, manual)
+        assert report.ok, report
+        assert all(row.verdict == "exact" and row.worst_index == () for row in report.rows)
+    loss.name = "loss"
+    assert ag.check_backward(loss, {"loss": 1.0, "b": np.array(12.0)}).ok
+    row = ag.check_backward(loss, {"b": 13.0}).row("b")
+    assert row.verdict == "wrong" and row.max_abs_error == 1.0 and row.expected_shape == ()
+    halved = ag.check_backward(loss, {"b": 6.0}).row("b")
+    assert "it is half the right value" in " ".join(halved.diagnoses)
+
+
+def test_a_gradient_the_engine_finds_infinite_is_said_so():
+    w = Tensor([0.0, 1.0], requires_grad=True, name="w")
+    loss = w.sqrt().sum()  # d√w/dw = 1/(2√w): inf at 0
+    row = ag.check_backward(loss, {"w": np.array([1.0, 0.5])}).row("w")
+    assert row.verdict == "not finite" and not row.ok
+    assert row.diagnoses[0].startswith(
+        "the engine's gradient holds inf at (0,), where this one holds 1; 1 of its 2 entries"
+    )
+    same = ag.check_backward(loss, {"w": np.array([np.inf, 0.5])}).row("w")
+    assert same.verdict == "exact", same  # the same inf at the same place agrees
+    off = ag.check_backward(loss, {"w": np.array([np.inf, 0.4])}).row("w")
+    assert off.verdict == "wrong" and off.worst_index == (1,)
+    assert off.max_abs_error == pytest.approx(0.1)
+    nan = ag.check_backward(loss, {"w": np.array([np.nan, 0.5])}).row("w")
+    assert (
+        nan.verdict == "not finite"
+        and "nan at (0,), where the engine's gradient holds inf" in (nan.diagnoses[0])
+    )
+
+
+# ----------------------------------------------------------------------------------------
 # Bad input
 # ----------------------------------------------------------------------------------------
 
