@@ -289,8 +289,8 @@ def compare(
     method of `actual` is allowed on top of rounding (finite differences' truncation).
     allowed: (the allowance, the sentence stating it), decided by the caller instead.
     reference: what `expected` is, in words ("the engine's gradient"), for the diagnoses.
-    NaN or inf at the same places in both, with the same values, agree there; anywhere
-    else a NaN or inf, in either array, gives the verdict "not finite".
+    The same inf at the same place in both agrees there; any other inf, and any NaN, in
+    either array, gives the verdict "not finite" (a NaN is never a checked value).
     """
     hints = hints or Hints()
     expected = np.asarray(expected)
@@ -335,7 +335,7 @@ def compare(
         unexplained = _non_finite(row, expected, actual, difference, reference)
         if unexplained:
             return row
-        agree = ~np.isfinite(expected)  # the same NaN or inf in both: left out from here on
+        agree = ~np.isfinite(expected)  # the same inf in both: left out from here on
         expected, actual = np.where(agree, 0.0, expected), np.where(agree, 0.0, actual)
         worst = np.unravel_index(int(difference.argmax()), expected.shape)
         row.max_abs_error = float(difference[worst])
@@ -391,15 +391,14 @@ def _non_finite(
     difference: np.ndarray | None,
     reference: str,
 ) -> bool:
-    """NaN or inf in either array. Where both hold the same non-finite value, they agree:
+    """NaN or inf in either array. Where both hold the same inf, they agree:
     `difference` (|actual − expected|, when the shapes are equal) is set to 0 there, and
     False is returned when that is all. Otherwise the row gets the verdict "not finite",
     says where and whose, and True is returned."""
     bad_actual = ~np.isfinite(actual) if actual.dtype.kind == "f" else np.zeros(actual.shape, bool)
     bad_expected = ~np.isfinite(expected)
     if difference is not None:
-        same = (actual == expected) | (np.isnan(actual) & np.isnan(expected))
-        agreeing = bad_actual & bad_expected & same
+        agreeing = bad_actual & bad_expected & (actual == expected)  # the same inf (NaN ≠ NaN)
         difference[agreeing] = 0.0
         bad_actual, bad_expected = bad_actual & ~agreeing, bad_expected & ~agreeing
         if not (bad_actual.any() or bad_expected.any()):

@@ -29,6 +29,21 @@ def _cast(x: Any, dtype: np.dtype) -> Any:
     return x
 
 
+def params_in(params: dict[str, Any], dtype: Any) -> dict[str, Any]:
+    """An op's parameters for a replay in `dtype`: a float dtype among them (the target of
+    a cast, `astype(np.float32)`) becomes `dtype`, so the replay stays in that precision."""
+    if not any(_is_float_dtype(value) for value in params.values()):
+        return params
+    target = np.dtype(dtype)
+    return {key: target if _is_float_dtype(v) else v for key, v in params.items()}
+
+
+def _is_float_dtype(value: Any) -> bool:
+    if isinstance(value, np.dtype):
+        return value.kind == "f"
+    return isinstance(value, type) and issubclass(value, np.floating)
+
+
 def replay(root: Tensor, dtype: Any) -> dict[int, Tensor]:
     """id(tensor) → its twin, for every tensor behind `root` (recorded ones and leaves),
     recomputed with float arrays cast to `dtype`. Recorded twins retain their grad."""

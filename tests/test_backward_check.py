@@ -263,6 +263,10 @@ def test_a_gradient_the_engine_finds_infinite_is_said_so():
     off = ag.check_backward(loss, {"w": np.array([np.inf, 0.4])}).row("w")
     assert off.verdict == "wrong" and off.worst_index == (1,)
     assert off.max_abs_error == pytest.approx(0.1)
+    with np.errstate(invalid="ignore"):
+        below = (w - 1.0).sqrt().sum()  # √−1 at w = 0: NaN; its gradient at w = 1: inf
+    both = ag.check_backward(below, {"w": np.array([np.nan, np.inf])})
+    assert both.rows[0].verdict == "not finite", "a NaN is never a checked value"
     nan = ag.check_backward(loss, {"w": np.array([np.nan, 0.5])}).row("w")
     assert (
         nan.verdict == "not finite"
