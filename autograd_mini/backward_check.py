@@ -174,7 +174,9 @@ def _engine_gradients(graph: _Graph) -> None:
     the forward pass (the same ops in the same precision) and runs backward on the twin."""
     root = graph.loss
     freed = any(t.node.saved is None for t in graph.order)
-    twins = replay(root, root.dtype) if freed else None
+    twins = replay(root, None) if freed else None
+    if twins:
+        _refuse_changed_values(graph, twins)
     for key, tensor in graph.tensors.items():
         graph.live[key] = twins[key] if twins else tensor
     live_root = graph.live[id(root)]
@@ -199,6 +201,34 @@ def _engine_gradients(graph: _Graph) -> None:
     finally:
         for leaf, grad in kept:
             leaf.grad = grad
+
+
+def _refuse_changed_values(graph: _Graph, twins: dict[int, Tensor]) -> None:
+    """A freed graph is replayed from its leaves as they are now: refuse it when that gives
+    other values than the forward pass recorded (the parameters were updated since), since
+    the engine's gradients would then be those of another forward pass than yours."""
+    for tensor in reversed(graph.order):  # the order they were recorded in
+        if np.array_equal(twins[id(tensor)].data, tensor.data, equal_nan=True):
+            continue
+        leaves = [x for x in tensor.node.inputs if isinstance(x, Tensor) and x.node is None]
+        leaves.sort(key=lambda x: not x.requires_grad)  # parameters first
+        named = list(dict.fromkeys(graph.names.get(id(x)) or "a constant" for x in leaves))
+        which = (
+            f"{named[0]} as it is now"
+            if len(named) == 1
+            else f"{', '.join(named[:-1])} and {named[-1]} as they are now"
+            if named
+            else "its leaves as they are now"
+        )
+        raise InputError(
+            "check_backward: the parameters changed since the forward pass (an optimizer step "
+            f"after backward()?): replayed from {which}, {graph.name(tensor)}"
+            f"{f' ({tensor.node.op.name})' if tensor.name else ''} comes out different from "
+            "the value recorded. backward() "
+            "freed the graph, so the engine's gradients could only be recomputed at the new "
+            "values, not at those your gradients come from: call check_backward before the "
+            "step, or run the forward pass again."
+        )
 
 
 # ----------------------------------------------------------------------------------------

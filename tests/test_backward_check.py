@@ -350,6 +350,46 @@ def test_a_graph_freed_by_backward_is_checked_all_the_same():
     np.testing.assert_array_equal(p["W1"].grad, kept)
 
 
+def small_layer():
+    rng = np.random.default_rng(0)
+    x = Tensor(rng.standard_normal((4, 3)), name="x")
+    W = Tensor(rng.standard_normal((3, 2)), requires_grad=True, name="W")
+    b = Tensor(np.zeros(2), requires_grad=True, name="b")
+    z = x @ W + b
+    z.name = "z"
+    h = z.tanh()
+    h.name = "h"
+    loss = (h * h).mean()
+    dh = 2 * h.data / h.size
+    dz = dh * (1 - h.data**2)
+    return (W, b), loss, {"h": dh, "z": dz, "W": x.data.T @ dz, "b": dz.sum(axis=0)}
+
+
+def test_parameters_updated_after_backward_are_refused_not_blamed_on_you():
+    (W, b), loss, manual = small_layer()
+    loss.backward()
+    assert ag.check_backward(loss, manual).ok, "a freed graph is replayed"
+    W.data -= 0.5 * W.grad  # an optimizer step
+    b.data -= 0.5 * b.grad
+    with pytest.raises(ag.InputError) as info:
+        ag.check_backward(loss, manual)
+    message = str(info.value)
+    assert message.startswith("check_backward: the parameters changed since the forward pass")
+    assert "replayed from W and x as they are now, z (add) comes out different" not in message
+    assert "replayed from W and x as they are now, matmul(step 5) comes out different" in message
+    assert "call check_backward before the step" in message and "\n" not in message
+
+
+def test_a_freed_graph_with_casts_is_replayed_in_its_own_dtypes():
+    x = Tensor(np.linspace(0.1, 0.9, 7), requires_grad=True, name="x")
+    y = ((x * 3.1).exp() / 7.3).astype(np.float32)  # float64 until the cast
+    y.name = "y"
+    loss = (y * y).sum()
+    loss.backward()
+    report = ag.check_backward(loss, {"y": 2 * y.data})
+    assert report.ok, report
+
+
 def test_tensors_can_be_given_as_keys_and_without_names():
     x = Tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
     hidden = (x * 3.0).tanh()
