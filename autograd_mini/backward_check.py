@@ -21,6 +21,7 @@ for a later one, whether it follows from an earlier error.
 from __future__ import annotations
 
 import difflib
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -344,6 +345,10 @@ def _alternatives(graph: _Graph, tensor: Tensor, mine: _FromGiven) -> list[tuple
     if len(parts) > 1:
         found += [(_branch_message(graph, tensor, user, users), part) for user, part in parts]
     for (user, position), (_, part) in zip(graph.consumers[id(tensor)], parts, strict=True):
+        if user.node.op.name == "matmul":
+            missing = _missing_transpose(graph, mine, tensor, user, position)
+            found += [(d, total - part + wrong) for d, wrong in missing]
+            continue
         mistakes = ACTIVATION_MISTAKES.get(user.node.op.name, []) if position == 0 else []
         if not mistakes:
             continue
@@ -353,6 +358,29 @@ def _alternatives(graph: _Graph, tensor: Tensor, mine: _FromGiven) -> list[tuple
         with np.errstate(all="ignore"):
             found += [(d + where, total - part + wrong(g, a)) for d, wrong in mistakes]
     return found
+
+
+def _missing_transpose(
+    graph: _Graph, mine: _FromGiven, tensor: Tensor, user: Tensor, position: int
+) -> list[tuple[str, np.ndarray]]:
+    """matmul's rule without its transpose, from your own upstream dZ: dX = dZ @ W where
+    dZ @ Wᵀ belongs, dW = X @ dZ where Xᵀ @ dZ belongs (the right shape when W, or X, is
+    square, so nothing else catches it)."""
+    x, w = (np.asarray(x.data if isinstance(x, Tensor) else x) for x in mine.node(user).inputs)
+    g = mine.of(user).value
+    if x.ndim != 2 or w.ndim != 2 or g.ndim != 2:
+        return []
+    names = [graph.names.get(id(x)) or "the constant" for x in user.node.inputs]
+    dz, rule = f"d{graph.name(user)}", user.node.op.rules[position]
+    at = f" (the rule of matmul, step {graph.step[id(user)]}: {rule})"
+    with np.errstate(all="ignore"):
+        if position == 0 and g.shape[1] == w.shape[0]:
+            wrong, written = g @ w, f"{dz} @ {names[1]} where {dz} @ {names[1]}ᵀ belongs"
+        elif position == 1 and x.shape[1] == g.shape[0]:
+            wrong, written = x @ g, f"{names[0]} @ {dz} where {names[0]}ᵀ @ {dz} belongs"
+        else:
+            return []
+    return [(f"the transpose is missing: d{graph.name(tensor)} = {written}{at}", wrong)]
 
 
 def _describe_step(graph: _Graph, user: Tensor) -> str:
@@ -493,7 +521,8 @@ def _compared(
     extra: float = 0.0,
     allowed: tuple[float, str] | None = None,
 ) -> Row:
-    return compare(
+    users = graph.consumers.get(id(tensor), [])
+    row = compare(
         graph.name(tensor),
         graph.grads[id(tensor)],
         value,
@@ -505,6 +534,9 @@ def _compared(
         allowed=allowed,
         reference="the engine's gradient",
     )
+    ops = ", ".join(dict.fromkeys(user.node.op.name for user, _ in users))
+    row.gradient_by = ops or "(the loss)"
+    return row
 
 
 def _row_from_yours(
@@ -608,6 +640,8 @@ def _explain_step(
     skip = ("missing", "not an array", "wrong dtype")
     if row.verdict in skip or id(tensor) not in graph.consumers:
         return
+    if row.verdict == "not finite" and not np.isfinite(graph.grads[id(tensor)]).all():
+        return  # the engine's own gradient is not finite: there is no step to blame
     derived = mine.derive(tensor)
     first = next((r for r in earlier if not r.ok), None)
     starts = ", ".join(f"d{graph.names[k]}" for k in sorted(derived.start, key=graph.step.get))
@@ -620,23 +654,32 @@ def _explain_step(
                 *kept,
             ]
         return
-    chain = "; then ".join(_rule(graph, *link) for link in _chain(graph, tensor, derived.start))
-    if derived.start and not derived.open:
-        plural = len(derived.start) > 1
-        row.diagnoses.append(
-            f"your upstream gradient{'s' if plural else ''} {starts} {'are' if plural else 'is'} "
-            f"right, so the error is between {'them' if plural else 'it'} and "
-            f"d{graph.name(tensor)}: {chain}"
-        )
-    else:
-        nearest = ", ".join(f"d{name}" for name in _nearest_named(graph, tensor))
+    missing = _nearest_not_given(graph, tensor, mine.given) if derived.open else []
+    if missing:
         this_step = "; ".join(
             _rule(graph, tensor, user, position) for user, position in graph.consumers[id(tensor)]
         )
         row.diagnoses.append(
-            f"the gradients it is computed from were not all given: give {nearest} too, to tell "
-            f"whether this step is wrong or one before it. This step: {this_step}"
+            f"the gradients it is computed from were not all given: give "
+            f"{', '.join(f'd{name}' for name in missing)} too, to tell whether this step is "
+            f"wrong or one before it. This step: {this_step}"
         )
+        return
+    # every path to the loss passes a gradient you gave, or only unnamed tensors: the loss's
+    # own gradient (1, or the grad= given) is known, so the upstream is all known
+    chain = "; then ".join(_rule(graph, *link) for link in _chain(graph, tensor, derived.start))
+    seed = "1" if np.all(graph.seed == 1) else "the grad= you gave"
+    plural = len(derived.start) > 1
+    if not derived.start:
+        said = f"the loss's own gradient is {seed}, so the error is between the loss and"
+    else:
+        loss_too = f" and the loss's own gradient is {seed}" if derived.open else ""
+        said = (
+            f"your upstream gradient{'s' if plural else ''} {starts} {'are' if plural else 'is'} "
+            f"right{loss_too}, so the error is between "
+            f"{'them' if plural or derived.open else 'it'} and"
+        )
+    row.diagnoses.append(f"{said} d{graph.name(tensor)}: {chain}")
 
 
 def _chain(
@@ -644,9 +687,9 @@ def _chain(
 ) -> list[tuple[Tensor, Tensor, int]]:
     """The (input, op output, position) links from `tensor` up to the given gradients it was
     derived from (or the loss), nearest first: the rules the backward pass applies between."""
-    links, frontier, seen = [], [tensor], set()
+    links, frontier, seen = [], deque([tensor]), set()
     while frontier:
-        t = frontier.pop(0)
+        t = frontier.popleft()
         for user, position in graph.consumers.get(id(t), []):
             links.append((t, user, position))
             if id(user) not in start and user is not graph.loss and id(user) not in seen:
@@ -655,18 +698,22 @@ def _chain(
     return links
 
 
-def _nearest_named(graph: _Graph, tensor: Tensor) -> list[str]:
-    """The tensors with names of their own nearest above `tensor` (towards the loss)."""
-    found, frontier, seen = [], [user for user, _ in graph.consumers.get(id(tensor), [])], set()
+def _nearest_not_given(graph: _Graph, tensor: Tensor, given: Mapping[int, Any]) -> list[str]:
+    """The names of the tensors nearest above `tensor` (towards the loss) that have a name
+    of their own and no given gradient, on the paths that pass no given gradient: the ones
+    to give. Never the loss: its own gradient is 1."""
+    found: list[str] = []
+    frontier = deque(user for user, _ in graph.consumers.get(id(tensor), []))
+    seen: set[int] = set()
     while frontier:
-        t = frontier.pop(0)
-        if id(t) in seen:
+        t = frontier.popleft()
+        if id(t) in seen or id(t) in given or t is graph.loss:
             continue
         seen.add(id(t))
-        if t.name or t is graph.loss:
+        if t.name:
             found.append(graph.name(t))
         else:
-            frontier += [user for user, _ in graph.consumers.get(id(t), [])]
+            frontier.extend(user for user, _ in graph.consumers.get(id(t), []))
     return list(dict.fromkeys(found))
 
 

@@ -102,7 +102,10 @@ class Row:
     """One tensor's gradient against the reference.
 
     name: the tensor's name. op: the op that produced the tensor (None for a leaf or a
-    parameter). source: whose gradient was compared with the reference ("your gradients",
+    parameter), or, in `gradcheck_graph`, the op whose VJP was checked. gradient_by: the
+    ops whose rules pass this tensor's gradient back to it, the ops that use it
+    (`check_backward`; "(the loss)" for the loss itself). source: whose gradient was
+    compared with the reference ("your gradients",
     "rows", "finite differences"...). verdict: see the module docstring. max_abs_error,
     max_rel_error (relative to the largest reference entry), worst_index: where the two
     differ most (None when the shapes differ). allowed, allowance: the tolerance and the
@@ -121,6 +124,7 @@ class Row:
     diagnoses: list[str] = field(default_factory=list)
     op: str | None = None
     source: str = "actual"
+    gradient_by: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -169,11 +173,14 @@ class GradientReport:
         if len(sources) > 1:
             return self._by_source(sources)
         with_op = any(row.op for row in self.rows)
-        header = ["tensor", *(["op"] if with_op else []), "shape", "verdict", "max abs err"]
+        by = any(row.gradient_by for row in self.rows)  # then "op" would be ambiguous
+        header = ["tensor", *([("made by" if by else "op")] if with_op else [])]
+        header += [*(["gradient by"] if by else []), "shape", "verdict", "max abs err"]
         header += ["allowed", "max rel err", "at"]
         body = []
         for row in self.rows:
-            cells = [row.name, *([row.op or "(leaf)"] if with_op else []), _shape_cell(row)]
+            cells = [row.name, *([row.op or "(leaf)"] if with_op else [])]
+            cells += [*([row.gradient_by or "-"] if by else []), _shape_cell(row)]
             cells += [_mark(row) + " " + row.verdict, _number(row.max_abs_error)]
             cells += [_allowed(row), _number(row.max_rel_error), _index(row.worst_index)]
             body.append(cells)
@@ -546,13 +553,21 @@ def _describe_factor(ratio: float, m: int | None) -> str:
         return "it is 2 times too large: the ½ of C = ½‖a − y‖² cancels the 2 of the square"
     if np.isclose(ratio, 0.5, rtol=1e-3):
         return "it is half the right value: did you write ½ twice, or forget the 2 of the square?"
+    if ratio == 0:
+        return "it is all zeros: nothing was passed back to it (a missing +=, or a branch cut?)"
     return f"it is off by a constant factor {ratio:.6g}"
 
 
 def _transpose_message(actual: tuple, expected: tuple, hints: Hints) -> str:
-    message = (
-        f"it is the transpose of the right gradient (shape {actual} where {expected} is needed)"
-    )
+    if actual == expected:
+        message = (
+            f"it is the transpose of the right gradient (a square {actual[0]} × {actual[1]} "
+            "matrix, so its shape is right but its entries are mirrored across the diagonal)"
+        )
+    else:
+        message = (
+            f"it is the transpose of the right gradient (shape {actual} where {expected} is needed)"
+        )
     if hints.role == "weight":
         return message + (
             ": in the row convention ∂C/∂W = A_prevᵀ @ Δ has shape (n_in, n_out); "

@@ -190,6 +190,93 @@ def test_an_upstream_that_was_not_given_is_said_so():
     assert "give dlogits too" in said and "dW2 (64, 27) by dW = Xᵀ @ dZ" in said
 
 
+def test_the_loss_own_gradient_is_never_asked_for():
+    logits = Tensor(np.random.default_rng(0).standard_normal((5, 3)), requires_grad=True)
+    logits.name = "logits"
+    loss = ag.cross_entropy(logits, np.array([0, 1, 2, 0, 1]))  # unnamed
+    row = ag.check_backward(loss, {"logits": np.ones((5, 3))}).row("logits")
+    assert not any("give d" in d for d in row.diagnoses), row.diagnoses
+    assert any(
+        d.startswith(
+            "the loss's own gradient is 1, so the error is between the loss and dlogits: "
+            "cross_entropy (step 1) makes"
+        )
+        for d in row.diagnoses
+    ), row.diagnoses
+    zeros = ag.check_backward(loss, {"logits": np.zeros((5, 3))}).row("logits")
+    assert zeros.diagnoses[0].startswith("it is all zeros: nothing was passed back to it")
+    (W, _), loss, manual = small_layer()  # loss = (h * h).mean(): h is used by an unnamed mul
+    h_row = ag.check_backward(loss, {"h": 3 * manual["h"]}).row("h")
+    (said,) = [d for d in h_row.diagnoses if "loss's own" in d]
+    assert "the error is between the loss and dh: mul (step 2)" in said
+    assert "then mean (step 1)" in said
+    y = W * 2.0
+    y.name = "y"
+    seeded = ag.check_backward(y, {"W": np.zeros((3, 2))}, grad=np.ones((3, 2)) * 3)
+    assert any(
+        "the loss's own gradient is the grad= you gave, so the error is between" in d
+        for d in seeded.row("W").diagnoses
+    )
+
+
+def test_a_transposed_square_gradient_is_not_said_to_have_the_wrong_shape():
+    rng = np.random.default_rng(0)
+    X = Tensor(rng.standard_normal((4, 3)), requires_grad=True, name="X")
+    W = Tensor(rng.standard_normal((3, 3)), requires_grad=True, name="W")
+    Z = X @ W
+    Z.name = "Z"
+    dZ = 1 - np.tanh(Z.data) ** 2
+    row = ag.check_backward(Z.tanh().sum(), {"Z": dZ, "W": (X.data.T @ dZ).T}).row("W")
+    assert row.verdict == "wrong" and row.diagnoses[0] == (
+        "it is the transpose of the right gradient (a square 3 × 3 matrix, so its shape is "
+        "right but its entries are mirrored across the diagonal)"
+    )
+
+
+def test_a_transpose_left_out_of_matmuls_rule_is_named():
+    rng = np.random.default_rng(0)
+    X = Tensor(rng.standard_normal((3, 3)), requires_grad=True, name="X")
+    W = Tensor(rng.standard_normal((3, 3)), requires_grad=True, name="W")
+    Z = X @ W
+    Z.name = "Z"
+    loss = Z.tanh().sum()
+    dZ = 1 - np.tanh(Z.data) ** 2
+    report = ag.check_backward(loss, {"Z": dZ, "X": dZ @ W.data, "W": X.data @ dZ})
+    assert [row.name for row in report.rows if not row.ok] == ["X", "W"]
+    assert report.row("X").diagnoses[0] == (
+        "the transpose is missing: dX = dZ @ W where dZ @ Wᵀ belongs "
+        "(the rule of matmul, step 3: dX = dZ @ Wᵀ)"
+    )
+    assert report.row("W").diagnoses[0] == (
+        "the transpose is missing: dW = X @ dZ where Xᵀ @ dZ belongs "
+        "(the rule of matmul, step 3: dW = Xᵀ @ dZ)"
+    )
+    right = {"Z": dZ, "X": dZ @ W.data.T, "W": X.data.T @ dZ}
+    assert ag.check_backward(loss, right).ok
+
+
+def test_each_row_says_which_ops_rule_gives_its_gradient():
+    rng = np.random.default_rng(0)
+    x = Tensor(rng.standard_normal((4, 3)), name="x")
+    W = Tensor(rng.standard_normal((3, 2)), requires_grad=True, name="W")
+    b = Tensor(np.zeros(2), requires_grad=True, name="b")
+    h1 = x @ W + b
+    h1.name = "h1"
+    a = h1.tanh()
+    a.name = "a"
+    loss = (a * a).sum()
+    loss.name = "loss"
+    da = 2 * a.data
+    report = ag.check_backward(loss, {"loss": 1.0, "a": da, "h1": da * a.data})  # tanh for tanh′
+    row = report.row("h1")
+    assert row.op == "add" and row.gradient_by == "tanh" and not row.ok
+    assert report.row("loss").gradient_by == "(the loss)" and report.row("a").gradient_by == "mul"
+    lines = str(report).splitlines()
+    assert lines[1].startswith("tensor  made by  gradient by  shape   verdict  max abs err")
+    assert lines[5].split()[:5] == ["h1", "add", "tanh", "(4,", "2)"]
+    assert check("fan-out").row("bndiff").gradient_by == "mul, pow"
+
+
 def test_sigmoid_mistakes_are_named():
     rng = np.random.default_rng(0)
     W = Tensor(rng.standard_normal((3, 4)), requires_grad=True, name="W")
