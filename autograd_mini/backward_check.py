@@ -29,7 +29,15 @@ from typing import Any
 import numpy as np
 
 from .broadcasting import summed_axes, unbroadcast
-from .compare import CONVENTIONS, GradientReport, Hints, Row, compare, to_rows
+from .compare import (
+    CONVENTIONS,
+    GradientIndex,
+    GradientReport,
+    Hints,
+    Row,
+    compare,
+    to_rows,
+)
 from .errors import AutogradError, InputError
 from .replay import other_precision, replay
 from .tensor import Tensor, backward_order
@@ -458,24 +466,30 @@ def check_backward(
     accepted: dict[int, np.ndarray] = {}  # your gradients that agree: where yours start from
     ours = (_FromGiven(graph, accepted, twin=False), _FromGiven(graph, accepted, twin=True))
     mine = _FromGiven(graph, usable, twin=False)
+    accepted_above = _AcceptedAbove(graph, accepted)
     batch = _batch_size(graph)
+    others: GradientIndex | None = None  # the engine's gradients, made once a row needs them
     rows: list[Row] = []
+    first: list[Row] = []  # the first wrong row, once there is one
     for key in sorted(given, key=lambda k: graph.step[k]):
         tensor = graph.tensors[key]
         plain = Hints(batch_size=batch)
         row = _row(graph, tensor, given[key], plain)
         if not row.ok and row.max_abs_error is not None and graph.twinned():
-            row = _row_from_yours(graph, tensor, given[key], ours, row, plain)
+            row = _row_from_yours(graph, tensor, given[key], ours, row, plain, accepted_above)
         if not row.ok:  # again, now with everything that can say what is wrong
+            if others is None:
+                others = GradientIndex({k: graph.grads[k] for k in given}, graph.names)
             hints = Hints(
                 batch_size=batch,
-                others={graph.names[k]: graph.grads[k] for k in given if k != key},
+                others=others.without(key),
                 alternatives=_alternatives(graph, tensor, mine) if key in graph.consumers else [],
                 upstream=_upstream_name(graph, tensor),
             )
             same = (row.allowed, row.allowance) if row.allowed is not None else None
             row = _compared(graph, tensor, given[key], hints, 0.0, allowed=same)
-            _explain_step(graph, tensor, given[key], row, mine, rows)
+            _explain_step(graph, tensor, given[key], row, mine, first)
+            first = first or [row]
         if row.ok and key in usable:
             accepted[key] = usable[key]
         rows.append(row)
@@ -500,16 +514,28 @@ def _row(graph: _Graph, tensor: Tensor, value: Any, hints: Hints) -> Row:
     return _compared(graph, tensor, value, hints, measured=whole)
 
 
-def _above(graph: _Graph, tensor: Tensor) -> set[int]:
-    """The ids of the tensors between `tensor` and the loss (its users, theirs, ...)."""
-    found: set[int] = set()
-    frontier = [user for user, _ in graph.consumers.get(id(tensor), [])]
-    while frontier:
-        t = frontier.pop()
-        if id(t) not in found:
-            found.add(id(t))
-            frontier += [user for user, _ in graph.consumers.get(id(t), [])]
-    return found
+class _AcceptedAbove:
+    """Whether one of your gradients that agreed lies between a tensor and the loss. Rows
+    come in the order backward computes them, so everything above a row's tensor was decided
+    before it: one sweep down the graph, in that order, answers all the rows (linear in the
+    size of the graph, where a search from each row would be quadratic)."""
+
+    def __init__(self, graph: _Graph, accepted: Mapping[int, Any]) -> None:
+        self.graph, self.accepted = graph, accepted
+        self.tensors = sorted(graph.tensors.values(), key=lambda t: graph.step[id(t)])
+        self.swept = 0
+        self.reach: dict[int, bool] = {}  # id → an accepted gradient lies above it
+
+    def __call__(self, tensor: Tensor) -> bool:
+        graph, limit = self.graph, self.graph.step[id(tensor)]
+        while self.swept < len(self.tensors) and graph.step[id(self.tensors[self.swept])] <= limit:
+            t = self.tensors[self.swept]
+            self.swept += 1
+            self.reach[id(t)] = any(
+                id(user) in self.accepted or self.reach[id(user)]
+                for user, _ in graph.consumers.get(id(t), [])
+            )
+        return self.reach[id(tensor)]
 
 
 def _compared(
@@ -546,11 +572,12 @@ def _row_from_yours(
     ours: tuple[_FromGiven, _FromGiven],
     row: Row,
     hints: Hints,
+    accepted_above: _AcceptedAbove,
 ) -> Row:
     """The row again where your upstream gradients agreed: rounding as measured for the
     steps from them (the engine's rules on your upstream, in both precisions), plus exactly
     what your upstream's accepted differences make of this gradient by those rules."""
-    if id(tensor) not in graph.consumers or not _above(graph, tensor) & ours[0].given.keys():
+    if id(tensor) not in graph.consumers or not accepted_above(tensor):
         return row  # none of your agreeing gradients lies between this one and the loss
     here, there = ours[0].derive(tensor), ours[1].derive(tensor)
     step = _measured(here.value, there.value) * graph.ratio

@@ -35,8 +35,9 @@ and a correct float32 pass far below.
 
 from __future__ import annotations
 
+import copy
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -261,16 +262,17 @@ class Hints:
     """What the diagnosis may use beyond the two arrays.
 
     batch_size: m, to recognise a missing or doubled 1/m. others: the reference gradients
-    of the other tensors, by name (an array equal to one of them is that tensor's
-    gradient). alternatives: (description, array) pairs, known wrong answers for this
-    tensor (a planted mistake, one branch of a fan-out). rule: the op table's rule for this
-    gradient, quoted with a transpose. role: "weight" or "bias" of a layer, for the book's
-    wording of the classic mistakes. upstream: the name of the gradient this one is summed
-    from where the tensor was broadcast (e.g. "dhpreact"), for the sum to write.
+    of the other tensors, by name, or a `GradientIndex` of them (an array equal to one of
+    them is that tensor's gradient). alternatives: (description, array) pairs, known wrong
+    answers for this tensor (a planted mistake, one branch of a fan-out). rule: the op
+    table's rule for this gradient, quoted with a transpose. role: "weight" or "bias" of a
+    layer, for the book's wording of the classic mistakes. upstream: the name of the
+    gradient this one is summed from where the tensor was broadcast (e.g. "dhpreact"), for
+    the sum to write.
     """
 
     batch_size: int | None = None
-    others: dict[str, np.ndarray] = field(default_factory=dict)
+    others: Mapping[str, np.ndarray] | GradientIndex = field(default_factory=dict)
     alternatives: list[tuple[str, np.ndarray]] = field(default_factory=list)
     rule: str | None = None
     role: str | None = None
@@ -368,11 +370,107 @@ def compare(
     else:
         row.verdict = "wrong shape"
 
-    def close(a: np.ndarray, b: np.ndarray) -> bool:
-        return a.shape == b.shape and float(np.max(np.abs(a - b), initial=0.0)) <= row.allowed
-
+    close = Closeness(row.allowed)
     row.diagnoses = diagnose(expected, actual, close, hints) or [_fallback(expected, actual)]
     return row
+
+
+@dataclass(frozen=True)
+class Closeness:
+    """Whether two arrays are equal to the allowance: same shape, max |a − b| ≤ allowed."""
+
+    allowed: float
+
+    def __call__(self, a: np.ndarray, b: np.ndarray) -> bool:
+        return a.shape == b.shape and float(np.max(np.abs(a - b), initial=0.0)) <= self.allowed
+
+
+class GradientIndex:
+    """Reference gradients by name, to tell which of them an array equals (to an allowance):
+    "it equals the gradient of h". Built once and asked once per wrong row, each question
+    compares the array only with the gradients of its shape whose random projection p·g is
+    within reach of its own: |p·a − p·b| ≤ ‖p‖₁·max|a − b|, so nothing within the allowance
+    is missed, and a report of n rows makes about n comparisons, not n². Gradients holding
+    NaN or inf are left out (nothing equals them). `without(key)` leaves out one more (the
+    row's own tensor) without copying anything."""
+
+    def __init__(
+        self, grads: Mapping[Any, np.ndarray], labels: Mapping[Any, str] | None = None
+    ) -> None:
+        groups: dict[tuple[int, ...], list[tuple[Any, np.ndarray]]] = {}
+        for key, grad in grads.items():
+            array = np.asarray(grad)
+            if array.size and array.dtype.kind == "f" and np.isfinite(array).all():
+                groups.setdefault(array.shape, []).append((key, array))
+        self._groups = {shape: _Group(members) for shape, members in groups.items()}
+        self._labels = labels
+        self._excluded: Any = _NOTHING
+        self._count = sum(len(members) for members in groups.values())
+
+    def __len__(self) -> int:
+        return self._count
+
+    def without(self, key: Any) -> GradientIndex:
+        """The same index without the gradient of `key`."""
+        view = copy.copy(self)
+        view._excluded = key
+        return view
+
+    def matching(self, actual: np.ndarray, close: Any, limit: int = 3) -> list[str]:
+        """The labels of (at most `limit`) gradients that `actual` equals by `close`."""
+        group = self._groups.get(actual.shape)
+        if group is None or actual.dtype.kind != "f" or not np.isfinite(actual).all():
+            return []
+        allowed = getattr(close, "allowed", None)
+        candidates = group.near(actual, allowed) if allowed is not None else group.everything()
+        found = []
+        for i in candidates:
+            key = group.keys[i]
+            if key != self._excluded and close(actual, group.arrays[i]):
+                found.append(str(key if self._labels is None else self._labels[key]))
+                if len(found) == limit:
+                    break
+        return found
+
+
+_NOTHING = object()
+
+
+class _Group:
+    """The gradients of one shape, sorted by their projection on one random vector."""
+
+    def __init__(self, members: list[tuple[Any, np.ndarray]]) -> None:
+        size = members[0][1].size
+        self.direction = np.random.default_rng(size).uniform(-1.0, 1.0, size)
+        self.reach = float(np.abs(self.direction).sum())
+        projections = np.array([self._project(array) for _, array in members])
+        self.magnitude = max(self._magnitude(array) for _, array in members)
+        order = np.argsort(projections, kind="stable")
+        self.projections = projections[order]
+        self.keys = [members[i][0] for i in order]
+        self.arrays = [members[i][1] for i in order]
+
+    def _project(self, array: np.ndarray) -> float:
+        return float(np.asarray(array, dtype=np.float64).reshape(-1) @ self.direction)
+
+    def _magnitude(self, array: np.ndarray) -> float:
+        return float(
+            np.abs(np.asarray(array, dtype=np.float64)).reshape(-1) @ np.abs(self.direction)
+        )
+
+    def near(self, actual: np.ndarray, allowed: float) -> range:
+        """Where the gradients within `allowed` of `actual` (max |difference|) may be; the
+        window also covers the rounding of the projections themselves (REFERENCE §6:
+        γₙ·Σ|aᵢ||pᵢ| each)."""
+        centre = self._project(actual)
+        rounding = 4 * self.direction.size * _UNIT_ROUNDOFF[np.dtype(np.float64)]
+        slack = allowed * self.reach + rounding * (self._magnitude(actual) + self.magnitude)
+        lo = int(np.searchsorted(self.projections, centre - slack, side="left"))
+        hi = int(np.searchsorted(self.projections, centre + slack, side="right"))
+        return range(lo, hi)
+
+    def everything(self) -> range:
+        return range(len(self.keys))
 
 
 def _all_finite(array: np.ndarray) -> bool:
@@ -507,9 +605,13 @@ def diagnose(
         found.append(
             f"the numbers are right but the shape is {actual.shape}: {expected.shape} is needed"
         )
-    for other, grad in hints.others.items() if not found else ():
-        if grad.shape == actual.shape and grad.size and close(actual, grad):
-            found.append(f"it equals the gradient of {other}: {_swapped(hints)}")
+    if not found and len(hints.others):
+        others = hints.others
+        index = others if isinstance(others, GradientIndex) else GradientIndex(others)
+        found += [
+            f"it equals the gradient of {other}: {_swapped(hints)}"
+            for other in index.matching(actual, close)
+        ]
     if actual.shape == expected.shape:
         for description, array in hints.alternatives:
             if array.shape == actual.shape and close(actual, array):

@@ -27,7 +27,14 @@ from typing import Any
 import numpy as np
 
 import autograd_mini as ag
-from autograd_mini.compare import CONVENTIONS, GradientReport, Hints, compare, to_rows
+from autograd_mini.compare import (
+    CONVENTIONS,
+    GradientIndex,
+    GradientReport,
+    Hints,
+    compare,
+    to_rows,
+)
 from autograd_mini.replay import rounding_errors
 
 from .backprop import Layer, backprop_columns, backprop_rows, layers_of, rows_equations
@@ -282,6 +289,7 @@ def compare_gradients(
     want = {name: np.asarray(value) for name, value in want.items()}
     can_plant = model is not None and X is not None and Y is not None
     mistakes = _mistaken_gradients(model, X, Y, cost) if can_plant else {}
+    others = GradientIndex(want)  # for "it equals the gradient of ...", made once
     rows = []
     for name in list(want) + [n for n in got if n not in want]:
         if name not in want:
@@ -298,7 +306,7 @@ def compare_gradients(
             continue
         hints = Hints(
             batch_size=_batch_size(X),
-            others={other: grad for other, grad in want.items() if other != name},
+            others=others.without(name),
             alternatives=[
                 (f"it matches backprop where {description}", np.asarray(grads[name]))
                 for description, grads in mistakes.items()

@@ -8,6 +8,7 @@ mistake is planted in it and the report must point at the first wrong tensor and
 from __future__ import annotations
 
 import importlib.util
+import time
 from pathlib import Path
 
 import numpy as np
@@ -359,6 +360,52 @@ def test_a_gradient_the_engine_finds_infinite_is_said_so():
         nan.verdict == "not finite"
         and "nan at (0,), where the engine's gradient holds inf" in (nan.diagnoses[0])
     )
+
+
+# ----------------------------------------------------------------------------------------
+# Size
+# ----------------------------------------------------------------------------------------
+
+
+def test_the_time_grows_linearly_with_the_number_of_wrong_rows():
+    def seconds(n):
+        x = Tensor(np.linspace(0.1, 1.0, 4), requires_grad=True, name="x")
+        t, manual = x, {}
+        for i in range(n):
+            t = t * 1.001
+            t.name = f"t{i}"
+            manual[t.name] = np.random.default_rng(i).standard_normal(4)  # wrong, unexplained
+        loss = t.sum()
+        started = time.perf_counter()
+        report = ag.check_backward(loss, manual)
+        elapsed = time.perf_counter() - started
+        assert sum(not row.ok for row in report.rows) == n
+        return elapsed
+
+    seconds(50)  # warm up
+    small, large = seconds(250), seconds(1000)
+    assert large / small < 8, (small, large)  # linear: 4; quadratic: 16
+
+
+def test_a_gradient_given_under_another_name_is_found_among_many_of_its_shape():
+    rng = np.random.default_rng(0)
+    t = Tensor(rng.uniform(0.5, 1.5, 6), requires_grad=True, name="x")
+    tensors = []
+    for i in range(200):
+        t = t * rng.uniform(0.9, 1.1, 6)  # gradients of one shape, none a multiple of another
+        t.name = f"t{i}"
+        tensors.append(t)
+    loss = t.sum()
+    manual = {}
+    for i, tensor in enumerate(tensors):
+        weights = np.ones(6)
+        for later in tensors[i + 1 :]:
+            weights = weights * later.node.inputs[1]
+        manual[tensor.name] = weights
+    manual["t50"] = manual["t120"] * (1 + 1e-16)  # t120's gradient, to rounding
+    report = ag.check_backward(loss, manual)
+    assert [row.name for row in report.rows if not row.ok] == ["t50"]
+    assert report.row("t50").diagnoses[0].startswith("it equals the gradient of t120: ")
 
 
 # ----------------------------------------------------------------------------------------
