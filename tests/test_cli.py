@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 import sys
+import time
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -82,6 +83,20 @@ def test_check_skips_finite_differences_for_big_networks(capsys):
         capsys, "check", "--sizes", "50", "40", "2", "--max-finite-differences", "100"
     )
     assert code == 0 and "finite differences skipped" in out
+
+
+def test_check_time_grows_linearly_with_depth(capsys):
+    def seconds(layers):
+        started = time.perf_counter()
+        code, out, _ = run(capsys, "check", "--sizes", *["1"] * (layers + 1))
+        elapsed = time.perf_counter() - started
+        assert code in (0, 1) and out.count("layers.") >= 2 * layers
+        assert f"× {layers} layers / 2 = " in out and "each difference runs every layer" in out
+        return elapsed
+
+    run(capsys, "check", "--sizes", *["1"] * 21)  # warm up
+    small, large = seconds(150), seconds(600)
+    assert large / small < 8, (small, large)  # linear: 4; quadratic: 16
 
 
 def test_graph_html_writes_the_stepper_page(capsys, tmp_path, monkeypatch):
