@@ -41,6 +41,7 @@ from .compare import (
 from .errors import AutogradError, InputError
 from .replay import other_precision, replay
 from .tensor import Tensor, backward_order
+from .text import printable
 
 # ----------------------------------------------------------------------------------------
 # What learners get wrong at an activation: the wrong local rule, from the upstream da and
@@ -117,9 +118,12 @@ class _Graph:
 
 def _graph(loss: Tensor, grad: Any) -> _Graph:
     order = backward_order(loss)
-    seed = np.ones(loss.shape, loss.dtype) if grad is None else np.asarray(grad, loss.dtype)
+    seed = np.ones(loss.shape, loss.dtype) if grad is None else _seed(grad, loss)
     if seed.shape != loss.shape:
-        raise InputError(f"check_backward: grad has shape {seed.shape}, loss {loss.shape}.")
+        raise InputError(
+            f"check_backward: grad has shape {seed.shape}, loss {loss.shape}; give ∂L/∂loss "
+            "with the loss's shape."
+        )
     graph = _Graph(loss, order, seed)
     for number, tensor in enumerate(order, start=1):
         graph.step[id(tensor)] = number
@@ -134,6 +138,24 @@ def _graph(loss: Tensor, grad: Any) -> _Graph:
     _name_tensors(graph)
     _engine_gradients(graph)
     return graph
+
+
+def _seed(grad: Any, loss: Tensor) -> np.ndarray:
+    """grad= as an array of the loss's dtype: numbers, all finite."""
+    try:
+        array = np.asarray(grad.data if isinstance(grad, Tensor) else grad)
+    except (TypeError, ValueError):
+        array = np.array(None)
+    if array.dtype.kind not in "fiub":
+        raise InputError(
+            f"check_backward: grad must be an array of numbers of shape {loss.shape} "
+            f"(∂L/∂loss), got {type(grad).__name__} {printable(repr(grad))[:60]}."
+        )
+    if not np.isfinite(array).all():
+        raise InputError(
+            "check_backward: grad holds NaN or inf; ∂L/∂loss must be finite to check anything."
+        )
+    return array.astype(loss.dtype)
 
 
 def _twin_gradients(graph: _Graph) -> None:
@@ -161,13 +183,20 @@ def _twin_gradients(graph: _Graph) -> None:
     graph.twin_grads = {by_twin[k]: g for k, g in graph.twin_grads.items() if k in by_twin}
 
 
+def _own_name(tensor: Tensor) -> str | None:
+    """The tensor's name when it is a non-empty string (any other value is not a name that
+    a key of `manual` could give, so the tensor counts as unnamed)."""
+    name = tensor.name
+    return name if isinstance(name, str) and name else None
+
+
 def _name_tensors(graph: _Graph) -> None:
     """Each tensor's name, or one made from its op and step (as `explain()` does)."""
     tensors = [x for t in graph.order for x in t.node.inputs if isinstance(x, Tensor)]
     for tensor in [*graph.order, *tensors]:
         if id(tensor) in graph.names:
             continue
-        if tensor.name:
+        if _own_name(tensor):
             graph.names[id(tensor)] = tensor.name
         elif tensor.node is not None:
             graph.names[id(tensor)] = f"{tensor.node.op.name}(step {graph.step[id(tensor)]:g})"
@@ -591,13 +620,13 @@ def _resolve(graph: _Graph, manual: Mapping, convention: str) -> dict[int, Any]:
     every key names exactly one tensor of the graph that gets a gradient."""
     by_name: dict[str, list[Tensor]] = {}
     for tensor in graph.tensors.values():
-        if tensor.name:
+        if _own_name(tensor):
             by_name.setdefault(tensor.name, []).append(tensor)
     constants = {
         x.name
         for t in graph.order
         for x in t.node.inputs
-        if isinstance(x, Tensor) and x.name and not x.requires_grad
+        if isinstance(x, Tensor) and _own_name(x) and not x.requires_grad
     }
     given = {}
     for key, value in manual.items():
@@ -607,7 +636,7 @@ def _resolve(graph: _Graph, manual: Mapping, convention: str) -> dict[int, Any]:
                     " (it requires no grad: it gets no gradient)." if not key.requires_grad else "."
                 )
                 raise InputError(
-                    f"check_backward: the tensor {key.name or key.op or 'given'} of shape "
+                    f"check_backward: the tensor {_own_name(key) or key.op or 'given'} of shape "
                     f"{key.shape} is not part of the graph of this loss{why}"
                 )
             tensor = key
@@ -737,7 +766,7 @@ def _nearest_not_given(graph: _Graph, tensor: Tensor, given: Mapping[int, Any]) 
         if id(t) in seen or id(t) in given or t is graph.loss:
             continue
         seen.add(id(t))
-        if t.name:
+        if _own_name(t):
             found.append(graph.name(t))
         else:
             frontier.extend(user for user, _ in graph.consumers.get(id(t), []))

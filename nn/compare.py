@@ -36,6 +36,7 @@ from autograd_mini.compare import (
     to_rows,
 )
 from autograd_mini.replay import rounding_errors
+from autograd_mini.text import printable
 
 from .backprop import Layer, backprop_columns, backprop_rows, layers_of, rows_equations
 from .costs import QUADRATIC, Cost, get_cost
@@ -109,6 +110,13 @@ def numerical_gradients(
 _BUILT_IN = {"autodiff": autodiff_gradients, "rows": backprop_rows, "columns": backprop_columns}
 
 
+def _kind(value: Any) -> str:
+    """What a value is, in a few words: its type, and for a string its start."""
+    if isinstance(value, str):
+        return f"the string {printable(repr(value[:40]))}"
+    return "None" if value is None else f"an object of type {type(value).__name__}"
+
+
 def _layer_names(model: Module | None, count: int) -> list[tuple[str, str]]:
     if model is None:
         return [(f"layers.{i}.weight", f"layers.{i}.bias") for i in range(count)]
@@ -133,9 +141,22 @@ def _resolve(source: GradientSource, model, X, Y, cost) -> tuple[Gradients, str]
         weights_and_biases = [(layer.W.copy(), layer.b.copy()) for layer in layers_of(model)]
         name = getattr(source, "__name__", "<lambda>")
         label = label if name == "<lambda>" else name
+        function = f"your function {name}" if name != "<lambda>" else "your function"
         source = source(weights_and_biases, np.asarray(X), np.asarray(Y))
+        if not isinstance(source, (Mapping, list, tuple)):
+            raise ValueError(
+                f"compare_gradients: {function} returned {_kind(source)}; it must return a "
+                "dict {parameter name: gradient} or a list of (dW, db) pairs, one per layer "
+                "(did it forget to return them?)."
+            )
     if isinstance(source, Mapping):
         return dict(source.items()), label
+    if not isinstance(source, (list, tuple)):
+        raise ValueError(
+            f"compare_gradients: a source must be 'autodiff', 'rows' or 'columns', a dict "
+            "{parameter name: gradient}, a list of (dW, db) pairs or a function returning one "
+            f"of those; got {_kind(source)}."
+        )
     pairs = list(source)
     names = _layer_names(model, len(pairs))
     if len(pairs) != len(names):

@@ -439,6 +439,36 @@ def test_keys_that_cannot_be_checked():
         ag.check_backward(t["h"], {"hpreact": 0})
 
 
+@pytest.mark.parametrize(
+    ("grad", "says"),
+    [
+        ("a", r"grad must be an array of numbers of shape \(3, 2\) \(∂L/∂loss\), got str 'a'"),
+        (object(), r"grad must be an array of numbers of shape \(3, 2\)"),
+        (np.full((3, 2), np.nan), r"grad holds NaN or inf"),
+        (np.ones(4), r"grad has shape \(4,\), loss \(3, 2\); give ∂L/∂loss"),
+    ],
+)
+def test_a_grad_that_is_not_a_gradient_of_the_loss_is_refused(grad, says):
+    (W, _), _, _ = small_layer()
+    y = W * 2.0
+    with pytest.raises(ag.InputError, match=f"^check_backward: {says}"):
+        ag.check_backward(y, {"W": np.zeros((3, 2))}, grad=grad)
+
+
+def test_a_name_that_is_not_a_string_counts_as_no_name():
+    x = Tensor([1.0, 2.0], requires_grad=True, name="x")
+    h = x.tanh()
+    h.name = 123  # not a name a key of manual could give
+    y = Tensor([1.0, 2.0], requires_grad=True)
+    y.name = ("a",)
+    loss = (h * y).sum()
+    with pytest.raises(ag.InputError, match=r"no tensor named 'zz'.* Its named tensors: x\.$"):
+        ag.check_backward(loss, {"zz": np.ones(2)})
+    report = ag.check_backward(loss, {h: y.data, y: np.tanh(x.data)})
+    assert report.ok and [row.name for row in report.rows] == ["parameter", "tanh(step 3)"]
+    assert "'x': dx," in ag.backward_worksheet(loss)
+
+
 def test_values_that_are_not_gradients_get_their_own_verdicts():
     p, t, Xb, Yb = graph()
     manual = exercise.manual_backward(p, t, Xb, Yb)

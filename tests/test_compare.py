@@ -193,3 +193,29 @@ def test_columns_and_rows_agree_with_autodiff(problem):
     model, X, Y, _ = problem
     nn.compare_gradients("autodiff", "rows", model=model, X=X, Y=Y, rtol=1e-12).assert_ok()
     nn.compare_gradients("autodiff", "columns", model=model, X=X, Y=Y, rtol=1e-12).assert_ok()
+
+
+@pytest.mark.parametrize(
+    ("returned", "says"),
+    [
+        (None, "returned None"),
+        ("oops", "returned the string 'oops'"),
+        (3, "returned an object of type int"),
+    ],
+)
+def test_a_function_that_returns_no_gradients_is_told_so(returned, says):
+    model = nn.MLP([2, 2, 1], seed=0)
+    X, Y = np.ones((3, 2)), np.ones((3, 1))
+
+    def my_backprop(params, X, Y):
+        return returned
+
+    with pytest.raises(ValueError, match=f"^compare_gradients: your function my_backprop {says}"):
+        nn.compare_gradients("autodiff", my_backprop, model=model, X=X, Y=Y)
+    with pytest.raises(ValueError, match="a list of \\(dW, db\\) pairs"):
+        nn.compare_gradients("autodiff", lambda *a: returned, model=model, X=X, Y=Y)
+
+
+def test_a_source_that_is_no_gradients_is_told_so():
+    with pytest.raises(ValueError, match=r"^compare_gradients: a source must be .*got None\.$"):
+        nn.compare_gradients("autodiff", None, model=nn.MLP([2, 1]), X=np.ones((1, 2)), Y=[[1.0]])
