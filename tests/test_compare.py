@@ -219,3 +219,17 @@ def test_a_function_that_returns_no_gradients_is_told_so(returned, says):
 def test_a_source_that_is_no_gradients_is_told_so():
     with pytest.raises(ValueError, match=r"^compare_gradients: a source must be .*got None\.$"):
         nn.compare_gradients("autodiff", None, model=nn.MLP([2, 1]), X=np.ones((1, 2)), Y=[[1.0]])
+
+
+def test_gradients_that_vanished_below_the_normal_range_are_compared_to_their_rounding():
+    model = nn.MLP([1] * 401, init="scaled_normal", seed=0)  # gradients vanish to 1e-322
+    X = np.random.default_rng(1).standard_normal((4, 1))
+    Y = np.zeros((4, 1))
+    grads = nn.autodiff_gradients(model, X, Y)
+    assert 0 < min(abs(g).max() for g in grads.values() if abs(g).max()) < 1e-310
+    report = nn.check_backprop(model, X, Y, finite_differences=False)
+    assert report.ok, "\n".join(
+        f"{r.name} {r.source}: {r.allowance}" for r in report.rows if not r.ok
+    )
+    tiny = [r for r in report.rows if "smallest subnormal" in r.allowance]
+    assert tiny and all(0 < r.allowed < 1e-300 for r in tiny)
