@@ -383,7 +383,8 @@ def test_the_time_grows_linearly_with_the_number_of_wrong_rows():
         return elapsed
 
     seconds(50)  # warm up
-    small, large = seconds(250), seconds(1000)
+    small = min(seconds(250) for _ in range(2))  # the best of two: the machine is noisy
+    large = min(seconds(1000) for _ in range(2))
     assert large / small < 8, (small, large)  # linear: 4; quadratic: 16
 
 

@@ -95,7 +95,8 @@ def test_check_time_grows_linearly_with_depth(capsys):
         return elapsed
 
     run(capsys, "check", "--sizes", *["1"] * 21)  # warm up
-    small, large = seconds(150), seconds(600)
+    small = min(seconds(150) for _ in range(2))  # the best of two: the machine is noisy
+    large = min(seconds(600) for _ in range(2))
     assert large / small < 8, (small, large)  # linear: 4; quadratic: 16
 
 

@@ -79,12 +79,16 @@ def test_a_long_chain_gets_short_lines_and_no_recursion():
     assert max(len(line) for line in lines) < 300
     assert len([line for line in lines if " = ..." in line]) > 6000 // 10
     ast.parse(sheet)
-    started = time.perf_counter()
-    ag.backward_worksheet(chain(1000))
-    small = time.perf_counter() - started
-    started = time.perf_counter()
-    ag.backward_worksheet(chain(4000))
-    large = time.perf_counter() - started
+
+    def seconds(loss):  # the best of three: the machine is shared and noisy
+        times = []
+        for _ in range(3):
+            started = time.perf_counter()
+            ag.backward_worksheet(loss)
+            times.append(time.perf_counter() - started)
+        return min(times)
+
+    small, large = seconds(chain(1500)), seconds(chain(6000))
     assert large / small < 8, (small, large)  # linear: 4; quadratic: 16
 
 
