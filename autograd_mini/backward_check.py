@@ -21,22 +21,30 @@ for a later one, whether it follows from an earlier error.
 from __future__ import annotations
 
 import difflib
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from .activations import ACTIVATIONS
 from .broadcasting import summed_axes
-from .compare import CONVENTIONS, GradientReport, Hints, Row, compare, to_rows
+from .compare import (
+    CONVENTIONS,
+    GradientIndex,
+    GradientReport,
+    Hints,
+    Row,
+    compare,
+    to_rows,
+)
 from .engine import Tensor, backward_order, gradients, pass_back
 from .errors import AutogradError, InputError
 from .replay import other_precision, replay
 from .specialize import rule
+from .text import printable
 
-# ----------------------------------------------------------------------------------------
-# What learners get wrong at an activation: the wrong local rule, from the upstream da and
-# the activation a = f(z) that the op saved.
 # ----------------------------------------------------------------------------------------
 
 
@@ -109,9 +117,12 @@ class _Graph:
 
 def _graph(loss: Tensor, grad: Any) -> _Graph:
     order = backward_order(loss)
-    seed = np.ones(loss.shape, loss.dtype) if grad is None else np.asarray(grad, loss.dtype)
+    seed = np.ones(loss.shape, loss.dtype) if grad is None else _seed(grad, loss)
     if seed.shape != loss.shape:
-        raise InputError(f"check_backward: grad has shape {seed.shape}, loss {loss.shape}.")
+        raise InputError(
+            f"check_backward: grad has shape {seed.shape}, loss {loss.shape}; give ∂L/∂loss "
+            "with the loss's shape."
+        )
     graph = _Graph(loss, order, seed)
     for number, tensor in enumerate(order, start=1):
         graph.step[id(tensor)] = number
@@ -126,6 +137,24 @@ def _graph(loss: Tensor, grad: Any) -> _Graph:
     _name_tensors(graph)
     _engine_gradients(graph)
     return graph
+
+
+def _seed(grad: Any, loss: Tensor) -> np.ndarray:
+    """grad= as an array of the loss's dtype: numbers, all finite."""
+    try:
+        array = np.asarray(grad.data if isinstance(grad, Tensor) else grad)
+    except (TypeError, ValueError):
+        array = np.array(None)
+    if array.dtype.kind not in "fiub":
+        raise InputError(
+            f"check_backward: grad must be an array of numbers of shape {loss.shape} "
+            f"(∂L/∂loss), got {type(grad).__name__} {printable(repr(grad))[:60]}."
+        )
+    if not np.isfinite(array).all():
+        raise InputError(
+            "check_backward: grad holds NaN or inf; ∂L/∂loss must be finite to check anything."
+        )
+    return array.astype(loss.dtype)
 
 
 def _twin_gradients(graph: _Graph) -> None:
@@ -147,13 +176,20 @@ def _twin_gradients(graph: _Graph) -> None:
     graph.twin_grads = {by_twin[k]: g for k, g in graph.twin_grads.items() if k in by_twin}
 
 
+def _own_name(tensor: Tensor) -> str | None:
+    """The tensor's name when it is a non-empty string (any other value is not a name that
+    a key of `manual` could give, so the tensor counts as unnamed)."""
+    name = tensor.name
+    return name if isinstance(name, str) and name else None
+
+
 def _name_tensors(graph: _Graph) -> None:
     """Each tensor's name, or one made from its op and step (as `explain()` does)."""
     tensors = [x for t in graph.order for x in t.node.inputs if isinstance(x, Tensor)]
     for tensor in [*graph.order, *tensors]:
         if id(tensor) in graph.names:
             continue
-        if tensor.name:
+        if _own_name(tensor):
             graph.names[id(tensor)] = tensor.name
         elif tensor.node is not None:
             graph.names[id(tensor)] = f"{tensor.node.op.name}(step {graph.step[id(tensor)]:g})"
@@ -168,14 +204,45 @@ def _engine_gradients(graph: _Graph) -> None:
     same precision) and takes the gradients of the twin."""
     root = graph.loss
     freed = any(t.node.saved is None for t in graph.order)
-    twins = replay(root, root.dtype) if freed else None
+    twins = replay(root, None) if freed else None
+    if twins:
+        _refuse_changed_values(graph, twins)
     for key, tensor in graph.tensors.items():
         graph.live[key] = twins[key] if twins else tensor
     live_root = graph.live[id(root)]
     live_to_original = {id(live): graph.tensors[key] for key, live in graph.live.items()}
-    grads = gradients(live_root, graph.seed, backward_order(live_root))
+    with np.errstate(all="ignore"):  # the rows say where a gradient is not finite
+        grads = gradients(live_root, graph.seed, backward_order(live_root))
     for live, g in grads.items():
         graph.grads[id(live_to_original[id(live)])] = np.asarray(g)
+
+
+def _refuse_changed_values(graph: _Graph, twins: dict[int, Tensor]) -> None:
+    """A freed graph is replayed from its leaves as they are now: refuse it when that gives
+    other values than the forward pass recorded (the parameters were updated since), since
+    the engine's gradients would then be those of another forward pass than yours."""
+    for tensor in reversed(graph.order):  # the order they were recorded in
+        if np.array_equal(twins[id(tensor)].data, tensor.data, equal_nan=True):
+            continue
+        leaves = [x for x in tensor.node.inputs if isinstance(x, Tensor) and x.node is None]
+        leaves.sort(key=lambda x: not x.requires_grad)  # parameters first
+        named = list(dict.fromkeys(graph.names.get(id(x)) or "a constant" for x in leaves))
+        which = (
+            f"{named[0]} as it is now"
+            if len(named) == 1
+            else f"{', '.join(named[:-1])} and {named[-1]} as they are now"
+            if named
+            else "its leaves as they are now"
+        )
+        raise InputError(
+            "check_backward: the parameters changed since the forward pass (an optimizer step "
+            f"after backward()?): replayed from {which}, {graph.name(tensor)}"
+            f"{f' ({tensor.node.op.name})' if tensor.name else ''} comes out different from "
+            "the value recorded. backward() "
+            "freed the graph, so the engine's gradients could only be recomputed at the new "
+            "values, not at those your gradients come from: call check_backward before the "
+            "step, or run the forward pass again."
+        )
 
 
 # ----------------------------------------------------------------------------------------
@@ -289,25 +356,65 @@ def _alternatives(graph: _Graph, tensor: Tensor, mine: _FromGiven) -> list[tuple
     if len(parts) > 1:
         found += [(_branch_message(graph, tensor, user, users), part) for user, part in parts]
     for (user, position), (_, part) in zip(graph.consumers[id(tensor)], parts, strict=True):
-        mistakes = ACTIVATION_MISTAKES.get(user.node.op.name, []) if position == 0 else []
-        if not mistakes:
+        if user.node.op.name == "matmul":
+            missing = _missing_transpose(graph, mine, tensor, user, position)
+            found += [(d, total - part + wrong) for d, wrong in missing]
             continue
-        g = mine.of(user).value
-        (a,) = mine.node(user).saved  # the activation a = f(z) the op saved
+        activation = ACTIVATIONS.get(user.node.op.name)
+        if activation is None:
+            continue
+        g, saved = mine.of(user).value, mine.node(user).saved
         where = f" (at {user.node.op.name}, step {graph.step[id(user)]})"
         with np.errstate(all="ignore"):
-            found += [(d + where, total - part + wrong(g, a)) for d, wrong in mistakes]
+            found += [
+                (what + where, total - part + wrong(position, g, *saved))
+                for what, wrong in activation.wrong_rules()
+            ]
     return found
+
+
+def _missing_transpose(
+    graph: _Graph, mine: _FromGiven, tensor: Tensor, user: Tensor, position: int
+) -> list[tuple[str, np.ndarray]]:
+    """matmul's rule without its transpose, from your own upstream dZ: dX = dZ @ W where
+    dZ @ Wᵀ belongs, dW = X @ dZ where Xᵀ @ dZ belongs (the right shape when W, or X, is
+    square, so nothing else catches it)."""
+    x, w = (np.asarray(x.data if isinstance(x, Tensor) else x) for x in mine.node(user).inputs)
+    g = mine.of(user).value
+    if x.ndim != 2 or w.ndim != 2 or g.ndim != 2:
+        return []
+    names = [graph.names.get(id(x)) or "the constant" for x in user.node.inputs]
+    dz = f"d{graph.name(user)}"
+    at = f" (the rule of matmul, step {graph.step[id(user)]}: {rule(user, position)})"
+    with np.errstate(all="ignore"):
+        if position == 0 and g.shape[1] == w.shape[0]:
+            wrong, written = g @ w, f"{dz} @ {names[1]} where {dz} @ {names[1]}ᵀ belongs"
+        elif position == 1 and x.shape[1] == g.shape[0]:
+            wrong, written = x @ g, f"{names[0]} @ {dz} where {names[0]}ᵀ @ {dz} belongs"
+        else:
+            return []
+    return [(f"the transpose is missing: d{graph.name(tensor)} = {written}{at}", wrong)]
 
 
 def _describe_step(graph: _Graph, user: Tensor) -> str:
     return f"{user.node.op.name} (step {graph.step[id(user)]}, which makes {graph.name(user)})"
 
 
-def _max_abs(array: Any) -> float:
+def _max_difference(a: Any, b: Any) -> float:
+    """max |a − b| over the entries, where the same NaN or inf in both counts as equal; inf
+    when they differ by a NaN or an inf."""
     with np.errstate(all="ignore"):
-        value = float(np.max(np.abs(np.asarray(array, dtype=np.float64)), initial=0.0))
+        a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+        same = (a == b) | (np.isnan(a) & np.isnan(b))
+        value = float(np.max(np.where(same, 0.0, np.abs(a - b)), initial=0.0))
     return value if np.isfinite(value) else float("inf")
+
+
+def _measured(a: Any, b: Any) -> float:
+    """The rounding error that two computations of one gradient measure: max |a − b|, or 0
+    when they differ by a NaN or an inf (nothing measured: the least allowance holds)."""
+    value = _max_difference(a, b)
+    return value if np.isfinite(value) else 0.0
 
 
 # ----------------------------------------------------------------------------------------
@@ -364,24 +471,30 @@ def check_backward(
     accepted: dict[int, np.ndarray] = {}  # your gradients that agree: where yours start from
     ours = (_FromGiven(graph, accepted, twin=False), _FromGiven(graph, accepted, twin=True))
     mine = _FromGiven(graph, usable, twin=False)
+    accepted_above = _AcceptedAbove(graph, accepted)
     batch = _batch_size(graph)
+    others: GradientIndex | None = None  # the engine's gradients, made once a row needs them
     rows: list[Row] = []
+    first: list[Row] = []  # the first wrong row, once there is one
     for key in sorted(given, key=lambda k: graph.step[k]):
         tensor = graph.tensors[key]
         plain = Hints(batch_size=batch)
         row = _row(graph, tensor, given[key], plain)
         if not row.ok and row.max_abs_error is not None and graph.twinned():
-            row = _row_from_yours(graph, tensor, given[key], ours, row, plain)
+            row = _row_from_yours(graph, tensor, given[key], ours, row, plain, accepted_above)
         if not row.ok:  # again, now with everything that can say what is wrong
+            if others is None:
+                others = GradientIndex({k: graph.grads[k] for k in given}, graph.names)
             hints = Hints(
                 batch_size=batch,
-                others={graph.names[k]: graph.grads[k] for k in given if k != key},
+                others=others.without(key),
                 alternatives=_alternatives(graph, tensor, mine) if key in graph.consumers else [],
                 upstream=_upstream_name(graph, tensor),
             )
             same = (row.allowed, row.allowance) if row.allowed is not None else None
             row = _compared(graph, tensor, given[key], hints, 0.0, allowed=same)
-            _explain_step(graph, tensor, given[key], row, mine, rows)
+            _explain_step(graph, tensor, given[key], row, mine, first)
+            first = first or [row]
         if row.ok and key in usable:
             accepted[key] = usable[key]
         rows.append(row)
@@ -402,20 +515,32 @@ def _row(graph: _Graph, tensor: Tensor, value: Any, hints: Hints) -> Row:
         return row
     if row.allowed is None or not graph.twinned():  # not an array of numbers, or no twin
         return row
-    whole = _max_abs(graph.grads[id(tensor)] - graph.twin_grads[id(tensor)]) * graph.ratio
+    whole = _measured(graph.grads[id(tensor)], graph.twin_grads[id(tensor)]) * graph.ratio
     return _compared(graph, tensor, value, hints, measured=whole)
 
 
-def _above(graph: _Graph, tensor: Tensor) -> set[int]:
-    """The ids of the tensors between `tensor` and the loss (its users, theirs, ...)."""
-    found: set[int] = set()
-    frontier = [user for user, _ in graph.consumers.get(id(tensor), [])]
-    while frontier:
-        t = frontier.pop()
-        if id(t) not in found:
-            found.add(id(t))
-            frontier += [user for user, _ in graph.consumers.get(id(t), [])]
-    return found
+class _AcceptedAbove:
+    """Whether one of your gradients that agreed lies between a tensor and the loss. Rows
+    come in the order backward computes them, so everything above a row's tensor was decided
+    before it: one sweep down the graph, in that order, answers all the rows (linear in the
+    size of the graph, where a search from each row would be quadratic)."""
+
+    def __init__(self, graph: _Graph, accepted: Mapping[int, Any]) -> None:
+        self.graph, self.accepted = graph, accepted
+        self.tensors = sorted(graph.tensors.values(), key=lambda t: graph.step[id(t)])
+        self.swept = 0
+        self.reach: dict[int, bool] = {}  # id → an accepted gradient lies above it
+
+    def __call__(self, tensor: Tensor) -> bool:
+        graph, limit = self.graph, self.graph.step[id(tensor)]
+        while self.swept < len(self.tensors) and graph.step[id(self.tensors[self.swept])] <= limit:
+            t = self.tensors[self.swept]
+            self.swept += 1
+            self.reach[id(t)] = any(
+                id(user) in self.accepted or self.reach[id(user)]
+                for user, _ in graph.consumers.get(id(t), [])
+            )
+        return self.reach[id(tensor)]
 
 
 def _compared(
@@ -427,7 +552,8 @@ def _compared(
     extra: float = 0.0,
     allowed: tuple[float, str] | None = None,
 ) -> Row:
-    return compare(
+    users = graph.consumers.get(id(tensor), [])
+    row = compare(
         graph.name(tensor),
         graph.grads[id(tensor)],
         value,
@@ -437,7 +563,11 @@ def _compared(
         op=tensor.node.op.name if tensor.node is not None else None,
         source="your gradients",
         allowed=allowed,
+        reference="the engine's gradient",
     )
+    ops = ", ".join(dict.fromkeys(user.node.op.name for user, _ in users))
+    row.gradient_by = ops or "(the loss)"
+    return row
 
 
 def _row_from_yours(
@@ -447,16 +577,17 @@ def _row_from_yours(
     ours: tuple[_FromGiven, _FromGiven],
     row: Row,
     hints: Hints,
+    accepted_above: _AcceptedAbove,
 ) -> Row:
     """The row again where your upstream gradients agreed: rounding as measured for the
     steps from them (the engine's rules on your upstream, in both precisions), plus exactly
     what your upstream's accepted differences make of this gradient by those rules."""
-    if id(tensor) not in graph.consumers or not _above(graph, tensor) & ours[0].given.keys():
+    if id(tensor) not in graph.consumers or not accepted_above(tensor):
         return row  # none of your agreeing gradients lies between this one and the loss
     here, there = ours[0].derive(tensor), ours[1].derive(tensor)
-    step = _max_abs(here.value.astype(np.float64) - there.value) * graph.ratio
-    propagated = _max_abs(here.value.astype(np.float64) - graph.grads[id(tensor)])
-    whole = _max_abs(graph.grads[id(tensor)] - graph.twin_grads[id(tensor)]) * graph.ratio
+    step = _measured(here.value, there.value) * graph.ratio
+    propagated = _measured(here.value, graph.grads[id(tensor)])
+    whole = _measured(graph.grads[id(tensor)], graph.twin_grads[id(tensor)]) * graph.ratio
     return _compared(graph, tensor, value, hints, max(step, whole), propagated)
 
 
@@ -465,13 +596,13 @@ def _resolve(graph: _Graph, manual: Mapping, convention: str) -> dict[int, Any]:
     every key names exactly one tensor of the graph that gets a gradient."""
     by_name: dict[str, list[Tensor]] = {}
     for tensor in graph.tensors.values():
-        if tensor.name:
+        if _own_name(tensor):
             by_name.setdefault(tensor.name, []).append(tensor)
     constants = {
         x.name
         for t in graph.order
         for x in t.node.inputs
-        if isinstance(x, Tensor) and x.name and not x.requires_grad
+        if isinstance(x, Tensor) and _own_name(x) and not x.requires_grad
     }
     given = {}
     for key, value in manual.items():
@@ -481,7 +612,7 @@ def _resolve(graph: _Graph, manual: Mapping, convention: str) -> dict[int, Any]:
                     " (it requires no grad: it gets no gradient)." if not key.requires_grad else "."
                 )
                 raise InputError(
-                    f"check_backward: the tensor {key.name or key.op or 'given'} of shape "
+                    f"check_backward: the tensor {_own_name(key) or key.op or 'given'} of shape "
                     f"{key.shape} is not part of the graph of this loss{why}"
                 )
             tensor = key
@@ -541,6 +672,8 @@ def _explain_step(
     skip = ("missing", "not an array", "wrong dtype")
     if row.verdict in skip or id(tensor) not in graph.consumers:
         return
+    if row.verdict == "not finite" and not np.isfinite(graph.grads[id(tensor)]).all():
+        return  # the engine's own gradient is not finite: there is no step to blame
     derived = mine.derive(tensor)
     first = next((r for r in earlier if not r.ok), None)
     starts = ", ".join(f"d{graph.names[k]}" for k in sorted(derived.start, key=graph.step.get))
@@ -553,23 +686,32 @@ def _explain_step(
                 *kept,
             ]
         return
-    chain = "; then ".join(_rule(graph, *link) for link in _chain(graph, tensor, derived.start))
-    if derived.start and not derived.open:
-        plural = len(derived.start) > 1
-        row.diagnoses.append(
-            f"your upstream gradient{'s' if plural else ''} {starts} {'are' if plural else 'is'} "
-            f"right, so the error is between {'them' if plural else 'it'} and "
-            f"d{graph.name(tensor)}: {chain}"
-        )
-    else:
-        nearest = ", ".join(f"d{name}" for name in _nearest_named(graph, tensor))
+    missing = _nearest_not_given(graph, tensor, mine.given) if derived.open else []
+    if missing:
         this_step = "; ".join(
             _rule(graph, tensor, user, position) for user, position in graph.consumers[id(tensor)]
         )
         row.diagnoses.append(
-            f"the gradients it is computed from were not all given: give {nearest} too, to tell "
-            f"whether this step is wrong or one before it. This step: {this_step}"
+            f"the gradients it is computed from were not all given: give "
+            f"{', '.join(f'd{name}' for name in missing)} too, to tell whether this step is "
+            f"wrong or one before it. This step: {this_step}"
         )
+        return
+    # every path to the loss passes a gradient you gave, or only unnamed tensors: the loss's
+    # own gradient (1, or the grad= given) is known, so the upstream is all known
+    chain = "; then ".join(_rule(graph, *link) for link in _chain(graph, tensor, derived.start))
+    seed = "1" if np.all(graph.seed == 1) else "the grad= you gave"
+    plural = len(derived.start) > 1
+    if not derived.start:
+        said = f"the loss's own gradient is {seed}, so the error is between the loss and"
+    else:
+        loss_too = f" and the loss's own gradient is {seed}" if derived.open else ""
+        said = (
+            f"your upstream gradient{'s' if plural else ''} {starts} {'are' if plural else 'is'} "
+            f"right{loss_too}, so the error is between "
+            f"{'them' if plural or derived.open else 'it'} and"
+        )
+    row.diagnoses.append(f"{said} d{graph.name(tensor)}: {chain}")
 
 
 def _chain(
@@ -577,9 +719,9 @@ def _chain(
 ) -> list[tuple[Tensor, Tensor, int]]:
     """The (input, op output, position) links from `tensor` up to the given gradients it was
     derived from (or the loss), nearest first: the rules the backward pass applies between."""
-    links, frontier, seen = [], [tensor], set()
+    links, frontier, seen = [], deque([tensor]), set()
     while frontier:
-        t = frontier.pop(0)
+        t = frontier.popleft()
         for user, position in graph.consumers.get(id(t), []):
             links.append((t, user, position))
             if id(user) not in start and user is not graph.loss and id(user) not in seen:
@@ -588,25 +730,28 @@ def _chain(
     return links
 
 
-def _nearest_named(graph: _Graph, tensor: Tensor) -> list[str]:
-    """The tensors with names of their own nearest above `tensor` (towards the loss)."""
-    found, frontier, seen = [], [user for user, _ in graph.consumers.get(id(tensor), [])], set()
+def _nearest_not_given(graph: _Graph, tensor: Tensor, given: Mapping[int, Any]) -> list[str]:
+    """The names of the tensors nearest above `tensor` (towards the loss) that have a name
+    of their own and no given gradient, on the paths that pass no given gradient: the ones
+    to give. Never the loss: its own gradient is 1."""
+    found: list[str] = []
+    frontier = deque(user for user, _ in graph.consumers.get(id(tensor), []))
+    seen: set[int] = set()
     while frontier:
-        t = frontier.pop(0)
-        if id(t) in seen:
+        t = frontier.popleft()
+        if id(t) in seen or id(t) in given or t is graph.loss:
             continue
         seen.add(id(t))
-        if t.name or t is graph.loss:
+        if _own_name(t):
             found.append(graph.name(t))
         else:
-            frontier += [user for user, _ in graph.consumers.get(id(t), [])]
+            frontier.extend(user for user, _ in graph.consumers.get(id(t), []))
     return list(dict.fromkeys(found))
 
 
 def _within(row: Row, value: Any, reference: np.ndarray) -> bool:
     """Whether `value` is `reference` to the row's rounding allowance."""
-    difference = np.asarray(value, dtype=np.float64) - reference
-    return _max_abs(difference) <= (row.allowed or 0.0)
+    return _max_difference(value, reference) <= (row.allowed or 0.0)
 
 
 def _rule(graph: _Graph, tensor: Tensor, user: Tensor, position: int) -> str:

@@ -26,7 +26,10 @@ rounds differently but by the same order of magnitude, and one measurement of a 
 can be lucky; and at least `SAFETY · √m · u` of the largest entry, m the batch size when it
 is known (every parameter's gradient is a sum over the batch; the probabilistic bound of
 Higham & Mary). Without a graph (two dicts of arrays), the allowance is that bound with n,
-the number of entries, standing in for the length of the sums. Either way the row states
+the number of entries, standing in for the length of the sums. Below the normal range a
+rounding errs by up to half the smallest subnormal η whatever the value, so the bound is at
+least `SAFETY · √m · η` (a gradient that vanished to 1e-320 in a deep network is compared to
+within a few η, not to 0, where u·max|g| underflows). Either way the row states
 the allowance ("rounding allows ≤ 2e-08 in float64 here"). Over 5,600 comparisons of
 autodiff with the closed forms on random networks of 1 to 50 units (float64), none was
 beyond it (with 8 and 2u, 2 % were); a float64 bug of relative size 1e-6 is far above it,
@@ -35,8 +38,9 @@ and a correct float32 pass far below.
 
 from __future__ import annotations
 
+import copy
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,6 +58,11 @@ OK_VERDICTS = ("exact", "agrees to rounding")
 
 _UNIT_ROUNDOFF = {
     np.dtype(t): float(np.finfo(t).eps) / 2 for t in (np.float16, np.float32, np.float64)
+}
+
+
+_SMALLEST_SUBNORMAL = {
+    np.dtype(t): float(np.finfo(t).smallest_subnormal) for t in (np.float16, np.float32, np.float64)
 }
 
 
@@ -87,6 +96,12 @@ def allowance(
         n, letter = batch_size or 1, "m"
     bound = SAFETY * math.sqrt(n) * u * scale
     how = f"{SAFETY:g}·√{letter}·u·max|g|" if n > 1 else f"{SAFETY:g}u·max|g|"
+    # below the normal range a rounding errs by up to half the smallest subnormal η, not by a
+    # fraction of the value: u·max|g| underflows to 0 there, η does not
+    eta = _SMALLEST_SUBNORMAL.get(np.dtype(dtype), _SMALLEST_SUBNORMAL[np.dtype(np.float64)])
+    if SAFETY * math.sqrt(n) * eta > bound:
+        bound = SAFETY * math.sqrt(n) * eta
+        how = f"{SAFETY:g}·√{letter}·η, η the smallest subnormal" if n > 1 else f"{SAFETY:g}η"
     allowed = bound
     if measured is not None and SAFETY * measured > bound:
         allowed, how = SAFETY * measured, "measured on this graph"
@@ -103,7 +118,10 @@ class Row:
     """One tensor's gradient against the reference.
 
     name: the tensor's name. op: the op that produced the tensor (None for a leaf or a
-    parameter). source: whose gradient was compared with the reference ("your gradients",
+    parameter), or, in `gradcheck_graph`, the op whose VJP was checked. gradient_by: the
+    ops whose rules pass this tensor's gradient back to it, the ops that use it
+    (`check_backward`; "(the loss)" for the loss itself). source: whose gradient was
+    compared with the reference ("your gradients",
     "rows", "finite differences"...). verdict: see the module docstring. max_abs_error,
     max_rel_error (relative to the largest reference entry), worst_index: where the two
     differ most (None when the shapes differ). allowed, allowance: the tolerance and the
@@ -122,6 +140,7 @@ class Row:
     diagnoses: list[str] = field(default_factory=list)
     op: str | None = None
     source: str = "actual"
+    gradient_by: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -170,11 +189,14 @@ class GradientReport:
         if len(sources) > 1:
             return self._by_source(sources)
         with_op = any(row.op for row in self.rows)
-        header = ["tensor", *(["op"] if with_op else []), "shape", "verdict", "max abs err"]
+        by = any(row.gradient_by for row in self.rows)  # then "op" would be ambiguous
+        header = ["tensor", *([("made by" if by else "op")] if with_op else [])]
+        header += [*(["gradient by"] if by else []), "shape", "verdict", "max abs err"]
         header += ["allowed", "max rel err", "at"]
         body = []
         for row in self.rows:
-            cells = [row.name, *([row.op or "(leaf)"] if with_op else []), _shape_cell(row)]
+            cells = [row.name, *([row.op or "(leaf)"] if with_op else [])]
+            cells += [*([row.gradient_by or "-"] if by else []), _shape_cell(row)]
             cells += [_mark(row) + " " + row.verdict, _number(row.max_abs_error)]
             cells += [_allowed(row), _number(row.max_rel_error), _index(row.worst_index)]
             body.append(cells)
@@ -264,16 +286,17 @@ class Hints:
     """What the diagnosis may use beyond the two arrays.
 
     batch_size: m, to recognise a missing or doubled 1/m. others: the reference gradients
-    of the other tensors, by name (an array equal to one of them is that tensor's
-    gradient). alternatives: (description, array) pairs, known wrong answers for this
-    tensor (a planted mistake, one branch of a fan-out). rule: the op table's rule for this
-    gradient, quoted with a transpose. role: "weight" or "bias" of a layer, for the book's
-    wording of the classic mistakes. upstream: the name of the gradient this one is summed
-    from where the tensor was broadcast (e.g. "dhpreact"), for the sum to write.
+    of the other tensors, by name, or a `GradientIndex` of them (an array equal to one of
+    them is that tensor's gradient). alternatives: (description, array) pairs, known wrong
+    answers for this tensor (a planted mistake, one branch of a fan-out). rule: the op
+    table's rule for this gradient, quoted with a transpose. role: "weight" or "bias" of a
+    layer, for the book's wording of the classic mistakes. upstream: the name of the
+    gradient this one is summed from where the tensor was broadcast (e.g. "dhpreact"), for
+    the sum to write.
     """
 
     batch_size: int | None = None
-    others: dict[str, np.ndarray] = field(default_factory=dict)
+    others: Mapping[str, np.ndarray] | GradientIndex = field(default_factory=dict)
     alternatives: list[tuple[str, np.ndarray]] = field(default_factory=list)
     rule: str | None = None
     role: str | None = None
@@ -291,12 +314,16 @@ def compare(
     op: str | None = None,
     source: str = "actual",
     allowed: tuple[float, str] | None = None,
+    reference: str = "the reference",
 ) -> Row:
     """The row comparing `actual` (anything: it is checked) with the reference `expected`.
 
     measured: the rounding error measured on the graph (see `allowance`). extra: error the
     method of `actual` is allowed on top of rounding (finite differences' truncation).
     allowed: (the allowance, the sentence stating it), decided by the caller instead.
+    reference: what `expected` is, in words ("the engine's gradient"), for the diagnoses.
+    The same inf at the same place in both agrees there; any other inf, and any NaN, in
+    either array, gives the verdict "not finite" (a NaN is never a checked value).
     """
     hints = hints or Hints()
     expected = np.asarray(expected)
@@ -328,22 +355,25 @@ def compare(
         return row
     difference = None
     if actual.shape == expected.shape and expected.size:  # one pass finds the worst entry
-        difference = np.subtract(actual, expected, dtype=np.float64)
+        with np.errstate(invalid="ignore"):  # inf − inf: NaN, sorted out below
+            difference = np.asarray(np.subtract(actual, expected, dtype=np.float64))
         np.abs(difference, out=difference)
         worst = np.unravel_index(int(difference.argmax()), expected.shape)
         row.max_abs_error = float(difference[worst])
-    if actual.dtype.kind == "f" and not (
-        math.isfinite(row.max_abs_error) if difference is not None else np.isfinite(actual).all()
+    if not (
+        math.isfinite(row.max_abs_error)
+        if difference is not None
+        else _all_finite(actual) and _all_finite(expected)
     ):
-        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(actual))[0]) if actual.ndim else ()
-        row.verdict, row.max_abs_error = "not finite", None
-        row.diagnoses = [
-            f"it holds {actual[bad]} at {bad} ({int((~np.isfinite(actual)).sum())} of "
-            f"{actual.size} entries are NaN or inf)"
-        ]
-        return row
+        unexplained = _non_finite(row, expected, actual, difference, reference)
+        if unexplained:
+            return row
+        agree = ~np.isfinite(expected)  # the same inf in both: left out from here on
+        expected, actual = np.where(agree, 0.0, expected), np.where(agree, 0.0, actual)
+        worst = np.unravel_index(int(difference.argmax()), expected.shape)
+        row.max_abs_error = float(difference[worst])
     dtype = lower_precision(expected.dtype, actual.dtype)
-    scale = float(np.abs(expected).max()) if expected.size else 0.0
+    scale = _finite_max(expected)
     if allowed is None:
         row.allowed, row.allowance = allowance(expected, dtype, measured, scale, hints.batch_size)
         row.allowed += extra
@@ -364,11 +394,161 @@ def compare(
     else:
         row.verdict = "wrong shape"
 
-    def close(a: np.ndarray, b: np.ndarray) -> bool:
-        return a.shape == b.shape and float(np.max(np.abs(a - b), initial=0.0)) <= row.allowed
-
+    close = Closeness(row.allowed)
     row.diagnoses = diagnose(expected, actual, close, hints) or [_fallback(expected, actual)]
     return row
+
+
+@dataclass(frozen=True)
+class Closeness:
+    """Whether two arrays are equal to the allowance: same shape, max |a − b| ≤ allowed."""
+
+    allowed: float
+
+    def __call__(self, a: np.ndarray, b: np.ndarray) -> bool:
+        return a.shape == b.shape and float(np.max(np.abs(a - b), initial=0.0)) <= self.allowed
+
+
+class GradientIndex:
+    """Reference gradients by name, to tell which of them an array equals (to an allowance):
+    "it equals the gradient of h". Built once and asked once per wrong row, each question
+    compares the array only with the gradients of its shape whose random projection p·g is
+    within reach of its own: |p·a − p·b| ≤ ‖p‖₁·max|a − b|, so nothing within the allowance
+    is missed, and a report of n rows makes about n comparisons, not n². Gradients holding
+    NaN or inf are left out (nothing equals them). `without(key)` leaves out one more (the
+    row's own tensor) without copying anything."""
+
+    def __init__(
+        self, grads: Mapping[Any, np.ndarray], labels: Mapping[Any, str] | None = None
+    ) -> None:
+        groups: dict[tuple[int, ...], list[tuple[Any, np.ndarray]]] = {}
+        for key, grad in grads.items():
+            array = np.asarray(grad)
+            if array.size and array.dtype.kind == "f" and np.isfinite(array).all():
+                groups.setdefault(array.shape, []).append((key, array))
+        self._groups = {shape: _Group(members) for shape, members in groups.items()}
+        self._labels = labels
+        self._excluded: Any = _NOTHING
+        self._count = sum(len(members) for members in groups.values())
+
+    def __len__(self) -> int:
+        return self._count
+
+    def without(self, key: Any) -> GradientIndex:
+        """The same index without the gradient of `key`."""
+        view = copy.copy(self)
+        view._excluded = key
+        return view
+
+    def matching(self, actual: np.ndarray, close: Any, limit: int = 3) -> list[str]:
+        """The labels of (at most `limit`) gradients that `actual` equals by `close`."""
+        group = self._groups.get(actual.shape)
+        if group is None or actual.dtype.kind != "f" or not np.isfinite(actual).all():
+            return []
+        allowed = getattr(close, "allowed", None)
+        candidates = group.near(actual, allowed) if allowed is not None else group.everything()
+        found = []
+        for i in candidates:
+            key = group.keys[i]
+            if key != self._excluded and close(actual, group.arrays[i]):
+                found.append(str(key if self._labels is None else self._labels[key]))
+                if len(found) == limit:
+                    break
+        return found
+
+
+_NOTHING = object()
+
+
+class _Group:
+    """The gradients of one shape, sorted by their projection on one random vector."""
+
+    def __init__(self, members: list[tuple[Any, np.ndarray]]) -> None:
+        size = members[0][1].size
+        self.direction = np.random.default_rng(size).uniform(-1.0, 1.0, size)
+        self.reach = float(np.abs(self.direction).sum())
+        projections = np.array([self._project(array) for _, array in members])
+        self.magnitude = max(self._magnitude(array) for _, array in members)
+        order = np.argsort(projections, kind="stable")
+        self.projections = projections[order]
+        self.keys = [members[i][0] for i in order]
+        self.arrays = [members[i][1] for i in order]
+
+    def _project(self, array: np.ndarray) -> float:
+        return float(np.asarray(array, dtype=np.float64).reshape(-1) @ self.direction)
+
+    def _magnitude(self, array: np.ndarray) -> float:
+        return float(
+            np.abs(np.asarray(array, dtype=np.float64)).reshape(-1) @ np.abs(self.direction)
+        )
+
+    def near(self, actual: np.ndarray, allowed: float) -> range:
+        """Where the gradients within `allowed` of `actual` (max |difference|) may be; the
+        window also covers the rounding of the projections themselves (REFERENCE §6:
+        γₙ·Σ|aᵢ||pᵢ| each)."""
+        centre = self._project(actual)
+        rounding = 4 * self.direction.size * _UNIT_ROUNDOFF[np.dtype(np.float64)]
+        slack = allowed * self.reach + rounding * (self._magnitude(actual) + self.magnitude)
+        lo = int(np.searchsorted(self.projections, centre - slack, side="left"))
+        hi = int(np.searchsorted(self.projections, centre + slack, side="right"))
+        return range(lo, hi)
+
+    def everything(self) -> range:
+        return range(len(self.keys))
+
+
+def _all_finite(array: np.ndarray) -> bool:
+    return array.dtype.kind != "f" or bool(np.isfinite(array).all())
+
+
+def _finite_max(array: np.ndarray) -> float:
+    """max |entry| over the finite entries (0 when there is none)."""
+    if not array.size:
+        return 0.0
+    with np.errstate(invalid="ignore"):
+        largest = float(np.max(np.abs(array)))
+    if math.isfinite(largest):
+        return largest
+    finite = np.abs(array[np.isfinite(array)])
+    return float(finite.max()) if finite.size else 0.0
+
+
+def _non_finite(
+    row: Row,
+    expected: np.ndarray,
+    actual: np.ndarray,
+    difference: np.ndarray | None,
+    reference: str,
+) -> bool:
+    """NaN or inf in either array. Where both hold the same inf, they agree:
+    `difference` (|actual − expected|, when the shapes are equal) is set to 0 there, and
+    False is returned when that is all. Otherwise the row gets the verdict "not finite",
+    says where and whose, and True is returned."""
+    bad_actual = ~np.isfinite(actual) if actual.dtype.kind == "f" else np.zeros(actual.shape, bool)
+    bad_expected = ~np.isfinite(expected)
+    if difference is not None:
+        agreeing = bad_actual & bad_expected & (actual == expected)  # the same inf (NaN ≠ NaN)
+        difference[agreeing] = 0.0
+        bad_actual, bad_expected = bad_actual & ~agreeing, bad_expected & ~agreeing
+        if not (bad_actual.any() or bad_expected.any()):
+            return False
+    row.verdict, row.max_abs_error = "not finite", None
+    if bad_actual.any():
+        bad = tuple(int(i) for i in np.argwhere(bad_actual)[0])
+        there = f", where {reference} holds {expected[bad]:.6g}" if difference is not None else ""
+        row.diagnoses = [
+            f"it holds {actual[bad]} at {bad}{there} ({int(bad_actual.sum())} of "
+            f"{actual.size} entries are NaN or inf)"
+        ]
+    else:
+        bad = tuple(int(i) for i in np.argwhere(bad_expected)[0])
+        this = f", where this one holds {actual[bad]:.6g}" if difference is not None else ""
+        row.diagnoses = [
+            f"{reference} holds {expected[bad]} at {bad}{this}; {int(bad_expected.sum())} of "
+            f"its {expected.size} entries are NaN or inf, so it cannot be compared there (the "
+            "function has no finite derivative at that point, or a NaN reached it)"
+        ]
+    return True
 
 
 CONVENTIONS = ("rows", "columns")
@@ -449,9 +629,13 @@ def diagnose(
         found.append(
             f"the numbers are right but the shape is {actual.shape}: {expected.shape} is needed"
         )
-    for other, grad in hints.others.items() if not found else ():
-        if grad.shape == actual.shape and grad.size and close(actual, grad):
-            found.append(f"it equals the gradient of {other}: {_swapped(hints)}")
+    if not found and len(hints.others):
+        others = hints.others
+        index = others if isinstance(others, GradientIndex) else GradientIndex(others)
+        found += [
+            f"it equals the gradient of {other}: {_swapped(hints)}"
+            for other in index.matching(actual, close)
+        ]
     if actual.shape == expected.shape:
         for description, array in hints.alternatives:
             if array.shape == actual.shape and close(actual, array):
@@ -495,13 +679,21 @@ def _describe_factor(ratio: float, m: int | None) -> str:
         return "it is 2 times too large: the ½ of C = ½‖a − y‖² cancels the 2 of the square"
     if np.isclose(ratio, 0.5, rtol=1e-3):
         return "it is half the right value: did you write ½ twice, or forget the 2 of the square?"
+    if ratio == 0:
+        return "it is all zeros: nothing was passed back to it (a missing +=, or a branch cut?)"
     return f"it is off by a constant factor {ratio:.6g}"
 
 
 def _transpose_message(actual: tuple, expected: tuple, hints: Hints) -> str:
-    message = (
-        f"it is the transpose of the right gradient (shape {actual} where {expected} is needed)"
-    )
+    if actual == expected:
+        message = (
+            f"it is the transpose of the right gradient (a square {actual[0]} × {actual[1]} "
+            "matrix, so its shape is right but its entries are mirrored across the diagonal)"
+        )
+    else:
+        message = (
+            f"it is the transpose of the right gradient (shape {actual} where {expected} is needed)"
+        )
     if hints.role == "weight":
         return message + (
             ": in the row convention ∂C/∂W = A_prevᵀ @ Δ has shape (n_in, n_out); "

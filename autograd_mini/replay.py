@@ -29,24 +29,43 @@ def _cast(x: Any, dtype: np.dtype) -> Any:
     return x
 
 
+def params_in(params: dict[str, Any], dtype: Any) -> dict[str, Any]:
+    """An op's parameters for a replay in `dtype`: a float dtype among them (the target of
+    a cast, `astype(np.float32)`) becomes `dtype`, so the replay stays in that precision."""
+    if not any(_is_float_dtype(value) for value in params.values()):
+        return params
+    target = np.dtype(dtype)
+    return {key: target if _is_float_dtype(v) else v for key, v in params.items()}
+
+
+def _is_float_dtype(value: Any) -> bool:
+    if isinstance(value, np.dtype):
+        return value.kind == "f"
+    return isinstance(value, type) and issubclass(value, np.floating)
+
+
 def replay(root: Tensor, dtype: Any) -> dict[int, Tensor]:
     """id(tensor) → its twin, for every tensor behind `root` (recorded ones and leaves),
-    recomputed with float arrays cast to `dtype`. Recorded twins retain their grad."""
-    dtype = np.dtype(dtype)
+    recomputed with float arrays cast to `dtype` (casts in the graph too, see `params_in`),
+    or, with dtype None, in the dtypes they were recorded in: from the leaves' values as
+    they are now. Recorded twins retain their grad."""
+    dtype = None if dtype is None else np.dtype(dtype)
     twins: dict[int, Tensor] = {}
 
     def twin_of(x: Any) -> Any:
         if not isinstance(x, Tensor):
-            return _cast(x, dtype)
+            return x if dtype is None else _cast(x, dtype)
         if id(x) not in twins:  # a leaf: cast once, shared by every op that uses it
-            twins[id(x)] = Tensor(_cast(x.data, dtype), requires_grad=x.requires_grad)
+            data = x.data if dtype is None else _cast(x.data, dtype)
+            twins[id(x)] = Tensor(data, requires_grad=x.requires_grad)
         return twins[id(x)]
 
     with enable_grad(), np.errstate(all="ignore"):
         for tensor in reversed(backward_order(root)):  # the order they were recorded in
             node = tensor.node
             inputs = [twin_of(x) for x in node.inputs]
-            twins[id(tensor)] = apply(node.op, *inputs, **node.params).retain_grad()
+            params = node.params if dtype is None else params_in(node.params, dtype)
+            twins[id(tensor)] = apply(node.op, *inputs, **params).retain_grad()
     if root.node is None:
         twin_of(root)
     return twins

@@ -611,15 +611,23 @@ def run_check(args: argparse.Namespace) -> int:
     # finite differences keep about a dozen arrays the size of the parameters at once
     model, X, Y, cost = _random_problem(args, (12, 8), "checking this network")
     n_params = sum(p.size for p in model.parameters())
-    finite = n_params <= args.max_finite_differences
+    # each difference runs every layer twice: their cost grows as parameters × layers
+    layers = len(args.sizes) - 1
+    work = n_params * max(layers, 2) // 2  # = n_params for the usual two layers
+    finite = work <= args.max_finite_differences
     print(
         f"{model.describe()}, {cost.name} cost, "
         f"a random batch of {args.batch_size} (seed {args.seed}):"
     )
     report = check_backprop(model, X, Y, cost, finite_differences=finite)
     print(report)
-    if not finite:
+    if not finite and layers <= 2:
         print(f"(finite differences skipped: {n_params} parameters > --max-finite-differences)")
+    elif not finite:
+        print(
+            f"(finite differences skipped: {n_params} parameters × {layers} layers / 2 = "
+            f"{work} > --max-finite-differences; each difference runs every layer twice)"
+        )
     return 0 if report.ok else 1
 
 
@@ -826,7 +834,9 @@ def parser() -> argparse.ArgumentParser:
                 "--max-finite-differences",
                 type=_non_negative_int,
                 default=20_000,
-                help="skip finite differences above this many parameters (default %(default)s)",
+                help="skip finite differences above this many parameters, or, for a network "
+                "of more than two layers, when parameters × layers / 2 is above it (each "
+                "difference runs every layer twice) (default %(default)s)",
             )
         command.set_defaults(run=run)
     for command in commands.choices.values():

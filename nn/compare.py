@@ -27,8 +27,16 @@ from typing import Any
 import numpy as np
 
 import autograd_mini as ag
-from autograd_mini.compare import CONVENTIONS, GradientReport, Hints, compare, to_rows
+from autograd_mini.compare import (
+    CONVENTIONS,
+    GradientIndex,
+    GradientReport,
+    Hints,
+    compare,
+    to_rows,
+)
 from autograd_mini.replay import rounding_errors
+from autograd_mini.text import printable
 
 from .backprop import Layer, backprop_columns, backprop_rows, layers_of, rows_equations
 from .costs import QUADRATIC, Cost, check_inputs, check_targets, get_cost
@@ -102,6 +110,13 @@ def numerical_gradients(
 _BUILT_IN = {"autodiff": autodiff_gradients, "rows": backprop_rows, "columns": backprop_columns}
 
 
+def _kind(value: Any) -> str:
+    """What a value is, in a few words: its type, and for a string its start."""
+    if isinstance(value, str):
+        return f"the string {printable(repr(value[:40]))}"
+    return "None" if value is None else f"an object of type {type(value).__name__}"
+
+
 def _layer_names(model: Module | None, count: int) -> list[tuple[str, str]]:
     if model is None:
         return [(f"layers.{i}.weight", f"layers.{i}.bias") for i in range(count)]
@@ -126,9 +141,22 @@ def _resolve(source: GradientSource, model, X, Y, cost) -> tuple[Gradients, str]
         weights_and_biases = [(layer.W.copy(), layer.b.copy()) for layer in layers_of(model)]
         name = getattr(source, "__name__", "<lambda>")
         label = label if name == "<lambda>" else name
+        function = f"your function {name}" if name != "<lambda>" else "your function"
         source = source(weights_and_biases, np.asarray(X), np.asarray(Y))
+        if not isinstance(source, (Mapping, list, tuple)):
+            raise ValueError(
+                f"compare_gradients: {function} returned {_kind(source)}; it must return a "
+                "dict {parameter name: gradient} or a list of (dW, db) pairs, one per layer "
+                "(did it forget to return them?)."
+            )
     if isinstance(source, Mapping):
         return dict(source.items()), label
+    if not isinstance(source, (list, tuple)):
+        raise ValueError(
+            f"compare_gradients: a source must be 'autodiff', 'rows' or 'columns', a dict "
+            "{parameter name: gradient}, a list of (dW, db) pairs or a function returning one "
+            f"of those; got {_kind(source)}."
+        )
     pairs = list(source)
     names = _layer_names(model, len(pairs))
     if len(pairs) != len(names):
@@ -282,6 +310,7 @@ def compare_gradients(
     want = {name: np.asarray(value) for name, value in want.items()}
     can_plant = model is not None and X is not None and Y is not None
     mistakes = _mistaken_gradients(model, X, Y, cost) if can_plant else {}
+    others = GradientIndex(want)  # for "it equals the gradient of ...", made once
     rows = []
     for name in list(want) + [n for n in got if n not in want]:
         if name not in want:
@@ -298,7 +327,7 @@ def compare_gradients(
             continue
         hints = Hints(
             batch_size=_batch_size(X),
-            others={other: grad for other, grad in want.items() if other != name},
+            others=others.without(name),
             alternatives=[
                 (f"it matches backprop where {description}", np.asarray(grads[name]))
                 for description, grads in mistakes.items()

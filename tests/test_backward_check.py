@@ -8,6 +8,7 @@ mistake is planted in it and the report must point at the first wrong tensor and
 from __future__ import annotations
 
 import importlib.util
+import time
 from pathlib import Path
 
 import numpy as np
@@ -192,6 +193,93 @@ def test_an_upstream_that_was_not_given_is_said_so():
     assert "summed over" not in said, "W2 is not broadcast: X @ W2 has no batch axes"
 
 
+def test_the_loss_own_gradient_is_never_asked_for():
+    logits = Tensor(np.random.default_rng(0).standard_normal((5, 3)), requires_grad=True)
+    logits.name = "logits"
+    loss = ag.cross_entropy(logits, np.array([0, 1, 2, 0, 1]))  # unnamed
+    row = ag.check_backward(loss, {"logits": np.ones((5, 3))}).row("logits")
+    assert not any("give d" in d for d in row.diagnoses), row.diagnoses
+    assert any(
+        d.startswith(
+            "the loss's own gradient is 1, so the error is between the loss and dlogits: "
+            "cross_entropy (step 1) makes"
+        )
+        for d in row.diagnoses
+    ), row.diagnoses
+    zeros = ag.check_backward(loss, {"logits": np.zeros((5, 3))}).row("logits")
+    assert zeros.diagnoses[0].startswith("it is all zeros: nothing was passed back to it")
+    (W, _), loss, manual = small_layer()  # loss = (h * h).mean(): h is used by an unnamed mul
+    h_row = ag.check_backward(loss, {"h": 3 * manual["h"]}).row("h")
+    (said,) = [d for d in h_row.diagnoses if "loss's own" in d]
+    assert "the error is between the loss and dh: mul (step 2)" in said
+    assert "then mean (step 1)" in said
+    y = W * 2.0
+    y.name = "y"
+    seeded = ag.check_backward(y, {"W": np.zeros((3, 2))}, grad=np.ones((3, 2)) * 3)
+    assert any(
+        "the loss's own gradient is the grad= you gave, so the error is between" in d
+        for d in seeded.row("W").diagnoses
+    )
+
+
+def test_a_transposed_square_gradient_is_not_said_to_have_the_wrong_shape():
+    rng = np.random.default_rng(0)
+    X = Tensor(rng.standard_normal((4, 3)), requires_grad=True, name="X")
+    W = Tensor(rng.standard_normal((3, 3)), requires_grad=True, name="W")
+    Z = X @ W
+    Z.name = "Z"
+    dZ = 1 - np.tanh(Z.data) ** 2
+    row = ag.check_backward(Z.tanh().sum(), {"Z": dZ, "W": (X.data.T @ dZ).T}).row("W")
+    assert row.verdict == "wrong" and row.diagnoses[0] == (
+        "it is the transpose of the right gradient (a square 3 × 3 matrix, so its shape is "
+        "right but its entries are mirrored across the diagonal)"
+    )
+
+
+def test_a_transpose_left_out_of_matmuls_rule_is_named():
+    rng = np.random.default_rng(0)
+    X = Tensor(rng.standard_normal((3, 3)), requires_grad=True, name="X")
+    W = Tensor(rng.standard_normal((3, 3)), requires_grad=True, name="W")
+    Z = X @ W
+    Z.name = "Z"
+    loss = Z.tanh().sum()
+    dZ = 1 - np.tanh(Z.data) ** 2
+    report = ag.check_backward(loss, {"Z": dZ, "X": dZ @ W.data, "W": X.data @ dZ})
+    assert [row.name for row in report.rows if not row.ok] == ["X", "W"]
+    assert report.row("X").diagnoses[0] == (
+        "the transpose is missing: dX = dZ @ W where dZ @ Wᵀ belongs "
+        "(the rule of matmul, step 3: dX = dZ @ W.T)"
+    )
+    assert report.row("W").diagnoses[0] == (
+        "the transpose is missing: dW = X @ dZ where Xᵀ @ dZ belongs "
+        "(the rule of matmul, step 3: dW = X.T @ dZ)"
+    )
+    right = {"Z": dZ, "X": dZ @ W.data.T, "W": X.data.T @ dZ}
+    assert ag.check_backward(loss, right).ok
+
+
+def test_each_row_says_which_ops_rule_gives_its_gradient():
+    rng = np.random.default_rng(0)
+    x = Tensor(rng.standard_normal((4, 3)), name="x")
+    W = Tensor(rng.standard_normal((3, 2)), requires_grad=True, name="W")
+    b = Tensor(np.zeros(2), requires_grad=True, name="b")
+    h1 = x @ W + b
+    h1.name = "h1"
+    a = h1.tanh()
+    a.name = "a"
+    loss = (a * a).sum()
+    loss.name = "loss"
+    da = 2 * a.data
+    report = ag.check_backward(loss, {"loss": 1.0, "a": da, "h1": da * a.data})  # tanh for tanh′
+    row = report.row("h1")
+    assert row.op == "add" and row.gradient_by == "tanh" and not row.ok
+    assert report.row("loss").gradient_by == "(the loss)" and report.row("a").gradient_by == "mul"
+    lines = str(report).splitlines()
+    assert lines[1].startswith("tensor  made by  gradient by  shape   verdict  max abs err")
+    assert lines[5].split()[:5] == ["h1", "add", "tanh", "(4,", "2)"]
+    assert check("fan-out").row("bndiff").gradient_by == "mul, pow"
+
+
 def test_sigmoid_mistakes_are_named():
     rng = np.random.default_rng(0)
     W = Tensor(rng.standard_normal((3, 4)), requires_grad=True, name="W")
@@ -231,6 +319,99 @@ def test_an_unknown_mistake_is_said_plainly():
 
 
 # ----------------------------------------------------------------------------------------
+# Scalars, and gradients that are not finite
+# ----------------------------------------------------------------------------------------
+
+
+def test_scalar_tensors_are_checked_like_arrays():
+    a = Tensor(2.0, requires_grad=True, name="a")
+    b = a * 3.0
+    b.name = "b"
+    loss = b * b  # 36; d/db = 2b = 12, d/da = 12 · 3 = 36
+    for manual in ({"b": 12.0, "a": 36.0}, {loss: 1.0}, {"b": np.float64(12.0)}):
+        report = ag.check_backward(loss, manual)
+        assert report.ok, report
+        assert all(row.verdict == "exact" and row.worst_index == () for row in report.rows)
+    loss.name = "loss"
+    assert ag.check_backward(loss, {"loss": 1.0, "b": np.array(12.0)}).ok
+    row = ag.check_backward(loss, {"b": 13.0}).row("b")
+    assert row.verdict == "wrong" and row.max_abs_error == 1.0 and row.expected_shape == ()
+    halved = ag.check_backward(loss, {"b": 6.0}).row("b")
+    assert "it is half the right value" in " ".join(halved.diagnoses)
+
+
+def test_a_gradient_the_engine_finds_infinite_is_said_so():
+    w = Tensor([0.0, 1.0], requires_grad=True, name="w")
+    loss = w.sqrt().sum()  # d√w/dw = 1/(2√w): inf at 0
+    row = ag.check_backward(loss, {"w": np.array([1.0, 0.5])}).row("w")
+    assert row.verdict == "not finite" and not row.ok
+    assert row.diagnoses[0].startswith(
+        "the engine's gradient holds inf at (0,), where this one holds 1; 1 of its 2 entries"
+    )
+    same = ag.check_backward(loss, {"w": np.array([np.inf, 0.5])}).row("w")
+    assert same.verdict == "exact", same  # the same inf at the same place agrees
+    off = ag.check_backward(loss, {"w": np.array([np.inf, 0.4])}).row("w")
+    assert off.verdict == "wrong" and off.worst_index == (1,)
+    assert off.max_abs_error == pytest.approx(0.1)
+    with np.errstate(invalid="ignore"):
+        below = (w - 1.0).sqrt().sum()  # √−1 at w = 0: NaN; its gradient at w = 1: inf
+    both = ag.check_backward(below, {"w": np.array([np.nan, np.inf])})
+    assert both.rows[0].verdict == "not finite", "a NaN is never a checked value"
+    nan = ag.check_backward(loss, {"w": np.array([np.nan, 0.5])}).row("w")
+    assert (
+        nan.verdict == "not finite"
+        and "nan at (0,), where the engine's gradient holds inf" in (nan.diagnoses[0])
+    )
+
+
+# ----------------------------------------------------------------------------------------
+# Size
+# ----------------------------------------------------------------------------------------
+
+
+def test_the_time_grows_linearly_with_the_number_of_wrong_rows():
+    def seconds(n):
+        x = Tensor(np.linspace(0.1, 1.0, 4), requires_grad=True, name="x")
+        t, manual = x, {}
+        for i in range(n):
+            t = t * 1.001
+            t.name = f"t{i}"
+            manual[t.name] = np.random.default_rng(i).standard_normal(4)  # wrong, unexplained
+        loss = t.sum()
+        started = time.perf_counter()
+        report = ag.check_backward(loss, manual)
+        elapsed = time.perf_counter() - started
+        assert sum(not row.ok for row in report.rows) == n
+        return elapsed
+
+    seconds(50)  # warm up
+    small = min(seconds(250) for _ in range(2))  # the best of two: the machine is noisy
+    large = min(seconds(1000) for _ in range(2))
+    assert large / small < 8, (small, large)  # linear: 4; quadratic: 16
+
+
+def test_a_gradient_given_under_another_name_is_found_among_many_of_its_shape():
+    rng = np.random.default_rng(0)
+    t = Tensor(rng.uniform(0.5, 1.5, 6), requires_grad=True, name="x")
+    tensors = []
+    for i in range(200):
+        t = t * rng.uniform(0.9, 1.1, 6)  # gradients of one shape, none a multiple of another
+        t.name = f"t{i}"
+        tensors.append(t)
+    loss = t.sum()
+    manual = {}
+    for i, tensor in enumerate(tensors):
+        weights = np.ones(6)
+        for later in tensors[i + 1 :]:
+            weights = weights * later.node.inputs[1]
+        manual[tensor.name] = weights
+    manual["t50"] = manual["t120"] * (1 + 1e-16)  # t120's gradient, to rounding
+    report = ag.check_backward(loss, manual)
+    assert [row.name for row in report.rows if not row.ok] == ["t50"]
+    assert report.row("t50").diagnoses[0].startswith("it equals the gradient of t120: ")
+
+
+# ----------------------------------------------------------------------------------------
 # Bad input
 # ----------------------------------------------------------------------------------------
 
@@ -259,6 +440,36 @@ def test_keys_that_cannot_be_checked():
         ag.check_backward(t["loss"], {"h": 0}, convention="torch")
     with pytest.raises(ag.InputError, match=r"shape \(32, 64\); give grad"):
         ag.check_backward(t["h"], {"hpreact": 0})
+
+
+@pytest.mark.parametrize(
+    ("grad", "says"),
+    [
+        ("a", r"grad must be an array of numbers of shape \(3, 2\) \(∂L/∂loss\), got str 'a'"),
+        (object(), r"grad must be an array of numbers of shape \(3, 2\)"),
+        (np.full((3, 2), np.nan), r"grad holds NaN or inf"),
+        (np.ones(4), r"grad has shape \(4,\), loss \(3, 2\); give ∂L/∂loss"),
+    ],
+)
+def test_a_grad_that_is_not_a_gradient_of_the_loss_is_refused(grad, says):
+    (W, _), _, _ = small_layer()
+    y = W * 2.0
+    with pytest.raises(ag.InputError, match=f"^check_backward: {says}"):
+        ag.check_backward(y, {"W": np.zeros((3, 2))}, grad=grad)
+
+
+def test_a_name_that_is_not_a_string_is_refused_when_it_is_set():
+    """A name a key of `manual` could not give (123, a tuple) never reaches the checkers."""
+    x = Tensor([1.0, 2.0], requires_grad=True, name="x")
+    h = x.tanh()
+    for bad in (123, ("a",)):
+        with pytest.raises(TypeError, match=r"^Tensor: name must be a string or None, got"):
+            h.name = bad
+        with pytest.raises(TypeError, match=r"^Tensor: name must be a string or None, got"):
+            Tensor([1.0], name=bad)
+    assert h.name is None
+    report = ag.check_backward((h * h).sum(), {h: 2 * h.data})
+    assert report.ok and [row.name for row in report.rows] == ["tanh(step 3)"]
 
 
 def test_values_that_are_not_gradients_get_their_own_verdicts():
@@ -304,6 +515,46 @@ def test_a_graph_freed_by_backward_is_checked_all_the_same():
     report = ag.check_backward(t["loss"], manual)
     assert report.first_wrong.name == "bndiff"
     np.testing.assert_array_equal(p["W1"].grad, kept)
+
+
+def small_layer():
+    rng = np.random.default_rng(0)
+    x = Tensor(rng.standard_normal((4, 3)), name="x")
+    W = Tensor(rng.standard_normal((3, 2)), requires_grad=True, name="W")
+    b = Tensor(np.zeros(2), requires_grad=True, name="b")
+    z = x @ W + b
+    z.name = "z"
+    h = z.tanh()
+    h.name = "h"
+    loss = (h * h).mean()
+    dh = 2 * h.data / h.size
+    dz = dh * (1 - h.data**2)
+    return (W, b), loss, {"h": dh, "z": dz, "W": x.data.T @ dz, "b": dz.sum(axis=0)}
+
+
+def test_parameters_updated_after_backward_are_refused_not_blamed_on_you():
+    (W, b), loss, manual = small_layer()
+    loss.backward()
+    assert ag.check_backward(loss, manual).ok, "a freed graph is replayed"
+    W.data -= 0.5 * W.grad  # an optimizer step
+    b.data -= 0.5 * b.grad
+    with pytest.raises(ag.InputError) as info:
+        ag.check_backward(loss, manual)
+    message = str(info.value)
+    assert message.startswith("check_backward: the parameters changed since the forward pass")
+    assert "replayed from W and x as they are now, z (add) comes out different" not in message
+    assert "replayed from W and x as they are now, matmul(step 5) comes out different" in message
+    assert "call check_backward before the step" in message and "\n" not in message
+
+
+def test_a_freed_graph_with_casts_is_replayed_in_its_own_dtypes():
+    x = Tensor(np.linspace(0.1, 0.9, 7), requires_grad=True, name="x")
+    y = ((x * 3.1).exp() / 7.3).astype(np.float32)  # float64 until the cast
+    y.name = "y"
+    loss = (y * y).sum()
+    loss.backward()
+    report = ag.check_backward(loss, {"y": 2 * y.data})
+    assert report.ok, report
 
 
 def test_tensors_can_be_given_as_keys_and_without_names():

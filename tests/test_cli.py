@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import re
 import shutil
 import subprocess
 import sys
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -104,6 +106,22 @@ def test_check_skips_finite_differences_for_big_networks(capsys):
         capsys, "check", "--sizes", "50", "40", "2", "--max-finite-differences", "100"
     )
     assert code == 0 and "finite differences skipped" in out
+
+
+def test_check_time_grows_linearly_with_depth(capsys):
+    def seconds(layers):
+        gc.collect()  # not the garbage of the tests before
+        started = time.perf_counter()
+        code, out, _ = run(capsys, "check", "--sizes", *["1"] * (layers + 1))
+        elapsed = time.perf_counter() - started
+        assert code in (0, 1) and out.count("layers.") >= 2 * layers
+        assert f"× {layers} layers / 2 = " in out and "each difference runs every layer" in out
+        return elapsed
+
+    run(capsys, "check", "--sizes", *["1"] * 21)  # warm up
+    small = min(seconds(300) for _ in range(2))  # the best of two: the machine is noisy
+    large = min(seconds(1200) for _ in range(2))
+    assert large / small < 10, (small, large)  # linear: 4; quadratic: 16
 
 
 @needs_dot

@@ -214,3 +214,43 @@ def test_reports_print_any_name_as_printable_text(name):
     assert any(line.startswith(printable(name) + " ") for line in lines), "its row"
     swapped = f"• b: it equals the gradient of {printable(name)}: the arrays are given under"
     assert any(line.startswith(swapped) for line in lines), "a diagnosis that names it"
+
+
+@pytest.mark.parametrize(
+    ("returned", "says"),
+    [
+        (None, "returned None"),
+        ("oops", "returned the string 'oops'"),
+        (3, "returned an object of type int"),
+    ],
+)
+def test_a_function_that_returns_no_gradients_is_told_so(returned, says):
+    model = nn.MLP([2, 2, 1], seed=0)
+    X, Y = np.ones((3, 2)), np.ones((3, 1))
+
+    def my_backprop(params, X, Y):
+        return returned
+
+    with pytest.raises(ValueError, match=f"^compare_gradients: your function my_backprop {says}"):
+        nn.compare_gradients("autodiff", my_backprop, model=model, X=X, Y=Y)
+    with pytest.raises(ValueError, match="a list of \\(dW, db\\) pairs"):
+        nn.compare_gradients("autodiff", lambda *a: returned, model=model, X=X, Y=Y)
+
+
+def test_a_source_that_is_no_gradients_is_told_so():
+    with pytest.raises(ValueError, match=r"^compare_gradients: a source must be .*got None\.$"):
+        nn.compare_gradients("autodiff", None, model=nn.MLP([2, 1]), X=np.ones((1, 2)), Y=[[1.0]])
+
+
+def test_gradients_that_vanished_below_the_normal_range_are_compared_to_their_rounding():
+    model = nn.MLP([1] * 401, init="scaled_normal", seed=0)  # gradients vanish to 1e-322
+    X = np.random.default_rng(1).standard_normal((4, 1))
+    Y = np.zeros((4, 1))
+    grads = nn.autodiff_gradients(model, X, Y)
+    assert 0 < min(abs(g).max() for g in grads.values() if abs(g).max()) < 1e-310
+    report = nn.check_backprop(model, X, Y, finite_differences=False)
+    assert report.ok, "\n".join(
+        f"{r.name} {r.source}: {r.allowance}" for r in report.rows if not r.ok
+    )
+    tiny = [r for r in report.rows if "smallest subnormal" in r.allowance]
+    assert tiny and all(0 < r.allowed < 1e-300 for r in tiny)
