@@ -76,6 +76,7 @@ def apply(op: Op, *inputs: Any, **params: Any) -> Tensor:
         if isinstance(x, Tensor) and x._requires_grad
     )
     if edges and STATE.grad_enabled:
+        inputs = tuple(x if isinstance(x, Tensor) else a for x, a in zip(inputs, arrays))
         result._node = Node(op, inputs, params, saved, edges)
         result._requires_grad = True
     for observer in STATE.observers:

@@ -41,6 +41,16 @@ class Array:
         self.dtype = value.dtype if hasattr(value, "dtype") else np.result_type(value)
 
 
+class Named:
+    """A value a formula reads that code holds under a name: an index array, a condition.
+    `specialize` writes the name where the value is read (inside a known tuple too)."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
 def known(value: Any) -> bool:
     """Whether a formula may have `value` written in: a number, a shape, a tuple of slices,
     None, a dtype; not an array (its numbers change from call to call)."""
@@ -48,12 +58,16 @@ def known(value: Any) -> bool:
         return False
     if isinstance(value, (tuple, list)):
         return all(known(v) for v in value)
-    return isinstance(value, (int, float, bool, str, slice, type(None), type(Ellipsis), np.dtype))
+    return isinstance(
+        value, (int, float, bool, str, slice, type(None), type(Ellipsis), np.dtype, Named)
+    )
 
 
 def literal(value: Any, index: bool = False) -> ast.expr:
     """The expression that writes `value` (a known value) in code; `index`: as the index of
     a subscript, where a slice is written `a:b` (elsewhere `slice(a, b)`)."""
+    if isinstance(value, Named):
+        return ast.Name(value.name, ast.Load())
     if isinstance(value, np.dtype):
         return ast.Attribute(ast.Name("np", ast.Load()), value.name, ast.Load())
     if isinstance(value, tuple):

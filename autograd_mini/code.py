@@ -1,0 +1,602 @@
+"""The backward pass as code: `backward_code(loss)` prints a recorded graph's forward and
+backward pass as one numpy function, made from the op table's formulas.
+
+    >>> print(ag.backward_code(loss))     # doctest: +SKIP
+    def forward_backward(X, Y, W1, b1, W2, b2):
+        ...
+        # matmul: dW = X.T @ dZ: (10, 784)ᵀ @ (10, 30) → (784, 30)
+        dW1 = X.T @ dadd1
+        ...
+        return loss, {"layers.0.weight": dW1, ...}
+
+Each op of the forward pass is its forward formula, and each step of the backward pass its
+VJP formulas, made concrete at that node (`specialize`: parameters and shapes written in,
+the branches not taken left out) and written with the graph's names: a parameter's own name
+(`layers.0.weight` as `W1`), the letter an op gives an array it reads (`X`, `Y`), and the op
+and a number for every result (`sigmoid1`), its gradient a `d` before it (`dsigmoid1`).
+Where numpy stretched an input, the sum back over the stretched axes is a line of its own;
+where a tensor feeds several ops, its gradient is the sum of their contributions, written
+out. Only gradients that reach a parameter are computed.
+
+Names never become code: every identifier is made by `text.identifier` and every comment
+by `text.printable`. The dict's keys are the names themselves, as string literals.
+
+`Program` holds what `compile.py` needs to run the code: the source, the arguments (which
+array or Tensor each one is) and the parameters whose gradients it returns.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .engine import Tensor, backward_order
+from .formulas import OPS, Op
+from .specialize import Array, Named, known, node_values, specialize
+from .text import identifier, printable
+
+LONGEST_IDENTIFIER = 32
+"""Names are cut to this many characters as identifiers (comments show them in full)."""
+
+LINE_WIDTH = 100
+"""The longest line of the printed code, its indentation included (ruff's, in this project)."""
+
+COMMENT_WIDTH = 96
+"""The longest comment line, its indentation included."""
+
+_LAYER_PARAMETER = re.compile(r"(?:.*\.)?layers\.(\d+)\.(weight|bias)")
+
+
+@dataclass
+class Argument:
+    """One argument of the printed function: its name, and what it is bound to when the
+    code runs (`value`: a Tensor, a numpy array, or another object a formula reads)."""
+
+    name: str
+    value: Any
+    parameter: bool = False  # a leaf that requires grad: its gradient is returned
+
+
+@dataclass
+class Program:
+    """The printed function of one graph: `source`, its `name`, its `arguments` in order,
+    the loss's variable, and the errstate its ops compute under (numpy's warnings they
+    silence, e.g. overflow in sigmoid's e^(−z))."""
+
+    name: str
+    source: str
+    arguments: list[Argument]
+    errstate: dict[str, str] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return self.source
+
+
+def backward_code(loss: Tensor, name: str = "forward_backward") -> str:
+    """The forward and backward pass of `loss`'s recorded graph as the source of one numpy
+    function (see the module's doc). Its arguments are the graph's inputs and parameters by
+    name; it returns the loss and a dict of the parameters' gradients by their names.
+
+    loss: a Tensor computed by recorded ops, one element (∂loss/∂loss = 1), or any shape,
+    then the function also takes `dloss`, ∂L/∂loss."""
+    return program(loss, name).source
+
+
+def program(loss: Tensor, name: str = "forward_backward") -> Program:
+    """The `Program` (source and arguments) that prints `loss`'s graph; see `backward_code`."""
+    if not isinstance(loss, Tensor):
+        raise TypeError(f"backward_code: expected a Tensor (the loss), got {type(loss).__name__}.")
+    if loss.node is None:
+        raise ValueError(
+            "backward_code: this tensor was not computed by a recorded op (a leaf, or computed "
+            "inside no_grad() or from tensors that require no grad): there is no backward "
+            "pass to print."
+        )
+    return _Printer(loss, name).program()
+
+
+class _Printer:
+    """Writes one graph's function: names first, then the forward lines, then backward's."""
+
+    def __init__(self, loss: Tensor, name: str) -> None:
+        self.loss = loss
+        self.order = backward_order(loss)
+        self.taken = {"np", *dir(builtins)}  # never shadowed by a name of the graph
+        self.function = identifier(name, self.taken, "forward_backward")
+        self.var: dict[int, str] = {}  # id(tensor or array) → its variable
+        self.arguments: list[Argument] = []
+        self.forward: list[str] = []
+        self.backward: list[str] = []
+        self.locals: dict[int, dict[str, str]] = {}  # id(tensor) → its forward's own names
+        self.named: dict[int, dict[str, Named]] = {}  # id(tensor) → params held as arguments
+        self.errstate: dict[str, str] = {}
+        self.counts: dict[str, int] = {}
+
+    # ------------------------------------------------------------------------------------
+    # Names
+    # ------------------------------------------------------------------------------------
+
+    def fresh(self, base: str) -> str:
+        return identifier(base[:LONGEST_IDENTIFIER], self.taken, "t")
+
+    def result_name(self, tensor: Tensor) -> str:
+        if tensor.name:
+            return self.fresh(tensor.name)
+        if tensor is self.loss:
+            return self.fresh("loss")
+        op = tensor.node.op.name
+        self.counts[op] = self.counts.get(op, 0) + 1
+        return self.fresh(f"{op}{self.counts[op]}")
+
+    def leaf_name(self, value: Any, op: Op, position: int) -> str:
+        name = getattr(value, "name", None)
+        if name:
+            layer = _LAYER_PARAMETER.fullmatch(name)
+            if (
+                layer
+                and f"{'W' if layer[2] == 'weight' else 'b'}{int(layer[1]) + 1}" not in self.taken
+            ):
+                return self.fresh(f"{'W' if layer[2] == 'weight' else 'b'}{int(layer[1]) + 1}")
+            return self.fresh(name)
+        letter = op.inputs[min(position, len(op.inputs) - 1)]
+        if np.ndim(value) >= 2:
+            letter = letter.upper()
+        return self.fresh(letter.rstrip("s") or "x")
+
+    def operand(self, x: Any, op: Op, position: int) -> Any:
+        """The variable of input x (a name), or x itself when it is a Python number."""
+        if isinstance(x, Tensor) and x.node is not None:
+            return self.var[id(x)]
+        if not isinstance(x, (Tensor, np.ndarray, np.generic)):
+            return x  # a Python number: written in by specialize
+        if id(x) not in self.var:
+            self.var[id(x)] = self.leaf_name(x, op, position)
+            parameter = isinstance(x, Tensor) and x.requires_grad
+            self.arguments.append(Argument(self.var[id(x)], x, parameter))
+        return self.var[id(x)]
+
+    def held(self, tensor: Tensor) -> dict[str, Named]:
+        """The op's parameters that hold arrays (an index, a condition), as arguments."""
+        named: dict[str, Named] = {}
+        for key, value in tensor.node.params.items():
+            named[key] = self.hold(key, value)
+        self.named[id(tensor)] = {k: v for k, v in named.items() if v is not None}
+        return self.named[id(tensor)]
+
+    def hold(self, key: str, value: Any) -> Any:
+        if isinstance(value, tuple):
+            parts = [self.hold(key, v) for v in value]
+            if any(p is not None for p in parts):
+                return tuple(p if p is not None else v for p, v in zip(parts, value, strict=True))
+            return None
+        if isinstance(value, (np.ndarray, np.generic)):
+            if id(value) not in self.var:
+                self.var[id(value)] = self.fresh(key)
+                self.arguments.append(Argument(self.var[id(value)], value))
+            return Named(self.var[id(value)])
+        return None
+
+    # ------------------------------------------------------------------------------------
+    # The function
+    # ------------------------------------------------------------------------------------
+
+    def program(self) -> Program:
+        for tensor in reversed(self.order):
+            self.print_forward(tensor)
+        self.print_backward()
+        params = [a for a in self.arguments if not a.parameter]
+        params += [a for a in self.arguments if a.parameter]
+        self.arguments = params
+        if self.loss.size != 1:
+            self.arguments.append(Argument(f"d{self.var[id(self.loss)]}", None))
+        signature = ", ".join(a.name for a in self.arguments)
+        gradients = [a for a in self.arguments if a.parameter]
+        lines = [f"def {self.function}({signature}):"]
+        lines += [f'    """{_docstring(self.loss, gradients)}"""']
+        lines += ["    # forward pass", *self.forward]
+        lines += ["    # backward pass", *self.backward]
+        lines += [f"    return {self.var[id(self.loss)]}, {{"]
+        for argument in gradients:
+            key = _key(argument.value.name or argument.name)
+            lines += [f"        {key}: {self.grad[id(argument.value)]},"]
+        lines += ["    }"]
+        body = "\n".join(lines) + "\n"
+        source = ("import numpy as np\n\n\n" if "np." in body else "") + body
+        return Program(self.function, source, self.arguments, self.errstate)
+
+    def values(self, tensor: Tensor) -> dict[str, Any]:
+        values = node_values(tensor)
+        values.update(self.named.get(id(tensor)) or self.held(tensor))
+        return values
+
+    def print_forward(self, tensor: Tensor) -> None:
+        node, op = tensor.node, tensor.node.op
+        values = self.values(tensor)
+        inputs = [self.operand(x, op, i) for i, x in enumerate(node.inputs)]
+        names: dict[str, Any] = {}
+        if op.variadic:
+            names[op.inputs[0]] = inputs
+        else:
+            names.update(zip(op.inputs, inputs, strict=True))
+        self.var[id(tensor)] = self.result_name(tensor)
+        own = {}
+        for local in _assigned_names(op.forward_tree):
+            if local != op.output:
+                own[local] = self.fresh(local)
+        own[op.output] = self.var[id(tensor)]
+        self.locals[id(tensor)] = own
+        statements = self.unwrapped(specialize(op.forward_tree, values))
+        statements = [s for s in statements if not _known_assignment(s, values)]
+        statements = self.inlined(statements, values)
+        shapes = ", ".join(str(shape) for shape in _shapes(node))
+        self.forward.append(self.comment(f"{op.name}: {shapes} → {tensor.shape}"))
+        for statement in statements:
+            renamed = _Renamed({**names, **own}).visit(statement)
+            self.forward += self.lines(renamed)
+
+    def inlined(self, statements: list[ast.stmt], values: dict[str, Any]) -> list[ast.stmt]:
+        """Each `ops.<name>(...)` a formula calls replaced by that op's own forward formula,
+        written out before the line that uses its result (as `sigmoid3`)."""
+        out: list[ast.stmt] = []
+        for statement in statements:
+            calls = [
+                node
+                for node in ast.walk(statement)
+                if isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == "ops"
+            ]
+            replaced: dict[int, str] = {}
+            for call in reversed(calls):  # the innermost last in a walk: written first
+                out += self.called(call, values, replaced)
+            out.append(_Replaced(replaced).visit(statement) if replaced else statement)
+        return out
+
+    def called(self, call: ast.Call, values: dict[str, Any], replaced: dict) -> list[ast.stmt]:
+        """The statements of the op `call` names, on its arguments; `replaced[id(call)]` is
+        the name of its result."""
+        op = OPS[call.func.attr]
+        out: list[ast.stmt] = []
+        env: dict[str, Any] = {k.arg: _value_of(k.value) for k in call.keywords}
+        names: dict[str, Any] = {}
+        for name, argument in zip(op.inputs, call.args, strict=True):
+            argument = _Replaced(replaced).visit(argument)
+            if isinstance(argument, ast.Name):
+                names[name] = argument.id
+                env[name] = values.get(argument.id, Array(np.empty(0)))
+            else:  # an expression: computed into a name of its own first
+                held = self.fresh(name)
+                out.append(ast.Assign([ast.Name(held, ast.Store())], argument))
+                names[name], env[name] = held, Array(np.empty(0))
+        result = self.fresh(f"{op.name}_of_{names[op.inputs[0]]}")
+        own = {local: self.fresh(local) for local in _assigned_names(op.forward_tree)}
+        own[op.output] = result
+        statements = self.unwrapped(specialize(op.forward_tree, env))
+        statements = [s for s in statements if not _known_assignment(s, env)]
+        out += [_Renamed({**names, **own}).visit(s) for s in statements]
+        replaced[id(call)] = result
+        return out
+
+    def unwrapped(self, statements: list[ast.stmt]) -> list[ast.stmt]:
+        """`with np.errstate(...)` blocks replaced by their bodies; their settings kept for
+        the code that runs the function (`Program.errstate`)."""
+        out: list[ast.stmt] = []
+        for statement in statements:
+            if isinstance(statement, ast.With):
+                for item in statement.items:
+                    call = item.context_expr
+                    if isinstance(call, ast.Call):
+                        for keyword in call.keywords:
+                            self.errstate[keyword.arg] = ast.literal_eval(keyword.value)
+                out += self.unwrapped(statement.body)
+            else:
+                out.append(statement)
+        return out
+
+    def print_backward(self) -> None:
+        users: dict[int, int] = {}
+        for tensor in self.order:
+            for x, _, _ in tensor.node.edges:
+                users[id(x)] = users.get(id(x), 0) + 1
+        self.grad: dict[int, str] = {}
+        pending: dict[int, list[str]] = {}
+        root = self.var[id(self.loss)]
+        seed = f"d{root}"
+        if self.loss.size == 1:
+            self.backward.append(self.comment(f"∂{root}/∂{root} = 1"))
+            self.backward.append(f"    {seed} = np.ones_like({root})")
+        self.grad[id(self.loss)] = seed
+        self.taken.add(seed)
+        for tensor in self.order:
+            self.complete(tensor, pending)
+            node, op = tensor.node, tensor.node.op
+            values = self.values(tensor)
+            names: dict[str, Any] = {op.grad_name: self.grad[id(tensor)]}
+            inputs = [self.var.get(id(x), x) for x in node.inputs]
+            if op.variadic:
+                names[op.inputs[0]] = inputs
+            else:
+                names.update(zip(op.inputs, inputs, strict=True))
+            names.update(self.locals[id(tensor)])
+            for x, i, _ in node.edges:
+                target = self.contribution(x, users, pending)
+                statements = specialize(op.vjp_trees[0 if op.variadic else i], {**values, "i": i})
+                statements = self.inlined(self.unwrapped(statements), values)
+                self.print_vjp(tensor, x, i, statements, names, target, pending)
+        for tensor_id in list(pending):
+            self.complete_id(tensor_id, pending)
+        for argument in self.arguments:
+            leaf = argument.value
+            if argument.parameter and leaf.dtype != self.loss.dtype and id(leaf) in self.grad:
+                name = self.fresh(self.grad[id(leaf)])
+                self.backward.append(
+                    self.comment(f"{argument.name} is {leaf.dtype}: so is its .grad")
+                )
+                self.backward.append(
+                    f"    {name} = np.astype({self.grad[id(leaf)]}, np.{leaf.dtype.name})"
+                )
+                self.grad[id(leaf)] = name
+
+    def contribution(self, x: Tensor, users: dict[int, int], pending: dict) -> str:
+        """The variable of one op's contribution to x's gradient: `dx` itself when x feeds
+        one op, else `dx_1`, `dx_2`, ... summed when x's gradient is complete."""
+        base = f"d{self.var[id(x)]}"
+        if users[id(x)] == 1:
+            return self.fresh(base)
+        return self.fresh(f"{base}_{len(pending.get(id(x), [])) + 1}")
+
+    def print_vjp(
+        self,
+        tensor: Tensor,
+        x: Tensor,
+        i: int,
+        statements: list[ast.stmt],
+        names: dict[str, Any],
+        target: str,
+        pending: dict,
+    ) -> None:
+        op = tensor.node.op
+        own = {
+            local: self.fresh(local)
+            for local in _assigned_names(statements)
+            if local not in names and not local.startswith("d" + op.inputs[0][:1])
+        }
+        gradient = f"d{op.inputs[0 if op.variadic else i]}"
+        mapping = {**names, **own, gradient: target}
+        last = statements[-1]
+        if (
+            len(statements) == 1
+            and isinstance(last, ast.Assign)
+            and isinstance(last.value, ast.Name)
+            and last.value.id == op.grad_name
+        ):  # dx = dz: the same array passes back, no line of its own
+            self.taken.discard(target)
+            result = names[op.grad_name]
+        else:
+            rule = "\n".join(ast.unparse(s) for s in statements)
+            self.backward.append(self.comment(f"{op.name}: {rule}"))
+            for statement in statements:
+                self.backward += self.lines(_Renamed(mapping).visit(statement))
+            result = target
+        shape, stretched = x.shape, op.stretched(i, _shapes(tensor.node), tensor.shape)
+        if stretched != shape:
+            result = self.unbroadcast(x, result, stretched, target)
+        pending.setdefault(id(x), []).append(result)
+
+    def unbroadcast(self, x: Tensor, result: str, stretched: tuple, target: str) -> str:
+        shape = x.shape
+        added = len(stretched) - len(shape)
+        ones = tuple(added + k for k, n in enumerate(shape) if n == 1 and stretched[added + k] != 1)
+        axes = tuple(range(added)) + ones
+        shown = axes[0] if len(axes) == 1 else axes
+        if not ones:
+            line = f"np.sum({result}, axis={shown})"
+        elif not added:
+            line = f"np.sum({result}, axis={shown}, keepdims=True)"
+        else:
+            line = f"np.reshape(np.sum({result}, axis={shown}, keepdims=True), {shape})"
+        name = target if result != target else self.fresh(f"{target}_summed")
+        who = printable(x.name) if x.name else self.var[id(x)]
+        self.backward.append(
+            self.comment(f"{who} {shape} was broadcast to {stretched}: sum over axis {shown}")
+        )
+        self.backward.append(f"    {name} = {line}")
+        return name
+
+    def complete(self, tensor: Tensor, pending: dict) -> None:
+        if id(tensor) in pending:
+            self.complete_id(id(tensor), pending)
+
+    def complete_id(self, tensor_id: int, pending: dict) -> None:
+        parts = pending.pop(tensor_id)
+        if len(parts) == 1:
+            self.grad[tensor_id] = parts[0]
+            return
+        name = self.fresh(f"d{self.var[tensor_id]}")
+        self.backward.append(
+            self.comment(f"{self.var[tensor_id]} feeds {len(parts)} ops: its gradient adds up")
+        )
+        self.backward.append(f"    {name} = {' + '.join(parts)}")
+        self.grad[tensor_id] = name
+
+    def lines(self, statement: ast.stmt) -> list[str]:
+        """The statement as lines of the function, each at most LINE_WIDTH long."""
+        statement = _Mirrored().visit(statement)
+        lines = []
+        for part in _hoisted(statement, self.fresh):
+            source = ast.unparse(ast.fix_missing_locations(part))
+            lines += ["    " + line for line in source.splitlines()]
+        return lines
+
+    def comment(self, text: str) -> str:
+        line = f"    # {printable(text)}"
+        return line if len(line) <= COMMENT_WIDTH else line[: COMMENT_WIDTH - 1] + "…"
+
+
+def _shapes(node: Any) -> list[tuple[int, ...]]:
+    return [np.shape(x.data if isinstance(x, Tensor) else x) for x in node.inputs]
+
+
+class _Replaced(ast.NodeTransformer):
+    """The calls of `replaced` (by id) written as the names of their results."""
+
+    def __init__(self, replaced: dict[int, str]) -> None:
+        self.replaced = replaced
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:  # noqa: N802 (ast's names)
+        if id(node) in self.replaced:
+            return ast.Name(self.replaced[id(node)], ast.Load())
+        return self.generic_visit(node)
+
+
+def _value_of(node: ast.expr) -> Any:
+    """The value a keyword argument of a call of an op is written with: numbers, tuples,
+    slices, and names (arrays held as arguments) as `Named`."""
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, (ast.Tuple, ast.List)):
+        return tuple(_value_of(e) for e in node.elts)
+    if isinstance(node, ast.Slice):
+        return slice(
+            *(None if p is None else _value_of(p) for p in (node.lower, node.upper, node.step))
+        )
+    if isinstance(node, ast.Name):
+        return Named(node.id)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        return -_value_of(node.operand)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "slice":
+        return slice(*(_value_of(a) for a in node.args))
+    return Named(ast.unparse(node))
+
+
+class _Renamed(ast.NodeTransformer):
+    """The formula with its names replaced: a variable's name, a list of them (the inputs
+    of a join), or a Python number written in."""
+
+    def __init__(self, names: dict[str, Any]) -> None:
+        self.names = names
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:  # noqa: N802 (ast's names)
+        if node.id not in self.names:
+            return node
+        value = self.names[node.id]
+        if isinstance(value, list):
+            return ast.List([self._written(v, node.ctx) for v in value], ast.Load())
+        return self._written(value, node.ctx)
+
+    def visit_Assign(self, node: ast.Assign) -> ast.AST:  # noqa: N802
+        target = node.targets[0]
+        if isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name):
+            name = target.value.id  # `dxs[1] = ...`: the contribution of one input
+            if (
+                name.startswith("d")
+                and name in self.names
+                and isinstance(target.slice, ast.Constant)
+            ):
+                node.targets = [ast.Name(self.names[name], ast.Store())]
+                node.value = self.visit(node.value)
+                return node
+        return self.generic_visit(node)
+
+    @staticmethod
+    def _written(value: Any, ctx: ast.expr_context) -> ast.expr:
+        if isinstance(value, str):
+            return ast.Name(value, ctx)
+        return ast.Constant(value)
+
+
+def _assigned_names(statements: Sequence[ast.stmt]) -> list[str]:
+    found = []
+    for statement in statements:
+        for node in ast.walk(statement):
+            if isinstance(node, ast.Assign):
+                found += [t.id for t in node.targets if isinstance(t, ast.Name)]
+    return list(dict.fromkeys(found))
+
+
+def _known_assignment(statement: ast.stmt, values: dict[str, Any]) -> bool:
+    """`parts = [...]`, `m = 10`: a value the formulas' uses already have written in."""
+    if not isinstance(statement, ast.Assign) or len(statement.targets) != 1:
+        return False
+    target = statement.targets[0]
+    if isinstance(target, ast.Name) and target.id in values and known(values[target.id]):
+        return True
+    return not any(isinstance(n, ast.Name) for n in ast.walk(statement.value))
+
+
+class _Mirrored(ast.NodeTransformer):
+    """`1.0 == y` written `y == 1.0`: the variable first, as a reader (and ruff) expects. A
+    name in capitals (`Y`, a matrix) reads as a constant too."""
+
+    MIRROR = {ast.Eq: ast.Eq, ast.NotEq: ast.NotEq, ast.Lt: ast.Gt, ast.Gt: ast.Lt}
+    MIRROR |= {ast.LtE: ast.GtE, ast.GtE: ast.LtE}
+
+    def visit_Compare(self, node: ast.Compare) -> ast.AST:  # noqa: N802 (ast's names)
+        self.generic_visit(node)
+        if (
+            len(node.ops) == 1
+            and _constant_like(node.left)
+            and not _constant_like(node.comparators[0])
+        ):
+            mirrored = self.MIRROR[type(node.ops[0])]()
+            return ast.Compare(node.comparators[0], [mirrored], [node.left])
+        return node
+
+
+def _constant_like(node: ast.expr) -> bool:
+    if isinstance(node, ast.Constant):
+        return True
+    return isinstance(node, ast.Name) and node.id.upper() == node.id
+
+
+def _hoisted(statement: ast.stmt, fresh: Callable[[str], str]) -> list[ast.stmt]:
+    """The statement, and before it the largest parts of its value computed into names of
+    their own (`t`), until each line fits: numpy computes the same numbers either way."""
+    out: list[ast.stmt] = []
+    while len(ast.unparse(statement)) > LINE_WIDTH - 4 and isinstance(statement, ast.Assign):
+        parts = [
+            n
+            for n in ast.walk(statement.value)
+            if n is not statement.value
+            and isinstance(n, (ast.Call, ast.BinOp))
+            and len(ast.unparse(n)) < LINE_WIDTH - 12
+        ]
+        if not parts:
+            break
+        part = max(parts, key=lambda n: len(ast.unparse(n)))
+        name = fresh("t")
+        out.append(ast.Assign([ast.Name(name, ast.Store())], part))
+        statement = _Replaced({id(part): name}).visit(statement)
+    return [*out, statement]
+
+
+def _key(name: str) -> str:
+    """A string literal of `name` (split into pieces where it is long), as a dict key."""
+    if len(name) <= 40:
+        return _string(name)
+    pieces = [_string(name[k : k + 40]) for k in range(0, len(name), 40)]
+    return "(\n            " + "\n            ".join(pieces) + "\n        )"
+
+
+def _string(text: str) -> str:
+    """A Python string literal of `text` (repr's escapes: no line break, no control or
+    format character stays raw), in double quotes where repr's single ones are not needed."""
+    literal = repr(text)
+    if literal.startswith("'") and '"' not in text:
+        literal = '"' + literal[1:-1] + '"'
+    return literal
+
+
+def _docstring(loss: Tensor, gradients: list[Argument]) -> str:
+    wanted = ", ".join(a.name for a in gradients)
+    return f"The loss {loss.shape} and its gradient with respect to {wanted or 'nothing'}."
+
+
+__all__ = ["Argument", "Program", "backward_code", "program"]
