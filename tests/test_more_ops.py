@@ -343,3 +343,19 @@ def test_the_dropout_op_checks_its_mask_and_p():
         ag.apply(ag.OPS["dropout"], x, mask=np.ones((2, 3)), p=0.5)
     with pytest.raises(ag.InputError, match=r"p in \[0, 1\).*p=1\) gives zeros"):
         ag.apply(ag.OPS["dropout"], x, mask=np.ones((2, 3), bool), p=1.0)
+
+
+def test_explain_shows_the_new_ops_rules_made_concrete_one_line_each():
+    x = Tensor(np.ones((3, 4)), requires_grad=True)
+    out = ag.dropout(x.cumsum(dim=1).flip(0).triu(1), 0.5, rng=0)
+    text = str(ag.explain(ag.cross_entropy(out, [0, 1, 2], label_smoothing=0.1)))
+    for shown in [
+        "target = 0.9 * target + 0.1 / 4",
+        "dz = dC / 3 * (p - target)  → (3, 4)",
+        "dx = dz * mask / 0.5  → (3, 4)",
+        "dx = np.triu(dz, 1)  → (3, 4)",
+        "dx = np.flip(dz, axis=(0,))  → (3, 4)",
+        "dx = np.flip(np.cumsum(np.flip(dz, axis=1), axis=1), axis=1)  → (3, 4) for parameter",
+    ]:
+        assert f"\n          {shown}" in text, shown
+    assert "where k =" not in text, "triu's diagonal k is a parameter, not a count"
