@@ -369,66 +369,76 @@ Op(
 # ----------------------------------------------------------------------------------------
 
 _ELEMENTWISE = [  # (signature, forward, VJP, what it is)
-    ("sin(x)", "z = np.sin(x)", "dx = dz * np.cos(x)", "sin x; sin′ = cos"),
-    ("cos(x)", "z = np.cos(x)", "dx = -dz * np.sin(x)", "cos x; cos′ = −sin"),
-    ("tan(x)", "z = np.tan(x)", "dx = dz * (1 + z * z)", "tan x; tan′ = 1 + tan²"),
-    ("sinh(x)", "z = np.sinh(x)", "dx = dz * np.cosh(x)", "sinh x; sinh′ = cosh"),
-    ("cosh(x)", "z = np.cosh(x)", "dx = dz * np.sinh(x)", "cosh x; cosh′ = sinh"),
+    ("sin(x)", "z = np.sin(x)", "dx = dz * np.cos(x)", "sin x, elementwise; sin′ = cos"),
+    ("cos(x)", "z = np.cos(x)", "dx = -dz * np.sin(x)", "cos x, elementwise; cos′ = −sin"),
+    ("tan(x)", "z = np.tan(x)", "dx = dz * (1 + z * z)", "tan x, elementwise; tan′ = 1 + tan²"),
+    ("sinh(x)", "z = np.sinh(x)", "dx = dz * np.cosh(x)", "sinh x, elementwise; sinh′ = cosh"),
+    ("cosh(x)", "z = np.cosh(x)", "dx = dz * np.sinh(x)", "cosh x, elementwise; cosh′ = sinh"),
     (
         "arcsin(x)",
         "z = np.arcsin(x)",
         "dx = dz / (1 - x * x) ** 0.5",
-        "arcsin x, for x in [−1, 1] (torch's asin); arcsin′ = 1/√(1 − x²)",
+        "arcsin x for x in [−1, 1], elementwise (torch's asin); arcsin′ = 1/√(1 − x²)",
     ),
     (
         "arccos(x)",
         "z = np.arccos(x)",
         "dx = -dz / (1 - x * x) ** 0.5",
-        "arccos x, for x in [−1, 1] (torch's acos); arccos′ = −1/√(1 − x²)",
+        "arccos x for x in [−1, 1], elementwise (torch's acos); arccos′ = −1/√(1 − x²)",
     ),
     (
         "arctan(x)",
         "z = np.arctan(x)",
         "dx = dz / (1 + x * x)",
-        "arctan x (torch's atan); arctan′ = 1/(1 + x²)",
+        "arctan x, elementwise (torch's atan); arctan′ = 1/(1 + x²)",
     ),
     (
         "arcsinh(x)",
         "z = np.arcsinh(x)",
         "dx = dz / (x * x + 1) ** 0.5",
-        "arsinh x (torch's asinh); arsinh′ = 1/√(x² + 1)",
+        "arsinh x, elementwise (torch's asinh); arsinh′ = 1/√(x² + 1)",
     ),
     (
         "arccosh(x)",
         "z = np.arccosh(x)",
         "dx = dz / (x * x - 1) ** 0.5",
-        "arcosh x, for x ≥ 1 (torch's acosh); arcosh′ = 1/√(x² − 1)",
+        "arcosh x for x ≥ 1, elementwise (torch's acosh); arcosh′ = 1/√(x² − 1)",
     ),
     (
         "arctanh(x)",
         "z = np.arctanh(x)",
         "dx = dz / (1 - x * x)",
-        "artanh x, for x in (−1, 1) (torch's atanh); artanh′ = 1/(1 − x²)",
+        "artanh x for x in (−1, 1), elementwise (torch's atanh); artanh′ = 1/(1 − x²)",
     ),
-    ("log2(x)", "z = np.log2(x)", "dx = dz / (x * math.log(2))", "log₂ x; log₂′ = 1/(x ln 2)"),
+    (
+        "log2(x)",
+        "z = np.log2(x)",
+        "dx = dz / (x * math.log(2))",
+        "log₂ x, elementwise; log₂′ = 1/(x ln 2)",
+    ),
     (
         "log10(x)",
         "z = np.log10(x)",
         "dx = dz / (x * math.log(10))",
-        "log₁₀ x; log₁₀′ = 1/(x ln 10)",
+        "log₁₀ x, elementwise; log₁₀′ = 1/(x ln 10)",
     ),
-    ("exp2(x)", "z = np.exp2(x)", "dx = dz * (z * math.log(2))", "2^x; its derivative 2^x ln 2"),
+    (
+        "exp2(x)",
+        "z = np.exp2(x)",
+        "dx = dz * (z * math.log(2))",
+        "2^x, elementwise; its derivative is 2^x ln 2",
+    ),
     (
         "deg2rad(x)",
         "z = np.deg2rad(x)",
         "dx = dz * (np.pi / 180)",
-        "degrees to radians, x π/180 (torch's deg2rad)",
+        "degrees to radians, x π/180, elementwise",
     ),
     (
         "rad2deg(x)",
         "z = np.rad2deg(x)",
         "dx = dz * (180 / np.pi)",
-        "radians to degrees, x 180/π (torch's rad2deg)",
+        "radians to degrees, x 180/π, elementwise",
     ),
 ]
 for _signature, _forward, _vjp, _doc in _ELEMENTWISE:
@@ -439,7 +449,7 @@ for _signature, _forward, _vjp, _doc in _ELEMENTWISE:
         vjps=[_vjp],
         method=True,
         numpy=_signature.split("(")[0],
-        doc=f"{_doc}, elementwise",
+        doc=_doc,
     )
 Op(
     "sinc(x)",

@@ -155,6 +155,29 @@ def renamed(
     return torch_value
 
 
+class Size(int):
+    """numpy's `t.size` (the number of elements, an int) that can be called as torch's
+    `t.size(dim=None)`: the shape, or the length of axis `dim`."""
+
+    shape: tuple[int, ...]
+
+    def __new__(cls, size: int, shape: tuple[int, ...]) -> Size:
+        self = super().__new__(cls, size)
+        self.shape = shape
+        return self
+
+    def __call__(self, dim: int | None = None) -> tuple[int, ...] | int:
+        if dim is None:
+            return self.shape
+        try:
+            return self.shape[dim]
+        except (IndexError, TypeError):
+            raise ShapeError(
+                f"size: dim {dim!r} is not an axis of shape {self.shape} "
+                f"(axes {-len(self.shape)} to {len(self.shape) - 1})."
+            ) from None
+
+
 _REFLECTED = {np.add: "add", np.subtract: "sub", np.multiply: "mul", np.true_divide: "div"}
 _REFLECTED |= {np.matmul: "matmul", np.power: "power"}
 
@@ -182,8 +205,10 @@ class TensorAPI:
         return self.data.dtype
 
     @property
-    def size(self) -> int:
-        return self.data.size
+    def size(self) -> Size:
+        """The number of elements, as numpy's `size`; callable as torch's `size()`:
+        `t.size()` is the shape, `t.size(0)` the length of axis 0."""
+        return Size(self.data.size, self.data.shape)
 
     @property
     def name(self) -> str | None:
@@ -587,6 +612,18 @@ class TensorAPI:
     def dim(self) -> int:
         """The number of axes (torch's dim(); numpy's `ndim`)."""
         return self.ndim
+
+    def float(self) -> TensorAPI:
+        """The values as float32 (torch's float(); `astype(np.float32)`)."""
+        return self.astype(np.float32)
+
+    def double(self) -> TensorAPI:
+        """The values as float64 (torch's double(); `astype(np.float64)`)."""
+        return self.astype(np.float64)
+
+    def long(self) -> TensorAPI:
+        """The values as int64, a constant cut from the graph (torch's long())."""
+        return self.astype(np.int64)
 
     def numel(self) -> int:
         """The number of elements (torch's numel(); numpy's `size`)."""

@@ -170,6 +170,23 @@ def test_dim_numel_and_requires_grad_():
     assert t.requires_grad_() is t and t.requires_grad
 
 
+def test_size_is_numpys_count_and_torchs_size_called():
+    t = leaf(X)
+    assert t.size == 24 and isinstance(t.size, int) and t.size * 2 == 48  # numpy's
+    assert t.size() == (2, 3, 4) and t.size(0) == 2 and t.size(-1) == 4  # torch's
+    assert t.view(t.size(0), -1).shape == (2, 12)
+    with pytest.raises(ag.ShapeError, match=r"size: dim 3 is not an axis of shape \(2, 3, 4\)"):
+        t.size(3)
+
+
+def test_float_double_and_long_cast_as_torchs():
+    t = leaf(X)
+    assert t.float().dtype == np.float32 and t.float().requires_grad
+    assert t.float().double().dtype == np.float64
+    labels = Tensor(np.array([0.0, 2.0])).long()
+    assert labels.dtype == np.int64 and not labels.requires_grad
+
+
 # ---------------------------------------------------------------------------------------
 # Constructors: leaf tensors, sizes as torch's or numpy's, randomness from a Generator
 # ---------------------------------------------------------------------------------------
