@@ -621,6 +621,14 @@ class TensorAPI:
         """The values as float64 (torch's double(); `astype(np.float64)`)."""
         return self.astype(np.float64)
 
+    def half(self) -> TensorAPI:
+        """torch's float16 cast: refused, as float16 is not supported here (its sums
+        overflow at 65504); the error names the dtypes to use."""
+        raise TypeError(
+            "half: float16 is not supported (its sums overflow at 65504 and its gradients "
+            "underflow); use float32, x.float(), or float64, x.double()."
+        )
+
     def long(self) -> TensorAPI:
         """The values as int64, a constant cut from the graph (torch's long())."""
         return self.astype(np.int64)

@@ -183,6 +183,8 @@ def test_float_double_and_long_cast_as_torchs():
     t = leaf(X)
     assert t.float().dtype == np.float32 and t.float().requires_grad
     assert t.float().double().dtype == np.float64
+    with pytest.raises(TypeError, match=r"half: float16 is not supported.*x\.float\(\)"):
+        t.half()
     labels = Tensor(np.array([0.0, 2.0])).long()
     assert labels.dtype == np.int64 and not labels.requires_grad
 
