@@ -73,9 +73,10 @@ def sqrt(x: TensorLike) -> Tensor:
     return as_tensor(x).sqrt()
 
 
-def flatten(x: TensorLike) -> Tensor:
-    """The values as one axis: `reshape(x, (-1,))`."""
-    return as_tensor(x).flatten()
+def flatten(x: TensorLike, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """The values as one axis, `reshape(x, (-1,))`, or those of axes start_dim..end_dim
+    (torch's `flatten(x, 1)`)."""
+    return as_tensor(x).flatten(start_dim, end_dim)
 
 
 def swapaxes(x: TensorLike, axis1: int, axis2: int) -> Tensor:
@@ -153,6 +154,21 @@ def concat(tensors: Sequence[TensorLike], axis: int = 0) -> Tensor:
 def clamp(x: TensorLike, min: float | None = None, max: float | None = None) -> Tensor:
     """torch's name of `clip`: x limited to [min, max]."""
     return FUNCTIONS["clip"](x, min, max)
+
+
+def mm(x: TensorLike, y: TensorLike) -> Tensor:
+    """torch's name of `matmul` for matrices (`x @ y`)."""
+    return FUNCTIONS["matmul"](x, y)
+
+
+def bmm(x: TensorLike, y: TensorLike) -> Tensor:
+    """torch's name of `matmul` for batches of matrices (`x @ y`)."""
+    return FUNCTIONS["matmul"](x, y)
+
+
+def outer(x: TensorLike, y: TensorLike) -> Tensor:
+    """The outer product of two vectors, `einsum("i,j->ij", x, y)`."""
+    return einsum("i,j->ij", x, y)
 
 
 def swish(z: TensorLike) -> Tensor:
@@ -318,6 +334,7 @@ __all__ = [
     "asin",
     "asinh",
     "astype",
+    "bmm",
     "atan",
     "atanh",
     "cat",
@@ -330,6 +347,8 @@ __all__ = [
     "linear",
     "max",
     "min",
+    "mm",
+    "outer",
     "permute",
     "permute_dims",
     "pow",

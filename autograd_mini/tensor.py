@@ -483,9 +483,21 @@ class TensorAPI:
             shape = tuple(shape[0])
         return self._apply(OPS["reshape"], self, shape=shape)
 
-    def flatten(self) -> TensorAPI:
-        """The values as one axis, `(2, 3, 4) → (24,)`: `reshape(-1)`."""
-        return self.reshape(-1)
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> TensorAPI:
+        """The values of axes start_dim..end_dim as one axis (all of them by default,
+        `(2, 3, 4) → (24,)`; torch's `x.flatten(1)` keeps the batch axis: `(2, 12)`)."""
+        if self.ndim == 0:
+            return self.reshape(-1)
+        try:
+            start, end = (range(self.ndim)[d] for d in (start_dim, end_dim))
+        except (IndexError, TypeError):
+            raise ShapeError(
+                f"flatten: start_dim {start_dim!r} and end_dim {end_dim!r} must be axes of "
+                f"shape {self.shape}."
+            ) from None
+        if start > end:
+            raise ShapeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}.")
+        return self.reshape(*self.shape[:start], -1, *self.shape[end + 1 :])
 
     def transpose(self, *axes: int | tuple[int, ...]) -> TensorAPI:
         """Permute the axes as numpy's transpose, or swap two as torch's.
@@ -547,6 +559,27 @@ class TensorAPI:
     def view_as(self, other: TensorLike) -> TensorAPI:
         """`reshape` to the shape of `other` (torch's view_as)."""
         return self.reshape(np.shape(other))
+
+    def t(self) -> TensorAPI:
+        """A matrix transposed (torch's t(); `.T`); a vector or a number as it is."""
+        if self.ndim > 2:
+            raise ShapeError(f"t: takes at most 2 axes, got shape {self.shape}; use mT or permute.")
+        return self.T
+
+    def matmul(self, other: TensorLike) -> TensorAPI:
+        """`self @ other` (torch's matmul, mm and bmm)."""
+        return self @ other
+
+    mm = bmm = matmul
+
+    def masked_fill(self, mask: Any, value: float) -> TensorAPI:
+        """`value` where `mask` holds, self elsewhere (torch's masked_fill): `where(mask,
+        value, self)`."""
+        return self._apply(OPS["where"], value, self, condition=_compared(mask))
+
+    def tolist(self) -> Any:
+        """The values as nested Python lists (numpy's and torch's tolist)."""
+        return self.data.tolist()
 
     def unsqueeze(self, dim: int) -> TensorAPI:
         """torch's name of `expand_dims`: an axis of size 1 inserted at `dim`."""
@@ -683,6 +716,9 @@ TORCH_KEYWORDS = {
     "correction": "ddof",  # var, std (torch's default is correction=1, numpy's ddof=0)
     "shifts": "shift",
     "diagonal": "k",  # triu, tril, diag
+    "negative_slope": "slope",  # leaky_relu
+    "min": "lo",  # clip
+    "max": "hi",
 }
 """torch's name of a parameter → the op table's name."""
 

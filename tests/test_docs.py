@@ -1,12 +1,14 @@
 """The Python examples of docs/*.md run as written, and print what their comments say.
 
-Each file's ```python blocks run in order in one namespace. A line `print(...)  # text`
-says what that print writes: the printed lines must be those texts, in order (a text ending
-in "..." matches any line that starts with the rest), for every block whose prints all say.
+Each file's ```python blocks run in order in one namespace. A comment after a print
+(`print(...)  # text`, on the line that closes the call when ruff has split it) says what
+that print writes: the printed lines must be those texts, in order (a text ending in "..."
+matches any line that starts with the rest), for every block whose prints all say.
 """
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import io
 import re
@@ -26,8 +28,17 @@ def python_blocks(page: Path) -> list[str]:
 
 def said(block: str) -> list[str] | None:
     """What the block's prints write, from their comments; None if a print says nothing."""
-    prints = [line for line in block.splitlines() if line.lstrip().startswith("print(")]
-    texts = [line.split("  # ", 1)[1] if "  # " in line else None for line in prints]
+    lines = block.splitlines()
+    ends = [
+        statement.end_lineno
+        for statement in ast.walk(ast.parse(block))
+        if isinstance(statement, ast.Expr)
+        and isinstance(statement.value, ast.Call)
+        and getattr(statement.value.func, "id", None) == "print"
+    ]
+    texts = [
+        lines[end - 1].split("  # ", 1)[1] if "  # " in lines[end - 1] else None for end in ends
+    ]
     return None if None in texts else texts
 
 

@@ -170,6 +170,30 @@ def test_dim_numel_and_requires_grad_():
     assert t.requires_grad_() is t and t.requires_grad
 
 
+def test_more_habits_of_ported_models():
+    t = leaf(X)
+    np.testing.assert_array_equal(t.flatten(1).data, X.reshape(2, 12))
+    np.testing.assert_array_equal(ag.flatten(t, 0, 1).data, X.reshape(6, 4))
+    np.testing.assert_array_equal(t.flatten().data, X.reshape(-1))
+    with pytest.raises(ag.ShapeError, match="start_dim 2 comes after end_dim 1"):
+        t.flatten(2, 1)
+    np.testing.assert_array_equal(t[0].t().data, X[0].T)
+    with pytest.raises(ag.ShapeError, match=r"t: takes at most 2 axes.*mT or permute"):
+        t.t()
+    w = np.ones((4, 2))
+    for product in (t.matmul(w), t.mm(w), t.bmm(w), ag.mm(t, w), ag.bmm(t, w)):
+        np.testing.assert_allclose(product.data, X @ w)
+    np.testing.assert_array_equal(ag.outer([1.0, 2.0], [3.0, 4.0]).data, [[3, 4], [6, 8]])
+    filled = t.masked_fill(X > 0, -1.0)
+    np.testing.assert_array_equal(filled.data, np.where(X > 0, -1.0, X))
+    filled.sum().backward()
+    np.testing.assert_array_equal(t.grad, X <= 0)
+    assert t.tolist() == X.tolist()
+    assert ag.leaky_relu(-1.0, negative_slope=0.2).item() == -0.2
+    np.testing.assert_array_equal(ag.clip(X, min=0).data, np.maximum(X, 0))
+    np.testing.assert_array_equal(t.clip(max=0).data, np.minimum(X, 0))
+
+
 def test_size_is_numpys_count_and_torchs_size_called():
     t = leaf(X)
     assert t.size == 24 and isinstance(t.size, int) and t.size * 2 == 48  # numpy's
