@@ -41,6 +41,7 @@ from .recording import (
     observe,
     scope,
 )
+from .tensor import ValuesIndices
 from .visual import (
     GraphvizMissingError,
     Stepper,
@@ -73,6 +74,7 @@ __all__ = [
     "ShapeError",
     "Stepper",
     "Tensor",
+    "ValuesIndices",
     "apply",
     "backward_order",
     "backward_worksheet",

@@ -345,8 +345,6 @@ __all__ = [
     "einsum",
     "flatten",
     "linear",
-    "max",
-    "min",
     "mm",
     "outer",
     "permute",
@@ -356,6 +354,5 @@ __all__ = [
     "swapaxes",
     "swish",
     "tensordot",
-    "transpose",
     "unsqueeze",
 ]
