@@ -877,6 +877,14 @@ def test_shape_ops_any_shapes_and_axes(shape, data):
         cases["swapaxes"] = (lambda t: t.swapaxes(a, b), np.swapaxes(x.data, a, b))
     axis = data.draw(st.integers(-ndim - 1, ndim), label="expanded")
     cases["expand_dims"] = (lambda t: t.expand_dims(axis), np.expand_dims(x.data, axis))
+    flipped = data.draw(st.none() | valid_tuple_axes(ndim), label="flipped")
+    cases["flip"] = (lambda t: t.flip(flipped), np.flip(x.data, flipped))
+    reps = data.draw(st.lists(st.integers(1, 3), max_size=ndim + 1).map(tuple), label="reps")
+    cases["tile"] = (lambda t: t.tile(reps), np.tile(x.data, reps))
+    if ndim:
+        one = data.draw(st.integers(-ndim, ndim - 1), label="axis")
+        cases["cumsum"] = (lambda t: t.cumsum(one), np.cumsum(x.data, one))
+        cases["roll"] = (lambda t: t.roll(2, one), np.roll(x.data, 2, one))
     for name, (f, expected) in cases.items():
         np.testing.assert_array_equal(f(x).data, expected, err_msg=name)
         assert gradcheck(f, x, **TIGHT)
