@@ -153,6 +153,15 @@ class GELU(Activation):
     def forward(self, z: TensorLike) -> Tensor:
         return ag.gelu(z, approximate=self.approximate)
 
+    def f(self, z: np.ndarray) -> np.ndarray:
+        return ag.OPS["gelu"].value(z, approximate=self.approximate)
+
+    def derivative(self, z: np.ndarray) -> np.ndarray:
+        """f′(z) on a numpy array: the op's VJP from da = 1, in this layer's form."""
+        op = ag.OPS["gelu"]
+        _, saved = op.forward(z, approximate=self.approximate)
+        return op.vjps[0](0, np.ones_like(z, dtype=np.result_type(z, 1.0)), *saved)
+
     def describe(self) -> str:
         return "GELU()" if self.approximate == "none" else f"GELU(approximate={self.approximate!r})"
 

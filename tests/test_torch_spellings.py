@@ -304,6 +304,11 @@ def test_nn_gelu_and_silu_are_activation_layers():
     )
     np.testing.assert_array_equal(nn.SiLU()(z).data, ag.silu(z).data)
     assert repr(nn.GELU(approximate="tanh")) == "GELU(approximate='tanh')"
+    for layer in (nn.GELU(), nn.GELU(approximate="tanh"), nn.SiLU()):  # the closed form's f, f′
+        np.testing.assert_allclose(layer.f(z), layer(z).data)
+        x = Tensor(z, requires_grad=True)
+        layer(x).sum().backward()
+        np.testing.assert_allclose(layer.derivative(z), x.grad, rtol=1e-14)
     model = nn.MLP([3, 4, 2], activation="gelu", seed=0)
     assert model(np.ones((2, 3))).shape == (2, 2)
     assert nn.make_activation("silu").kind == "silu"
