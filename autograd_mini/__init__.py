@@ -13,10 +13,11 @@ API), `functional.py` (the `ag.` functions), `activations.py`, the checkers (`gr
 worksheet, the page that steps through backward).
 """
 
-from . import functional
+from . import constructors, functional
 from .activations import ACTIVATIONS
 from .backward_check import check_backward
 from .compare import GradientReport, Row
+from .constructors import *  # noqa: F403 (zeros, ones, ..., randn: leaf Tensors made from nothing)
 from .engine import Node, Tensor, apply, backward_order, unbroadcast
 from .errors import (
     AnomalyError,
@@ -40,6 +41,7 @@ from .recording import (
     observe,
     scope,
 )
+from .tensor import ValuesIndices
 from .visual import (
     GraphvizMissingError,
     Stepper,
@@ -72,6 +74,7 @@ __all__ = [
     "ShapeError",
     "Stepper",
     "Tensor",
+    "ValuesIndices",
     "apply",
     "backward_order",
     "backward_worksheet",
@@ -92,4 +95,5 @@ __all__ = [
     "stepper",
     "unbroadcast",
     *functional.__all__,
+    *constructors.__all__,
 ]

@@ -86,7 +86,14 @@ TANH = Activation(
 )
 RELU = Activation("relu", mistakes=(("the factor [z > 0] is missing", "dz = da"),))
 SOFTPLUS = Activation("softplus", mistakes=(("the factor σ(z) is missing", "dz = da"),))
+GELU = Activation("gelu")  # exact: z Φ(z); nn.GELU(approximate="tanh") for the tanh form
+SILU = Activation(
+    "silu",
+    mistakes=(("σ(z) is used where σ(z)(1 + z(1 − σ(z))) belongs", "dz = da * ops.sigmoid(z)"),),
+)
 IDENTITY = Activation("identity")
 
-ACTIVATIONS: dict[str, Activation] = {a.name: a for a in (SIGMOID, TANH, RELU, SOFTPLUS, IDENTITY)}
+ACTIVATIONS: dict[str, Activation] = {
+    a.name: a for a in (SIGMOID, TANH, RELU, SOFTPLUS, GELU, SILU, IDENTITY)
+}
 """Every elementwise activation by name."""

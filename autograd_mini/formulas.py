@@ -17,10 +17,11 @@ them (`forward`, `vjps`), `explain()`, the drawings and the page print them as t
 `backward_code` turns them into straight-line numpy, and higher-order gradients run the same
 VJPs on Tensors.
 
-Names a formula may use besides those: `np` (numpy), `ops.<name>(...)` (another op's value,
-as `ops.sigmoid(z)`), the helpers of `HELPERS` (pure Python on shapes and parameters, such
-as `kept_shape`), and Python's builtins. An op of any number of inputs takes `*xs`; its one
-VJP assigns `dxs[i]`, the gradient of the i-th input.
+Names a formula may use besides those: `np` (numpy), `math` (for constants that keep float32
+as it is: `math.log(2)` is a Python float, `np.log(2)` a float64 that promotes float32),
+`ops.<name>(...)` (another op's value, as `ops.sigmoid(z)`), the helpers of `HELPERS` (pure
+Python on shapes and parameters, such as `kept_shape`), and Python's builtins. An op of any
+number of inputs takes `*xs`; its one VJP assigns `dxs[i]`, the gradient of the i-th input.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ class _Namespace:
 REQUIRED = inspect.Parameter.empty
 """The default of a parameter that has none."""
 
-SCOPE: dict[str, Any] = {"np": np, "ops": _Namespace(), "Shaped": Shaped}
+SCOPE: dict[str, Any] = {"np": np, "math": math, "ops": _Namespace(), "Shaped": Shaped}
 """The globals of the functions compiled from formulas (the helpers are added as made)."""
 
 

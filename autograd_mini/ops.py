@@ -297,6 +297,180 @@ Op(
     method=True,
     doc="ln(1 + e^z), elementwise, a smooth relu; its derivative is σ(z)",
 )
+Op(
+    "silu(z)",
+    floats=True,
+    forward="a = z * ops.sigmoid(z)",
+    # (z σ(z))′ = σ(z) + z σ(z)(1 − σ(z))
+    vjps=[
+        """
+        s = ops.sigmoid(z)
+        dz = da * (s * (1 + z * (1 - s)))
+        """
+    ],
+    method=True,
+    doc="z σ(z), elementwise (swish); its derivative is σ(z)(1 + z(1 − σ(z)))",
+)
+
+
+def _check_gelu(z: Any, approximate: Any = "none") -> dict[str, Any]:
+    if approximate not in ("none", "tanh"):
+        raise InputError(
+            f"gelu: approximate must be 'none' (the exact z Φ(z), with erf) or 'tanh' (the "
+            f"tanh approximation, as torch's approximate='tanh'), got {approximate!r}."
+        )
+    return {"approximate": approximate}
+
+
+Op(
+    'gelu(z, approximate="none")',
+    floats=True,
+    # Φ(z) = ½(1 + erf(z/√2)) is the standard normal's CDF, φ(z) = e^(−z²/2)/√(2π) its density
+    forward="""
+        if approximate == "tanh":
+            a = 0.5 * z * (1 + np.tanh(math.sqrt(2 / np.pi) * (z + 0.044715 * z**3)))
+        else:
+            a = 0.5 * z * (1 + ops.erf(z / math.sqrt(2)))
+    """,
+    vjps=[
+        """
+        if approximate == "tanh":
+            t = np.tanh(math.sqrt(2 / np.pi) * (z + 0.044715 * z**3))
+            dz = da * (
+                0.5 * (1 + t)
+                + 0.5 * z * (1 - t * t) * math.sqrt(2 / np.pi) * (1 + 3 * 0.044715 * z * z)
+            )
+        else:
+            dz = da * (
+                0.5 * (1 + ops.erf(z / math.sqrt(2)))
+                + z * np.exp(-z * z / 2) / math.sqrt(2 * np.pi)
+            )
+        """
+    ],
+    check=_check_gelu,
+    method=True,
+    doc="z Φ(z), elementwise (Φ the normal CDF; approximate='tanh' for the tanh form); "
+    "its derivative is Φ(z) + z φ(z)",
+)
+Op(
+    "erf(x)",
+    floats=True,
+    # numpy has no erf: Python's math.erf on each element, in the input's dtype
+    forward="z = np.vectorize(math.erf, otypes=[np.result_type(x, 1.0)])(x)",
+    vjps=["dx = dz * (2 / math.sqrt(np.pi) * np.exp(-x * x))"],
+    method=True,
+    doc="the error function erf(x) = 2/√π ∫₀ˣ e^(−t²) dt, elementwise",
+)
+
+
+# ----------------------------------------------------------------------------------------
+# Trigonometric and hyperbolic functions, their inverses, logarithms in base 2 and 10.
+# Constants are Python floats (`math.log(2)`), so that float32 stays float32.
+# ----------------------------------------------------------------------------------------
+
+_ELEMENTWISE = [  # (signature, forward, VJP, what it is)
+    ("sin(x)", "z = np.sin(x)", "dx = dz * np.cos(x)", "sin x, elementwise; sin′ = cos"),
+    ("cos(x)", "z = np.cos(x)", "dx = -dz * np.sin(x)", "cos x, elementwise; cos′ = −sin"),
+    ("tan(x)", "z = np.tan(x)", "dx = dz * (1 + z * z)", "tan x, elementwise; tan′ = 1 + tan²"),
+    ("sinh(x)", "z = np.sinh(x)", "dx = dz * np.cosh(x)", "sinh x, elementwise; sinh′ = cosh"),
+    ("cosh(x)", "z = np.cosh(x)", "dx = dz * np.sinh(x)", "cosh x, elementwise; cosh′ = sinh"),
+    (
+        "arcsin(x)",
+        "z = np.arcsin(x)",
+        "dx = dz / (1 - x * x) ** 0.5",
+        "arcsin x for x in [−1, 1], elementwise (torch's asin); arcsin′ = 1/√(1 − x²)",
+    ),
+    (
+        "arccos(x)",
+        "z = np.arccos(x)",
+        "dx = -dz / (1 - x * x) ** 0.5",
+        "arccos x for x in [−1, 1], elementwise (torch's acos); arccos′ = −1/√(1 − x²)",
+    ),
+    (
+        "arctan(x)",
+        "z = np.arctan(x)",
+        "dx = dz / (1 + x * x)",
+        "arctan x, elementwise (torch's atan); arctan′ = 1/(1 + x²)",
+    ),
+    (
+        "arcsinh(x)",
+        "z = np.arcsinh(x)",
+        "dx = dz / (x * x + 1) ** 0.5",
+        "arsinh x, elementwise (torch's asinh); arsinh′ = 1/√(x² + 1)",
+    ),
+    (
+        "arccosh(x)",
+        "z = np.arccosh(x)",
+        "dx = dz / (x * x - 1) ** 0.5",
+        "arcosh x for x ≥ 1, elementwise (torch's acosh); arcosh′ = 1/√(x² − 1)",
+    ),
+    (
+        "arctanh(x)",
+        "z = np.arctanh(x)",
+        "dx = dz / (1 - x * x)",
+        "artanh x for x in (−1, 1), elementwise (torch's atanh); artanh′ = 1/(1 − x²)",
+    ),
+    (
+        "log2(x)",
+        "z = np.log2(x)",
+        "dx = dz / (x * math.log(2))",
+        "log₂ x, elementwise; log₂′ = 1/(x ln 2)",
+    ),
+    (
+        "log10(x)",
+        "z = np.log10(x)",
+        "dx = dz / (x * math.log(10))",
+        "log₁₀ x, elementwise; log₁₀′ = 1/(x ln 10)",
+    ),
+    (
+        "exp2(x)",
+        "z = np.exp2(x)",
+        "dx = dz * (z * math.log(2))",
+        "2^x, elementwise; its derivative is 2^x ln 2",
+    ),
+    (
+        "deg2rad(x)",
+        "z = np.deg2rad(x)",
+        "dx = dz * (np.pi / 180)",
+        "degrees to radians, x π/180, elementwise",
+    ),
+    (
+        "rad2deg(x)",
+        "z = np.rad2deg(x)",
+        "dx = dz * (180 / np.pi)",
+        "radians to degrees, x 180/π, elementwise",
+    ),
+]
+for _signature, _forward, _vjp, _doc in _ELEMENTWISE:
+    Op(
+        _signature,
+        floats=True,
+        forward=_forward,
+        vjps=[_vjp],
+        method=True,
+        numpy=_signature.split("(")[0],
+        doc=_doc,
+    )
+Op(
+    "sinc(x)",
+    floats=True,
+    forward="z = np.sinc(x)",
+    # sinc x = sin(πx)/(πx), so sinc′ x = (cos(πx) − sinc x)/x; at x = 0 it is 0 (sinc is
+    # even there), and the division is kept away from x = 0
+    vjps=["dx = dz * np.where(x == 0, 0, (np.cos(np.pi * x) - z) / np.where(x == 0, 1, x))"],
+    method=True,
+    numpy="sinc",
+    doc="the normalized sinc, sin(πx)/(πx) and 1 at x = 0 (numpy's and torch's), elementwise",
+)
+Op(
+    "sign(x)",
+    forward="z = np.sign(x)",
+    # a step: its derivative is 0 everywhere, taken as 0 at x = 0 too (as torch's)
+    vjps=["dx = np.zeros_like(dz)"],
+    method=True,
+    numpy="sign",
+    doc="−1, 0 or 1 by the sign of x, elementwise; its gradient is 0 everywhere (at 0 too)",
+)
 
 
 def _check_astype(x: Any, dtype: Any) -> dict[str, Any]:
@@ -472,6 +646,57 @@ Op(
     method=True,
     doc="ln Σ e^x over `axis` (all axes when None), stable for any x; dx = dz ⊙ softmax(x)",
 )
+Op(
+    "prod(x, axis=None, keepdims=False)",
+    forward="z = np.prod(x, axis=axis, keepdims=keepdims)",
+    # ∂z/∂x_i is the product of the others: z / x_i where no x is 0. Where one is, only that
+    # one's gradient is non-zero (the product of the rest), and with two, every one is 0;
+    # so the zeros are left out of the product, never divided by
+    vjps=[
+        """
+        zeros = np.sum(x == 0, axis=axis, keepdims=True)
+        nonzero = np.where(x == 0, 1, x)
+        others = np.prod(nonzero, axis=axis, keepdims=True) / nonzero
+        dx = np.reshape(dz, kept_shape(x.shape, axis)) * np.where(
+            (zeros == 0) | ((zeros == 1) & (x == 0)), others, 0
+        )
+        """
+    ],
+    check=_check_axis,
+    method=True,
+    numpy="prod",
+    doc="the product over `axis` (all axes when None); dx = dz × the product of the others, "
+    "exact where x holds zeros",
+)
+
+
+def _check_cumsum(x: Any, axis: Any = None) -> dict[str, Any]:
+    if axis is None:
+        return {"axis": None}
+    if isinstance(axis, (tuple, list)):
+        raise InputError(f"cumsum: axis must be one axis (an integer) or None, got {axis!r}.")
+    (axis,) = normalize_axis_tuple(axis, np.ndim(x))
+    return {"axis": axis}
+
+
+Op(
+    "cumsum(x, axis=None)",
+    forward="z = np.cumsum(x, axis=axis)",
+    # z_j = Σ_{i ≤ j} x_i, so dx_i = Σ_{j ≥ i} dz_j: a cumulative sum run backwards
+    vjps=[
+        """
+        dx = (
+            np.flip(np.cumsum(np.flip(dz, axis=axis), axis=axis), axis=axis) if axis is not None
+            else np.reshape(np.flip(np.cumsum(np.flip(dz))), x.shape)
+        )
+        """
+    ],
+    check=_check_cumsum,
+    method=True,
+    numpy="cumsum",
+    doc="the running sum along `axis` (of the values flattened when None, as numpy's); "
+    "dx is dz's running sum from the end",
+)
 
 
 # ----------------------------------------------------------------------------------------
@@ -543,8 +768,8 @@ def _check_transpose(x: Any, axes: Any = None) -> dict[str, Any]:
     if len(axes) != ndim:
         raise ShapeError(
             f"transpose: axes {tuple(axes)} are not a permutation of the {ndim} axes of "
-            f"shape {np.shape(x)}; transpose takes a full permutation, as numpy's does. To "
-            "swap two axes (torch's transpose(0, 1)), use swapaxes(0, 1)."
+            f"shape {np.shape(x)}; permute (numpy's transpose) takes a full permutation, each "
+            "axis once. To swap two axes write transpose(0, 1), as torch's, or swapaxes(0, 1)."
         )
     return {"axes": normalize_axis_tuple(axes, ndim)}
 
@@ -592,8 +817,279 @@ Op(
     forward="z = np.broadcast_to(x, shape)",
     vjps=["dx = dz"],
     broadcasts="x",
+    method=True,
     numpy="broadcast_to",
     doc="x stretched to `shape`, as numpy broadcasts it (torch's expand)",
+)
+
+
+def _check_axes(name: str) -> Any:
+    """The check of an op whose `axis` is None (all axes), one axis or several."""
+
+    def check(x: Any, *args: Any, axis: Any = None, **params: Any) -> dict[str, Any]:
+        axis = None if axis is None else normalize_axis_tuple(axis, np.ndim(x))
+        return {**params, "axis": axis}
+
+    check.__name__ = f"_check_{name}"
+    return check
+
+
+Op(
+    "flip(x, axis=None)",
+    forward="z = np.flip(x, axis=axis)",
+    vjps=["dx = np.flip(dz, axis=axis)"],
+    check=_check_axes("flip"),
+    method=True,
+    numpy="flip",
+    doc="the order of the elements reversed along `axis` (all axes when None); dx is dz "
+    "flipped back",
+)
+
+
+@helper
+def negated(shift: int | tuple[int, ...]) -> int | tuple[int, ...]:
+    """The shift that undoes `shift`: 2 → −2, (1, −3) → (−1, 3)."""
+    return tuple(-s for s in shift) if isinstance(shift, tuple) else -shift
+
+
+def _check_roll(x: Any, shift: Any, axis: Any = None) -> dict[str, Any]:
+    shifts = shift if isinstance(shift, (tuple, list)) else (shift,)
+    for s in shifts:
+        if isinstance(s, bool) or not isinstance(s, (int, np.integer)):
+            raise InputError(f"roll: shift must be an integer or integers, got {shift!r}.")
+    axes = axis if isinstance(axis, (tuple, list)) else (axis,)
+    if axis is not None and len(axes) != len(shifts):
+        raise InputError(
+            f"roll: give one shift per axis: shift {shift!r} and axis {axis!r} differ in length."
+        )
+    if axis is None and len(shifts) != 1:
+        raise InputError(
+            f"roll: several shifts {shift!r} need as many axes; without axis the flattened "
+            "values roll by one shift."
+        )
+    shift = tuple(int(s) for s in shifts) if isinstance(shift, (tuple, list)) else int(shift)
+    if axis is not None:
+        normalized = tuple(normalize_axis_tuple(a, np.ndim(x))[0] for a in axes)
+        axis = normalized if isinstance(axis, (tuple, list)) else normalized[0]
+    return {"shift": shift, "axis": axis}
+
+
+Op(
+    "roll(x, shift, axis=None)",
+    forward="z = np.roll(x, shift, axis=axis)",
+    vjps=["dx = np.roll(dz, negated(shift), axis=axis)"],
+    check=_check_roll,
+    method=True,
+    numpy="roll",
+    doc="the elements shifted along `axis`, those pushed off the end coming back at the start "
+    "(the flattened values when None); dx is dz rolled back",
+)
+
+
+@helper
+def tiles(shape: tuple[int, ...], reps: tuple[int, ...]) -> tuple[int, ...]:
+    """The shape of np.tile(x, reps) with each axis split into (copies, size): x (3, 4)
+    tiled by (2, 5) is (2·3, 5·4), split (2, 3, 5, 4)."""
+    n = max(len(shape), len(reps))
+    shape, reps = (1,) * (n - len(shape)) + shape, (1,) * (n - len(reps)) + reps
+    return tuple(k for r, s in zip(reps, shape, strict=True) for k in (r, s))
+
+
+@helper
+def copies_axes(shape: tuple[int, ...], reps: tuple[int, ...]) -> tuple[int, ...]:
+    """The axes of `tiles(shape, reps)` that count the copies: (0, 2, ...)."""
+    return tuple(range(0, 2 * max(len(shape), len(reps)), 2))
+
+
+def _check_tile(x: Any, reps: Any) -> dict[str, Any]:
+    reps = tuple(reps) if isinstance(reps, (tuple, list)) else (reps,)
+    for r in reps:
+        if isinstance(r, bool) or not isinstance(r, (int, np.integer)) or r < 0:
+            raise InputError(f"tile: reps must be whole numbers ≥ 0, got {reps!r}.")
+    return {"reps": tuple(int(r) for r in reps)}
+
+
+Op(
+    "tile(x, reps)",
+    forward="z = np.tile(x, reps)",
+    # each copy got dz's part of it: dz cut into the copies, the copies summed
+    vjps=[
+        """
+        dx = np.reshape(
+            np.sum(np.reshape(dz, tiles(x.shape, reps)), axis=copies_axes(x.shape, reps)),
+            x.shape,
+        )
+        """
+    ],
+    check=_check_tile,
+    method=True,
+    numpy="tile",
+    doc="x repeated `reps` times along each axis (torch's repeat); dx sums dz over the copies",
+)
+
+
+def _check_matrices(name: str, least: int = 2, most: int | None = None) -> Any:
+    """The check of an op on matrices (or batches of them) with an integer diagonal `k`."""
+
+    def check(x: Any, k: Any = 0) -> dict[str, Any]:
+        ndim = np.ndim(x)
+        if ndim < least or (most is not None and ndim > most):
+            wanted = {(1, 2): "1-D or 2-D", (2, 2): "2-D (a matrix)"}.get(
+                (least, most), f"at least {least}-D"
+            )
+            raise ShapeError(f"{name}: needs a {wanted} input, got shape {np.shape(x)}.")
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+            raise InputError(f"{name}: the diagonal k must be an integer, got {k!r}.")
+        return {"k": int(k)}
+
+    return check
+
+
+Op(
+    "triu(x, k=0)",
+    forward="z = np.triu(x, k)",
+    vjps=["dx = np.triu(dz, k)"],
+    check=_check_matrices("triu"),
+    method=True,
+    numpy="triu",
+    doc="the upper triangle: x on and above diagonal k of its last two axes, 0 below; dx is "
+    "dz's upper triangle",
+)
+Op(
+    "tril(x, k=0)",
+    forward="z = np.tril(x, k)",
+    vjps=["dx = np.tril(dz, k)"],
+    check=_check_matrices("tril"),
+    method=True,
+    numpy="tril",
+    doc="the lower triangle: x on and below diagonal k of its last two axes, 0 above; dx is "
+    "dz's lower triangle",
+)
+
+
+@helper
+def diagonal_slice(shape: tuple[int, int], k: int) -> slice:
+    """Where diagonal k of a matrix of `shape` lies in its values flattened (row by row):
+    every (columns + 1)-th value, from (0, k) or (−k, 0)."""
+    m, n = shape
+    start = k if k >= 0 else -k * n
+    length = max(0, min(m, n - k) if k >= 0 else min(m + k, n))
+    return slice(start, start + (length - 1) * (n + 1) + 1 if length else start, n + 1)
+
+
+Op(
+    "diag(x, k=0)",
+    forward="z = np.diag(x, k)",
+    # diag takes a matrix's diagonal, and makes a matrix from a vector: each undoes the other
+    # (on a matrix that is not square, dz goes back to the diagonal's place in the values)
+    vjps=[
+        """
+        dx = (
+            np.diag(dz, k) if x.ndim == 1 or x.shape[0] == x.shape[-1] >= abs(k)
+            else np.reshape(
+                ops.scatter(dz, index=diagonal_slice(x.shape, k), shape=(x.size,)), x.shape
+            )
+        )
+        """
+    ],
+    check=_check_matrices("diag", 1, 2),
+    method=True,
+    numpy="diag",
+    doc="a matrix's diagonal k as a vector, or a vector as diagonal k of a square matrix "
+    "(numpy's and torch's diag)",
+)
+
+
+def _check_trace(x: Any, offset: Any = 0) -> dict[str, Any]:
+    if np.ndim(x) != 2:
+        raise ShapeError(
+            f"trace: needs a 2-D input (a matrix), got shape {np.shape(x)}; for a batch of "
+            "matrices use einsum('...ii->...', x)."
+        )
+    return {"offset": _check_matrices("trace")(x, offset)["k"]}
+
+
+Op(
+    "trace(x, offset=0)",
+    forward="z = np.trace(x, offset)",
+    vjps=["dx = dz * np.eye(x.shape[0], x.shape[1], k=offset, dtype=bool)"],
+    check=_check_trace,
+    method=True,
+    numpy="trace",
+    doc="the sum of a matrix's diagonal `offset`; dx is dz on that diagonal, 0 elsewhere",
+)
+
+
+# ----------------------------------------------------------------------------------------
+# einsum of two operands: each operand's gradient is an einsum of dz and the other operand,
+# with the subscripts rearranged (`ij,jk->ik` gives `ik,jk->ij` for the first operand).
+# `ag.einsum` brings the other forms to this one (see functional.py).
+# ----------------------------------------------------------------------------------------
+
+
+@helper
+def einsum_gradient(subscripts: str, i: int) -> str:
+    """The subscripts of operand i's gradient: `ij,jk->ik` gives `ik,jk->ij` (i = 0) and
+    `ij,ik->jk` (i = 1): dz and the other operand in, the operand's own labels out."""
+    inputs, out = subscripts.split("->")
+    x, y = inputs.split(",")
+    return f"{out},{y}->{x}" if i == 0 else f"{x},{out}->{y}"
+
+
+def _check_einsum(x: Any, y: Any, subscripts: Any) -> dict[str, Any]:
+    """The op's subscripts: explicit (`->`), two operands, no label twice in one operand,
+    each label in two of the three places (ag.einsum brings the other forms to this one)."""
+    if not isinstance(subscripts, str) or subscripts.count("->") != 1:
+        raise InputError(f"einsum: subscripts must be a string with '->', got {subscripts!r}.")
+    inputs, out = subscripts.replace(" ", "").split("->")
+    parts = inputs.split(",")
+    letters = all(not part or part.isalpha() for part in [*parts, out])
+    if len(parts) != 2 or not letters:
+        raise InputError(
+            f"einsum: the op takes two operands labelled by letters, got {subscripts!r}; "
+            "ag.einsum takes any form."
+        )
+    for labels, shape in zip(parts, (np.shape(x), np.shape(y)), strict=True):
+        if len(labels) != len(shape):
+            raise ShapeError(
+                f"einsum: {labels!r} labels {len(labels)} axes, but the operand has shape {shape}."
+            )
+    sizes: dict[str, int] = {}
+    for labels, shape in zip(parts, (np.shape(x), np.shape(y)), strict=True):
+        for label, n in zip(labels, shape, strict=True):
+            if sizes.setdefault(label, n) != n:
+                raise ShapeError(
+                    f"einsum: label {label!r} stands for axes of sizes {sizes[label]} and {n} "
+                    f"in {subscripts!r}; they must be equal."
+                )
+    for labels in (*parts, out):
+        if len(set(labels)) != len(labels):
+            raise InputError(f"einsum: a label repeats in {labels!r}; ag.einsum takes that form.")
+    x_labels, y_labels = parts
+    if (
+        set(out) - set(inputs)
+        or set(x_labels) - set(y_labels + out)
+        or (set(y_labels) - set(x_labels + out))
+    ):
+        raise InputError(
+            f"einsum: each label of {subscripts!r} must appear in an operand, and each "
+            "operand's in the other operand or the output; ag.einsum takes the other forms."
+        )
+    return {"subscripts": f"{x_labels},{y_labels}->{out}"}
+
+
+Op(
+    "einsum(x, y, subscripts)",
+    forward="z = np.einsum(subscripts, x, y)",
+    vjps=[
+        "dx = np.einsum(einsum_gradient(subscripts, 0), dz, y)",
+        "dy = np.einsum(einsum_gradient(subscripts, 1), x, dz)",
+    ],
+    check=_check_einsum,
+    function=False,
+    numpy="einsum",
+    doc="Einstein summation of two operands (`ij,jk->ik` is x @ y): the products of the "
+    "elements whose labels match, summed over the labels the output lacks",
 )
 
 
@@ -717,4 +1213,35 @@ Op(
     vjps=["dx = dz - softmax * np.sum(dz, axis=axis, keepdims=True)"],
     method=True,
     doc="x − ln Σ e^x along `axis`, stable for any x",
+)
+
+
+# ----------------------------------------------------------------------------------------
+# Dropout: the mask of kept elements is drawn by `ag.dropout` (from an explicit generator)
+# and is a constant of the op, so the same mask scales the gradient.
+# ----------------------------------------------------------------------------------------
+
+
+def _check_dropout(x: Any, mask: Any, p: Any) -> dict[str, Any]:
+    p = _number("dropout", "p", p)
+    if not 0 <= p < 1:
+        raise InputError(
+            f"dropout: the op takes p in [0, 1), got {p}; ag.dropout(x, p=1) gives zeros."
+        )
+    mask = np.asarray(mask)
+    if mask.dtype != np.bool_ or mask.shape != np.shape(x):
+        raise InputError(
+            f"dropout: mask must be booleans of the input's shape {np.shape(x)} (True where an "
+            f"element is kept), got dtype {mask.dtype} of shape {mask.shape}."
+        )
+    return {"mask": mask, "p": p}
+
+
+Op(
+    "dropout(x, mask, p)",
+    forward="z = x * mask / (1 - p)",
+    vjps=["dx = dz * mask / (1 - p)"],
+    check=_check_dropout,
+    function=False,
+    doc="x where the mask keeps it, scaled by 1/(1 − p), 0 elsewhere (inverted dropout)",
 )

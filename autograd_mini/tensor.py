@@ -8,7 +8,9 @@ the end of this file, with the op's signature and docstring; the rest are spelle
 
 from __future__ import annotations
 
+import ast
 import warnings
+from collections import namedtuple
 from collections.abc import Sequence
 from typing import Any, Union
 
@@ -16,7 +18,7 @@ import numpy as np
 
 from . import ops  # noqa: F401 (importing the op table fills OPS)
 from .errors import BackwardError, ShapeError
-from .formulas import OPS, Op
+from .formulas import OPS, REQUIRED, Op
 
 TensorLike = Union["TensorAPI", np.ndarray, float, int, Sequence]
 
@@ -130,6 +132,52 @@ def _index(index: Any) -> Any:
     return np.asarray(index) if isinstance(index, list) else index
 
 
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Any = _Unset()
+"""The default of a torch keyword: not given."""
+
+
+def renamed(
+    where: str, name: str, value: Any, default: Any, torch_name: str, torch_value: Any
+) -> Any:
+    """The value of parameter `name` (whose default is `default`), given as itself or by its
+    torch name `torch_name` (not both)."""
+    if torch_value is UNSET:
+        if value is UNSET:
+            raise TypeError(f"{where}: missing {name} (or torch's {torch_name}).")
+        return value
+    if value is not UNSET and (type(value) is not type(default) or value != default):
+        raise TypeError(f"{where}: give {name} or {torch_name}, not both.")
+    return torch_value
+
+
+class Size(int):
+    """numpy's `t.size` (the number of elements, an int) that can be called as torch's
+    `t.size(dim=None)`: the shape, or the length of axis `dim`."""
+
+    shape: tuple[int, ...]
+
+    def __new__(cls, size: int, shape: tuple[int, ...]) -> Size:
+        self = super().__new__(cls, size)
+        self.shape = shape
+        return self
+
+    def __call__(self, dim: int | None = None) -> tuple[int, ...] | int:
+        if dim is None:
+            return self.shape
+        try:
+            return self.shape[dim]
+        except (IndexError, TypeError):
+            raise ShapeError(
+                f"size: dim {dim!r} is not an axis of shape {self.shape} "
+                f"(axes {-len(self.shape)} to {len(self.shape) - 1})."
+            ) from None
+
+
 _REFLECTED = {np.add: "add", np.subtract: "sub", np.multiply: "mul", np.true_divide: "div"}
 _REFLECTED |= {np.matmul: "matmul", np.power: "power"}
 
@@ -157,8 +205,10 @@ class TensorAPI:
         return self.data.dtype
 
     @property
-    def size(self) -> int:
-        return self.data.size
+    def size(self) -> Size:
+        """The number of elements, as numpy's `size`; callable as torch's `size()`:
+        `t.size()` is the shape, `t.size(0)` the length of axis 0."""
+        return Size(self.data.size, self.data.shape)
 
     @property
     def name(self) -> str | None:
@@ -433,20 +483,45 @@ class TensorAPI:
             shape = tuple(shape[0])
         return self._apply(OPS["reshape"], self, shape=shape)
 
-    def flatten(self) -> TensorAPI:
-        """The values as one axis, `(2, 3, 4) → (24,)`: `reshape(-1)`."""
-        return self.reshape(-1)
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> TensorAPI:
+        """The values of axes start_dim..end_dim as one axis (all of them by default,
+        `(2, 3, 4) → (24,)`; torch's `x.flatten(1)` keeps the batch axis: `(2, 12)`)."""
+        if self.ndim == 0:
+            return self.reshape(-1)
+        try:
+            start, end = (range(self.ndim)[d] for d in (start_dim, end_dim))
+        except (IndexError, TypeError):
+            raise ShapeError(
+                f"flatten: start_dim {start_dim!r} and end_dim {end_dim!r} must be axes of "
+                f"shape {self.shape}."
+            ) from None
+        if start > end:
+            raise ShapeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}.")
+        return self.reshape(*self.shape[:start], -1, *self.shape[end + 1 :])
 
     def transpose(self, *axes: int | tuple[int, ...]) -> TensorAPI:
-        """Permute the axes (reverse them when none are given), as numpy's transpose.
+        """Permute the axes as numpy's transpose, or swap two as torch's.
 
-        The axes are a full permutation: `x.transpose(1, 2, 0)` of `(2, 3, 4)` is `(3, 4, 2)`.
-        This is not torch's `transpose(0, 1)`, which swaps two axes: use `swapaxes(0, 1)`
-        (or `.T` for a matrix). dx = dz transposed back.
+        No axes: all reversed (`.T`). Two axes: those two swapped, as torch's
+        `transpose(dim0, dim1)`: `x.transpose(0, 1)` of a matrix is its transpose, and of
+        `(2, 3, 4)` gives `(3, 2, 4)` (numpy would leave a matrix as it is for (0, 1), an
+        identity permutation, and refuse two axes of three). More axes: a full permutation,
+        as numpy's: `x.transpose(1, 2, 0)` of `(2, 3, 4)` is `(3, 4, 2)` (`permute` takes a
+        full permutation always). dx = dz transposed back.
         """
         if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
             axes = tuple(axes[0])
+        if len(axes) == 2:
+            return self.swapaxes(*axes)
         return self._apply(OPS["transpose"], self, axes=axes or None)
+
+    def permute(self, *dims: int | tuple[int, ...]) -> TensorAPI:
+        """The axes in the order `dims`, a full permutation (torch's permute, numpy's
+        transpose(axes), the array API's permute_dims): `(2, 3, 4)` permuted by (2, 0, 1) is
+        `(4, 2, 3)`. dx = dz permuted back."""
+        if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+            dims = tuple(dims[0])
+        return self._apply(OPS["transpose"], self, axes=dims)
 
     def swapaxes(self, axis1: int, axis2: int) -> TensorAPI:
         """Exchange two axes, `(2, 3, 4) → (4, 3, 2)` for (0, 2): torch's `transpose(0, 2)`."""
@@ -458,12 +533,12 @@ class TensorAPI:
                 f"swapaxes: axes {axis1!r} and {axis2!r} do not both exist in shape "
                 f"{self.shape} (axes -{self.ndim} to {self.ndim - 1})."
             ) from None
-        return self.transpose(*axes)
+        return self._apply(OPS["transpose"], self, axes=tuple(axes))
 
     @property
     def T(self) -> TensorAPI:  # noqa: N802 (numpy's name)
-        """The axes reversed: `(m, n) → (n, m)`."""
-        return self.transpose()
+        """The axes reversed: `(m, n) → (n, m)` (all of them for more than 2, as numpy's)."""
+        return self._apply(OPS["transpose"], self, axes=None)
 
     @property
     def mT(self) -> TensorAPI:  # noqa: N802 (numpy's name)
@@ -472,14 +547,226 @@ class TensorAPI:
             raise ShapeError(f"mT: needs at least 2 axes, got shape {self.shape}.")
         return self.swapaxes(-1, -2)
 
+    # ------------------------------------------------------------------------------------
+    # torch's spellings of ops of the table (one line each)
+    # ------------------------------------------------------------------------------------
+
+    def view(self, *shape: int | tuple[int, ...]) -> TensorAPI:
+        """torch's name of `reshape`: `t.view(2, -1)` (the values are copied when they must
+        be; no view shares memory with the original here)."""
+        return self.reshape(*shape)
+
+    def view_as(self, other: TensorLike) -> TensorAPI:
+        """`reshape` to the shape of `other` (torch's view_as)."""
+        return self.reshape(np.shape(other))
+
+    def t(self) -> TensorAPI:
+        """A matrix transposed (torch's t(); `.T`); a vector or a number as it is."""
+        if self.ndim > 2:
+            raise ShapeError(f"t: takes at most 2 axes, got shape {self.shape}; use mT or permute.")
+        return self.T
+
+    def matmul(self, other: TensorLike) -> TensorAPI:
+        """`self @ other` (torch's matmul, mm and bmm)."""
+        return self @ other
+
+    mm = bmm = matmul
+
+    def masked_fill(self, mask: Any, value: float) -> TensorAPI:
+        """`value` where `mask` holds, self elsewhere (torch's masked_fill): `where(mask,
+        value, self)`."""
+        return self._apply(OPS["where"], value, self, condition=_compared(mask))
+
+    def tolist(self) -> Any:
+        """The values as nested Python lists (numpy's and torch's tolist)."""
+        return self.data.tolist()
+
+    def unsqueeze(self, dim: int) -> TensorAPI:
+        """torch's name of `expand_dims`: an axis of size 1 inserted at `dim`."""
+        return self.expand_dims(dim)
+
+    def expand(self, *sizes: int | tuple[int, ...]) -> TensorAPI:
+        """torch's expand: `broadcast_to` the sizes, where −1 keeps an axis's size
+        (`t.expand(4, -1)` of `(1, 3)` is `(4, 3)`); new axes go in front."""
+        if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
+            sizes = tuple(sizes[0])
+        new = len(sizes) - self.ndim
+        if new < 0 or any(s == -1 for s in sizes[:new]):
+            raise ShapeError(
+                f"expand: sizes {tuple(sizes)} for shape {self.shape}: give one size per axis "
+                "(−1 keeps it), and new leading axes a size of their own (not −1)."
+            )
+        shape = tuple(self.shape[i - new] if s == -1 else s for i, s in enumerate(sizes))
+        return self.broadcast_to(shape)
+
+    def expand_as(self, other: TensorLike) -> TensorAPI:
+        """`broadcast_to` the shape of `other` (torch's expand_as)."""
+        return self.broadcast_to(np.shape(other))
+
+    def repeat(self, *sizes: int | tuple[int, ...]) -> TensorAPI:
+        """torch's repeat: the whole tensor copied `sizes` times along each axis, which is
+        numpy's `tile` (numpy's `repeat` repeats each element instead)."""
+        if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
+            sizes = tuple(sizes[0])
+        return self.tile(sizes)
+
+    def clamp(self, min: float | None = None, max: float | None = None) -> TensorAPI:
+        """torch's name of `clip`: x limited to [min, max]."""
+        return self.clip(min, max)
+
+    def pow(self, exponent: TensorLike) -> TensorAPI:
+        """`self ** exponent` (torch's pow)."""
+        return self**exponent
+
+    def asin(self) -> TensorAPI:
+        """torch's name of `arcsin`."""
+        return self.arcsin()
+
+    def acos(self) -> TensorAPI:
+        """torch's name of `arccos`."""
+        return self.arccos()
+
+    def atan(self) -> TensorAPI:
+        """torch's name of `arctan`."""
+        return self.arctan()
+
+    def asinh(self) -> TensorAPI:
+        """torch's name of `arcsinh`."""
+        return self.arcsinh()
+
+    def acosh(self) -> TensorAPI:
+        """torch's name of `arccosh`."""
+        return self.arccosh()
+
+    def atanh(self) -> TensorAPI:
+        """torch's name of `arctanh`."""
+        return self.arctanh()
+
+    def dim(self) -> int:
+        """The number of axes (torch's dim(); numpy's `ndim`)."""
+        return self.ndim
+
+    def float(self) -> TensorAPI:
+        """The values as float32 (torch's float(); `astype(np.float32)`)."""
+        return self.astype(np.float32)
+
+    def double(self) -> TensorAPI:
+        """The values as float64 (torch's double(); `astype(np.float64)`)."""
+        return self.astype(np.float64)
+
+    def half(self) -> TensorAPI:
+        """torch's float16 cast: refused, as float16 is not supported here (its sums
+        overflow at 65504); the error names the dtypes to use."""
+        raise TypeError(
+            "half: float16 is not supported (its sums overflow at 65504 and its gradients "
+            "underflow); use float32, x.float(), or float64, x.double()."
+        )
+
+    def long(self) -> TensorAPI:
+        """The values as int64, a constant cut from the graph (torch's long())."""
+        return self.astype(np.int64)
+
+    def numel(self) -> int:
+        """The number of elements (torch's numel(); numpy's `size`)."""
+        return self.size
+
+    # ------------------------------------------------------------------------------------
+    # Indices of the largest and smallest values: plain integer arrays, not recorded
+    # ------------------------------------------------------------------------------------
+
+    def argmax(
+        self,
+        axis: int | None = None,
+        keepdims: bool = False,
+        *,
+        dim: Any = UNSET,
+        keepdim: Any = UNSET,
+    ) -> np.ndarray:
+        """The index of the largest value along `axis` (of the values flattened when None),
+        as a plain numpy array of integers (0-d for the whole tensor): indices have no
+        gradient, so nothing is recorded. The first one wins a tie. `dim`, `keepdim`: torch's
+        names."""
+        axis = renamed("argmax", "axis", axis, None, "dim", dim)
+        keepdims = renamed("argmax", "keepdims", keepdims, False, "keepdim", keepdim)
+        return np.asarray(np.argmax(self.data, axis=axis, keepdims=bool(keepdims)))
+
+    def argmin(
+        self,
+        axis: int | None = None,
+        keepdims: bool = False,
+        *,
+        dim: Any = UNSET,
+        keepdim: Any = UNSET,
+    ) -> np.ndarray:
+        """The index of the smallest value along `axis`, as `argmax` gives the largest's."""
+        axis = renamed("argmin", "axis", axis, None, "dim", dim)
+        keepdims = renamed("argmin", "keepdims", keepdims, False, "keepdim", keepdim)
+        return np.asarray(np.argmin(self.data, axis=axis, keepdims=bool(keepdims)))
+
+
+# ----------------------------------------------------------------------------------------
+# torch's keyword names: every method and function made from the op table takes them beside
+# the op's own (numpy's) names, e.g. `t.sum(dim=0, keepdim=True)`.
+# ----------------------------------------------------------------------------------------
+
+TORCH_KEYWORDS = {
+    "dim": "axis",
+    "dims": "axis",  # flip(dims), roll(shifts, dims) only
+    "keepdim": "keepdims",
+    "correction": "ddof",  # var, std (torch's default is correction=1, numpy's ddof=0)
+    "shifts": "shift",
+    "diagonal": "k",  # triu, tril, diag
+    "negative_slope": "slope",  # leaky_relu
+    "min": "lo",  # clip
+    "max": "hi",
+}
+"""torch's name of a parameter → the op table's name."""
+
+
+def torch_keywords(op: Op, signature: str) -> tuple[str, str]:
+    """`signature` (an op's, as a method or function) with torch's keywords of the op's
+    parameters added as keyword-only parameters, and the lines that pass them on. A required
+    parameter with a torch name becomes optional, one of the two names being required."""
+    aliases = {
+        t: n
+        for t, n in TORCH_KEYWORDS.items()
+        if n in op.params and t not in op.params and (t != "dims" or op.name in ("flip", "roll"))
+    }
+    if not aliases:
+        return signature, ""
+    definition = ast.parse(f"def {signature}: pass").body[0]
+    arguments = definition.args
+    positional = arguments.posonlyargs + arguments.args
+    for name in aliases.values():  # a required parameter: UNSET until one name gives it
+        names = [a.arg for a in positional]
+        if name in names and op.defaults[name] is REQUIRED:
+            first_default = len(positional) - len(arguments.defaults)
+            at = names.index(name)
+            if at == first_default - 1:  # the last without a default: it can take one
+                arguments.defaults.insert(0, ast.Name("UNSET", ast.Load()))
+    for torch_name in aliases:
+        arguments.kwonlyargs.append(ast.arg(torch_name))
+        arguments.kw_defaults.append(ast.Name("UNSET", ast.Load()))
+    header = ast.unparse(definition).removeprefix("def ").split(":\n")[0]
+
+    def default(name: str) -> str:
+        return "UNSET" if op.defaults[name] is REQUIRED else repr(op.defaults[name])
+
+    lines = "".join(
+        f"    {n} = renamed({op.name!r}, {n!r}, {n}, {default(n)}, {t!r}, {t})\n"
+        for t, n in aliases.items()
+    )
+    return header, lines
+
 
 def _method(op: Op) -> Any:
-    """`t.<op>(params...)`, with the op's own signature and docstring."""
+    """`t.<op>(params...)`, with the op's own signature (and torch's keywords) and docstring."""
     params = op.params
     signature = op.signature.replace(f"{op.name}({op.inputs[0]}", f"{op.name}(self", 1)
+    signature, renaming = torch_keywords(op, signature)
     keywords = ", ".join(f"{p}={p}" for p in params)
-    source = f"def {signature}:\n    return self._apply(OP, self, {keywords})\n"
-    namespace: dict[str, Any] = {"OP": op}
+    source = f"def {signature}:\n{renaming}    return self._apply(OP, self, {keywords})\n"
+    namespace: dict[str, Any] = {"OP": op, "UNSET": UNSET, "renamed": renamed}
     exec(source, namespace)
     method = namespace[op.name]
     method.__doc__ = f"{op.doc}.\n\n{op.rules[0]}" if op.doc else op.rules[0]
@@ -490,3 +777,45 @@ def _method(op: Op) -> Any:
 for _op in OPS.values():
     if _op.method:
         setattr(TensorAPI, _op.name, _method(_op))
+
+
+ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])
+"""What `max` and `min` give when called with torch's `dim=` or `keepdim=`: the values (a
+Tensor, recorded) and their indices (an integer array), as torch's `x.max(dim=1)`."""
+
+
+def _with_indices(op_name: str) -> Any:
+    values_of = getattr(TensorAPI, op_name)
+
+    def method(
+        self: TensorAPI,
+        axis: Any = None,
+        keepdims: bool = False,
+        *,
+        dim: Any = UNSET,
+        keepdim: Any = UNSET,
+    ) -> Any:
+        values = values_of(self, axis, keepdims, dim=dim, keepdim=keepdim)
+        if dim is UNSET and keepdim is UNSET:
+            return values
+        axis = renamed(op_name, "axis", axis, None, "dim", dim)
+        if isinstance(axis, (tuple, list)):
+            raise ShapeError(
+                f"{op_name}: with torch's dim= it gives (values, indices) along one axis, as "
+                f"torch's; for the {op_name}imum over several axes write axis={tuple(axis)}."
+            )
+        keepdims = renamed(op_name, "keepdims", keepdims, False, "keepdim", keepdim)
+        find = getattr(self, f"arg{op_name}")
+        return ValuesIndices(values, find(axis, bool(keepdims)))
+
+    method.__name__ = method.__qualname__ = op_name
+    method.__doc__ = (
+        f"{values_of.__doc__}\n\nWith torch's `dim=` or `keepdim=` it gives, as torch's, "
+        "`(values, indices)`: a `ValuesIndices` of the values and an integer array of where "
+        f"they are (`arg{op_name}`). With `axis=` or none, the values alone, as numpy's."
+    )
+    return method
+
+
+for _name in ("max", "min"):
+    setattr(TensorAPI, _name, _with_indices(_name))

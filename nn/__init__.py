@@ -15,12 +15,15 @@ from .compare import autodiff_gradients, check_backprop, compare_gradients, nume
 from .costs import COSTS, Cost, get_cost
 from .data import MNIST, DataError, load_mnist
 from .layers import (
+    GELU,
     MLP,
     Activation,
+    Dropout,
     Identity,
     Linear,
     ReLU,
     Sigmoid,
+    SiLU,
     Softmax,
     Tanh,
     make_activation,
@@ -31,6 +34,7 @@ from .training import EpochResult, History, TrainingError, evaluate, fit
 
 __all__ = [
     "COSTS",
+    "GELU",
     "MLP",
     "MNIST",
     "SGD",
@@ -40,6 +44,7 @@ __all__ = [
     "CheckpointError",
     "Cost",
     "DataError",
+    "Dropout",
     "EpochResult",
     "GradientReport",
     "History",
@@ -49,6 +54,7 @@ __all__ = [
     "Optimizer",
     "ReLU",
     "Sequential",
+    "SiLU",
     "Sigmoid",
     "Softmax",
     "StateDictError",

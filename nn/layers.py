@@ -139,6 +139,39 @@ class ReLU(Activation):
     kind = "relu"
 
 
+class GELU(Activation):
+    """z Φ(z), Φ the standard normal's CDF (torch's nn.GELU); approximate="tanh" for the
+    tanh form. Its derivative is Φ(z) + z φ(z)."""
+
+    kind = "gelu"
+
+    def __init__(self, approximate: str = "none") -> None:
+        super().__init__()
+        ag.gelu(0.0, approximate=approximate)  # checks it
+        object.__setattr__(self, "approximate", approximate)
+
+    def forward(self, z: TensorLike) -> Tensor:
+        return ag.gelu(z, approximate=self.approximate)
+
+    def f(self, z: np.ndarray) -> np.ndarray:
+        return ag.OPS["gelu"].value(z, approximate=self.approximate)
+
+    def derivative(self, z: np.ndarray) -> np.ndarray:
+        """f′(z) on a numpy array: the op's VJP from da = 1, in this layer's form."""
+        op = ag.OPS["gelu"]
+        _, saved = op.forward(z, approximate=self.approximate)
+        return op.vjps[0](0, np.ones_like(z, dtype=np.result_type(z, 1.0)), *saved)
+
+    def describe(self) -> str:
+        return "GELU()" if self.approximate == "none" else f"GELU(approximate={self.approximate!r})"
+
+
+class SiLU(Activation):
+    """z σ(z) (swish, torch's nn.SiLU); its derivative is σ(z)(1 + z(1 − σ(z)))."""
+
+    kind = "silu"
+
+
 class Identity(Activation):
     """a = z (no activation: the layer's output stays raw scores, e.g. logits)."""
 
@@ -160,7 +193,7 @@ class Softmax(Module):
 
 NAMED: dict[str, type[Module]] = {
     cls.kind if cls is not Softmax else "softmax": cls
-    for cls in (Sigmoid, Tanh, ReLU, Identity, Softmax)
+    for cls in (Sigmoid, Tanh, ReLU, GELU, SiLU, Identity, Softmax)
 }
 ACTIVATIONS: tuple[str, ...] = tuple(sorted({*ag.ACTIVATIONS, "softmax"}))
 """The names `make_activation` (and MLP's `activation=`) take."""
@@ -177,6 +210,32 @@ def make_activation(name: str | Module | None) -> Module:
         key = name.lower()
         return NAMED[key]() if key in NAMED else Activation(key)
     raise ValueError(f"unknown activation {name!r}; choose one of {list(ACTIVATIONS)} or None.")
+
+
+# ----------------------------------------------------------------------------------------
+# Dropout
+# ----------------------------------------------------------------------------------------
+
+
+class Dropout(Module):
+    """Inverted dropout (torch's nn.Dropout): in training mode each element is zeroed with
+    probability p and the others are scaled by 1/(1 − p); after `model.eval()` it is the
+    identity. Its masks come from its own numpy Generator, made from `seed` (a seed or a
+    Generator; None: seeded by the operating system), never from numpy's global state. It
+    records the op `dropout`, whose gradient is `dx = dz * mask / (1 − p)`.
+    """
+
+    def __init__(self, p: float = 0.5, seed: Seed = None) -> None:
+        super().__init__()
+        ag.dropout(0.0, p, training=False)  # checks p
+        object.__setattr__(self, "p", float(p))
+        object.__setattr__(self, "rng", np.random.default_rng(seed))
+
+    def forward(self, x: TensorLike) -> Tensor:
+        return ag.dropout(x, self.p, training=self.training, rng=self.rng)
+
+    def describe(self) -> str:
+        return f"Dropout(p={self.p})"
 
 
 # ----------------------------------------------------------------------------------------

@@ -235,9 +235,13 @@ def test_bad_axes_name_the_op_the_axis_and_the_shape(call, message):
         call(param((2, 3)))
 
 
-def test_transpose_with_two_axes_of_three_points_to_swapaxes():
-    with pytest.raises(ag.ShapeError, match=r"full permutation.*swapaxes\(0, 1\)"):
-        param((2, 3, 4)).transpose(0, 1)
+def test_a_permutation_that_is_not_one_points_to_swapping_two_axes():
+    """Two axes are swapped, as torch's transpose(0, 1); three of four are no permutation."""
+    assert param((2, 3, 4)).transpose(0, 1).shape == (3, 2, 4)
+    with pytest.raises(ag.ShapeError, match=r"full permutation.*transpose\(0, 1\).*swapaxes"):
+        param((2, 3, 4, 5)).transpose(0, 2, 1)
+    with pytest.raises(ag.ShapeError, match=r"not a permutation of the 3 axes.*permute"):
+        param((2, 3, 4)).permute(1, 0)
 
 
 def test_concatenate_names_the_tensor_whose_shape_does_not_fit():

@@ -20,7 +20,9 @@ from hypothesis.extra.numpy import array_shapes, mutually_broadcastable_shapes, 
 import autograd_mini as ag
 from autograd_mini import Tensor, gradcheck
 from autograd_mini.broadcasting import matmul_shape
+from autograd_mini.formulas import SCOPE
 from autograd_mini.replay import gradients_in
+from autograd_mini.specialize import rule
 
 
 @dataclass(frozen=True)
@@ -28,7 +30,7 @@ class Case:
     op: str  # the primitive in ag.OPS this case exercises
     fn: Callable[..., Tensor]
     shapes: tuple[tuple[int, ...], ...]
-    domain: str = "real"  # real | positive | nonzero | probability
+    domain: str = "real"  # real | positive | nonzero | probability | unit | above_one | zeros
     label: str = ""
     mixes_float64: bool = False  # a float64 constant inside promotes float32 results (numpy's rule)
 
@@ -45,6 +47,13 @@ def draw(shape, domain, rng, dtype=np.float64):
         x = np.sign(x + 1e-12) * (np.abs(x) + 0.5)
     elif domain == "probability":
         x = rng.uniform(0.1, 0.9, shape)
+    elif domain == "unit":  # inside (−1, 1), away from its ends: arcsin, arctanh, tan
+        x = rng.uniform(-0.9, 0.9, shape)
+    elif domain == "above_one":  # arccosh
+        x = np.abs(x) + 1.2
+    elif domain == "zeros":  # exact zeros at fixed places: rows with two, one and none
+        x = np.array(x)
+        x.flat[[i for i in (0, 1, 5, 12, 13, 17) if i < x.size]] = 0
     return np.asarray(x, dtype=dtype)
 
 
@@ -90,8 +99,29 @@ UNARY = {  # the elementwise functions, each away from its kink
     "sigmoid": (lambda x: x.sigmoid(), "real"),
     "tanh": (lambda x: x.tanh(), "real"),
     "relu": (lambda x: x.relu(), "nonzero"),
+    "silu": (lambda x: x.silu(), "real"),
+    "gelu": (lambda x: x.gelu(), "real"),
+    "erf": (lambda x: x.erf(), "real"),
+    "sin": (lambda x: x.sin(), "real"),
+    "cos": (lambda x: x.cos(), "real"),
+    "tan": (lambda x: x.tan(), "unit"),
+    "sinh": (lambda x: x.sinh(), "real"),
+    "cosh": (lambda x: x.cosh(), "real"),
+    "arcsin": (lambda x: x.arcsin(), "unit"),
+    "arccos": (lambda x: x.arccos(), "unit"),
+    "arctan": (lambda x: x.arctan(), "real"),
+    "arcsinh": (lambda x: x.arcsinh(), "real"),
+    "arccosh": (lambda x: x.arccosh(), "above_one"),
+    "arctanh": (lambda x: x.arctanh(), "unit"),
+    "log2": (lambda x: x.log2(), "positive"),
+    "log10": (lambda x: x.log10(), "positive"),
+    "exp2": (lambda x: x.exp2(), "real"),
+    "deg2rad": (lambda x: x.deg2rad(), "real"),
+    "rad2deg": (lambda x: x.rad2deg(), "real"),
+    "sinc": (lambda x: x.sinc(), "nonzero"),
+    "sign": (lambda x: x.sign() * x, "nonzero"),  # sign alone has gradient 0 everywhere
 }
-REDUCTIONS = ("sum", "mean", "max", "min", "var", "std", "logsumexp")
+REDUCTIONS = ("sum", "mean", "max", "min", "var", "std", "logsumexp", "prod")
 
 CASES: list[Case] = []
 for name, (f, domain) in BINARY.items():
@@ -400,6 +430,230 @@ CASES += [
         ((1, 3),),
         label="cross_entropy[one example]",
     ),
+    # N-d logits: the classes along axis 1, as in PyTorch; label smoothing
+    *[
+        Case(
+            "cross_entropy",
+            lambda z, r=r, s=s: ag.cross_entropy(
+                z, np.array([[0, 2, 1, 1], [2, 2, 0, 1]]), reduction=r, label_smoothing=s
+            ),
+            ((2, 3, 4),),
+            label=f"cross_entropy[N-d labels {r} smoothing {s}]",
+        )
+        for r in ("mean", "sum", "none")
+        for s in (0.0, 0.1)
+    ],
+    *[
+        Case(
+            "cross_entropy",
+            lambda z, y, s=s: ag.cross_entropy(z, y, label_smoothing=s),
+            shapes,
+            "probability",
+            label=f"cross_entropy[soft {shapes} smoothing {s}]",
+        )
+        for s in (0.0, 0.2)
+        for shapes in [((2, 3, 4), (2, 3, 4)), ((4, 3), (4, 3))]
+    ],
+    *[
+        Case(
+            "cross_entropy",
+            lambda z, r=r: ag.cross_entropy(z, [2, 0, 1, 1], reduction=r, label_smoothing=0.3),
+            ((4, 3),),
+            label=f"cross_entropy[labels {r} smoothing 0.3]",
+        )
+        for r in ("mean", "sum", "none")
+    ],
+    Case(
+        "cross_entropy",
+        lambda z: ag.cross_entropy(z, np.int64(0), label_smoothing=0.5),
+        ((1,),),
+        label="cross_entropy[(1,) smoothing]",
+    ),
+    # nll_loss on log-probabilities, with the classes along axis 1
+    *[
+        Case(
+            "nll_loss",
+            lambda z, r=r, y=y: ag.nll_loss(z.log_softmax(axis=1 if z.ndim > 1 else 0), y, r),
+            (shape,),
+            label=f"nll_loss[{r}]{shape}",
+        )
+        for r in ("mean", "sum", "none")
+        for shape, y in [
+            ((4, 3), np.array([0, 2, 2, 1])),
+            ((2, 3, 4), np.array([[0, 2, 1, 1], [2, 2, 0, 1]])),
+            ((3,), np.int64(1)),
+        ]
+    ],
+    Case("nll_loss", lambda z: ag.nll_loss(z, np.array([0])), ((1, 1),), label="nll_loss[raw]"),
+    Case("nll_loss", lambda z: ag.nll_loss(z, np.int64(0)), ((1,),), label="nll_loss[(1,)]"),
+    # binary cross-entropy with logits, weighing the positives
+    *[
+        Case(
+            "binary_cross_entropy_with_logits",
+            lambda x, y, r=r, w=w: ag.binary_cross_entropy_with_logits(
+                x, y, reduction=r, pos_weight=w
+            ),
+            shapes,
+            "probability",
+            label=f"binary_cross_entropy_with_logits[{r} pos_weight {np.shape(w)}]{shapes}",
+        )
+        for r in ("mean", "sum", "none")
+        for w in (3.0, np.array([0.5, 2.0, 4.0]))
+        for shapes in [((4, 3), (4, 3)), ((3,), (3,))]
+    ],
+    *[
+        Case(
+            "binary_cross_entropy_with_logits",
+            lambda x, y: ag.binary_cross_entropy_with_logits(x, y, pos_weight=2.0),
+            (shape, shape),
+            "probability",
+            label=f"binary_cross_entropy_with_logits[pos_weight]{shape}",
+        )
+        for shape in [(), (1,)]
+    ],
+    # gelu in its tanh form
+    *[
+        Case("gelu", lambda x: x.gelu(approximate="tanh"), (s,), label=f"gelu[tanh]{s}")
+        for s in [(3, 4), (), (1,)]
+    ],
+    Case("gelu", lambda x: (x * 4).gelu(), ((3, 4),), label="gelu[wide]"),
+    Case("sinc", lambda x: (x * 3).sinc(), ((3, 4),), label="sinc[wide]"),
+    # prod: rows with two zeros, one and none (the domain puts exact zeros in x)
+    Case("prod", lambda x: x.prod(axis=1), ((3, 4),), "zeros", label="prod[zeros, axis 1]"),
+    Case("prod", lambda x: x.prod(axis=0), ((3, 6),), "zeros", label="prod[zeros, axis 0]"),
+    Case("prod", lambda x: x.prod(), ((1,),), "zeros", label="prod[(1,) zero]"),
+    Case("prod", lambda x: x[:, 1:].prod(), ((3, 4),), "zeros", label="prod[one zero in all]"),
+    # cumsum: along an axis, and of the values flattened
+    *[
+        Case("cumsum", lambda x, kw=kw: x.cumsum(**kw), (shape,), label=f"cumsum{shape}{kw}")
+        for shape, kw in [
+            ((3, 4), {}),
+            ((3, 4), {"axis": 0}),
+            ((3, 4), {"axis": -1}),
+            ((2, 3, 4), {"axis": 1}),
+            ((), {}),
+            ((1,), {"axis": 0}),
+        ]
+    ],
+    # flip, roll, tile
+    *[
+        Case("flip", lambda x, kw=kw: x.flip(**kw), (shape,), label=f"flip{shape}{kw}")
+        for shape, kw in [
+            ((3, 4), {}),
+            ((3, 4), {"axis": 0}),
+            ((2, 3, 4), {"axis": (0, 2)}),
+            ((), {}),
+            ((1,), {"axis": 0}),
+        ]
+    ],
+    *[
+        Case("roll", lambda x, kw=kw: x.roll(**kw), (shape,), label=f"roll{shape}{kw}")
+        for shape, kw in [
+            ((3, 4), {"shift": 1}),
+            ((3, 4), {"shift": 5, "axis": 1}),
+            ((3, 4), {"shift": (1, -2), "axis": (0, 1)}),
+            ((2, 3, 4), {"shift": -1, "axis": 1}),
+            ((), {"shift": 2}),
+            ((1,), {"shift": 3, "axis": 0}),
+        ]
+    ],
+    *[
+        Case("tile", lambda x, reps=reps: x.tile(reps), (shape,), label=f"tile{shape}{reps}")
+        for shape, reps in [
+            ((3, 4), (2, 1)),
+            ((3,), (2, 2)),
+            ((2, 3), 2),
+            ((2, 3), (1, 2, 3)),
+            ((), (3,)),
+            ((1,), 4),
+        ]
+    ],
+    Case("tile", lambda x: x.repeat(2, 1, 3), ((2, 3),), label="tile[torch repeat]"),
+    # triangles, diagonals, traces
+    *[
+        Case(op, lambda x, op=op, k=k: getattr(x, op)(k), (shape,), label=f"{op}{shape}[{k}]")
+        for op in ("triu", "tril")
+        for shape, k in [((3, 4), 0), ((4, 3), -1), ((2, 3, 3), 1)]
+    ],
+    *[
+        Case(op, lambda x, op=op: getattr(x.reshape(1, 1), op)(), ((1,),), label=f"{op}[(1,)]")
+        for op in ("triu", "tril", "trace")
+    ],
+    *[
+        Case("diag", lambda x, k=k: x.diag(k), (shape,), label=f"diag{shape}[{k}]")
+        for shape, k in [
+            ((4,), 0),
+            ((3,), -2),
+            ((3, 3), 0),
+            ((3, 3), 1),
+            ((3, 4), 1),
+            ((4, 3), -1),
+            ((2, 5), -1),
+            ((2, 2), 3),
+            ((1,), 0),
+        ]
+    ],
+    Case("trace", lambda x: x.trace(), ((3, 3),)),
+    Case("trace", lambda x: x.trace(1), ((3, 4),), label="trace[offset 1]"),
+    Case("trace", lambda x: x.trace(-2), ((4, 3),), label="trace[offset -2]"),
+    # einsum: the forms matmul, outer, batch matmul and trace come down to, and the rest
+    *[
+        Case("einsum", lambda *xs, s=s: ag.einsum(s, *xs), shapes, label=f"einsum[{s}]")
+        for s, shapes in [
+            ("ij,jk->ik", ((3, 4), (4, 5))),
+            ("i,j->ij", ((3,), (4,))),
+            ("bij,bjk->bik", ((2, 3, 4), (2, 4, 5))),
+            ("ij,ji->", ((3, 4), (4, 3))),
+            ("ij,ij->ij", ((3, 4), (3, 4))),
+            ("ij,j->i", ((3, 4), (4,))),
+            ("ij,jk", ((3, 4), (4, 2))),
+            ("...ij,...jk->...ik", ((1, 3, 4), (2, 4, 5))),
+            ("...ij,jk->...ik", ((2, 3, 4), (4, 5))),
+            ("ij,k->k", ((3, 4), (2,))),
+            ("ii->i", ((3, 3),)),
+            ("ii,i->", ((3, 3), (3,))),
+            ("ij,jk,kl->il", ((2, 3), (3, 4), (4, 2))),
+            ("iij,j->i", ((3, 3, 2), (2,))),
+            (",->", ((), ())),
+            ("i,->i", ((3,), ())),
+            ("i,i->", ((1,), (1,))),
+        ]
+    ],
+    *[
+        Case("einsum", lambda x, y, axes=axes: ag.tensordot(x, y, axes), shapes, label=f"td{axes}")
+        for shapes, axes in [
+            (((3, 4), (4, 5)), 1),
+            (((2, 3, 4), (3, 4, 5)), 2),
+            (((2, 3), (3, 2)), ([1, 0], [0, 1])),
+            (((2,), (3,)), 0),
+        ]
+    ],
+    Case(
+        "einsum",
+        lambda x: ag.einsum("ij,jk->ik", x, np.ones((4, 2))),
+        ((3, 4),),
+        label="einsum[t, array]",
+        mixes_float64=True,
+    ),
+    # dropout with a fixed mask (a seed draws the same mask at every call)
+    *[
+        Case(
+            "dropout", lambda x, p=p: ag.dropout(x, p, rng=7), (shape,), label=f"dropout{p}{shape}"
+        )
+        for p, shape in [(0.5, (3, 4)), (0.2, (2, 3, 4)), (0.3, ()), (0.3, (1,))]
+    ],
+    Case(
+        "dropout",
+        lambda x: ag.apply(ag.OPS["dropout"], x, mask=checkerboard((3, 4)), p=0.25),
+        ((3, 4),),
+        label="dropout[checkerboard]",
+    ),
+    Case(
+        "broadcast_to",
+        lambda x: x.expand(2, -1, 4),
+        ((3, 1),),
+        label="broadcast_to[torch expand]",
+    ),
 ]
 
 # The ops a 0-d input cannot go through, each with the call that shows its refusal. Every
@@ -408,6 +662,11 @@ NO_0D_CASE = {
     "matmul": lambda x: x @ x,  # "use * to multiply by a scalar"
     "concatenate": lambda x: ag.concatenate([x, x]),  # no axis to join along: use stack
     "cross_entropy": lambda x: ag.cross_entropy(x, np.int64(0)),  # logits need a class axis
+    "nll_loss": lambda x: ag.nll_loss(x, np.int64(0)),  # so do log-probabilities
+    "triu": lambda x: x.triu(),  # a triangle needs a matrix
+    "tril": lambda x: x.tril(),
+    "diag": lambda x: x.diag(),  # a diagonal of a matrix, or a vector to put on one
+    "trace": lambda x: x.trace(),  # a matrix's
 }
 REFUSES_0D = NO_0D_CASE
 
@@ -481,6 +740,30 @@ def test_each_op_says_the_shape_its_vjps_give_before_the_engine_sums_them_back(c
         for _, i, _ in node.edges:
             raw = np.shape(node.op.vjp(i)(i, g, *node.saved))
             assert node.op.stretched(i, shapes, tensor.shape) == raw, (node.op.name, i)
+
+
+@pytest.mark.parametrize(
+    "case",
+    [c for c in CASES if "list" not in c.id],  # specialize takes no list operand (t * [1, 2])
+    ids=lambda c: c.id,
+)
+def test_each_rule_made_concrete_at_its_node_runs_and_gives_the_vjps_gradient(case):
+    """What explain(), the drawings and the code printer show at a node (`specialize.rule`)
+    is numpy that runs on what the op saved and gives the engine's gradient, with every
+    static conditional folded."""
+    out = case.fn(*make_inputs(case))
+    for tensor in ag.backward_order(out):
+        node, op = tensor.node, tensor.node.op
+        g = np.random.default_rng(3).standard_normal(tensor.shape)
+        for _, i, vjp in node.edges:
+            text = rule(tensor, i)
+            assert " if " not in text and "\nif " not in text, (op.name, text)
+            names = {**SCOPE, **node.params, **dict(zip(op.saved_names, node.saved, strict=True))}
+            names |= {op.grad_name: g, "i": i, f"d{op.inputs[0]}": {}}  # dxs[i] = ... (joins)
+            exec(text, names)
+            name = "d" + op.inputs[0 if op.variadic else i]
+            got = names[name][i] if op.variadic else names[name]
+            np.testing.assert_allclose(got, vjp(i, g, *node.saved), err_msg=f"{op.name}: {text}")
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
@@ -594,6 +877,14 @@ def test_shape_ops_any_shapes_and_axes(shape, data):
         cases["swapaxes"] = (lambda t: t.swapaxes(a, b), np.swapaxes(x.data, a, b))
     axis = data.draw(st.integers(-ndim - 1, ndim), label="expanded")
     cases["expand_dims"] = (lambda t: t.expand_dims(axis), np.expand_dims(x.data, axis))
+    flipped = data.draw(st.none() | valid_tuple_axes(ndim), label="flipped")
+    cases["flip"] = (lambda t: t.flip(flipped), np.flip(x.data, flipped))
+    reps = data.draw(st.lists(st.integers(1, 3), max_size=ndim + 1).map(tuple), label="reps")
+    cases["tile"] = (lambda t: t.tile(reps), np.tile(x.data, reps))
+    if ndim:
+        one = data.draw(st.integers(-ndim, ndim - 1), label="axis")
+        cases["cumsum"] = (lambda t: t.cumsum(one), np.cumsum(x.data, one))
+        cases["roll"] = (lambda t: t.roll(2, one), np.roll(x.data, 2, one))
     for name, (f, expected) in cases.items():
         np.testing.assert_array_equal(f(x).data, expected, err_msg=name)
         assert gradcheck(f, x, **TIGHT)

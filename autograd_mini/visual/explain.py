@@ -58,14 +58,17 @@ class Explanation:
         for step in self.steps:
             inputs = ", ".join(f"{printable(name)} {shape}" for name, shape in step.inputs)
             lines.append(f"step {step.number:>2}  {printable(step.op)}: {inputs} → {step.output}")
-            width = max((len(g.rule) for g in step.gradients if g.shape is not None), default=0)
+            last = [g.rule.split("\n")[-1] for g in step.gradients if g.shape is not None]
+            width = max(map(len, last), default=0)
             for g in step.gradients:
                 if g.shape is None:
                     lines.append(f"          {printable(g.input)}: {g.rule}")
                     continue
                 note = f"  # {g.note}" if g.note else ""
+                *first, final = g.rule.split("\n")  # a rule of several lines: one a line
+                lines += [f"          {line}" for line in first]
                 lines.append(
-                    f"          {g.rule.ljust(width)}  → {g.shape} for {printable(g.input)}{note}"
+                    f"          {final.ljust(width)}  → {g.shape} for {printable(g.input)}{note}"
                 )
             if step.letters:
                 lines.append(f"          where {printable(step.letters)}")
@@ -109,7 +112,8 @@ def explain(root: Tensor) -> Explanation:
                 axes = ", ".join(map(str, summed_axes(x.shape, stretched)))
                 note = f"un-broadcast {stretched} → {x.shape}: summed over axis {axes}"
             gradients.append(Gradient(name(x), rule(tensor, position), x.shape, note))
-        letters = _letters(node.op.rules, *inputs[0]) if inputs else ""
+        rules = node.op.rules
+        letters = _letters(rules, *inputs[0], parameters=node.op.params) if inputs else ""
         steps.append(Step(number, node.op.name, inputs, tensor.shape, gradients, letters))
     described = root.name or (root.node.op.name if root.node else "a leaf")
     return Explanation(f"{described} {root.shape}", steps)
@@ -120,10 +124,13 @@ BATCH_LETTERS = re.compile(r"(?<![\w′])[mk](?![\w′])")
 entries of each example (a mean over every entry divides by m·k)."""
 
 
-def _letters(rules: tuple[str, ...], name: str, shape: tuple[int, ...]) -> str:
+def _letters(
+    rules: tuple[str, ...], name: str, shape: tuple[int, ...], parameters: tuple[str, ...] = ()
+) -> str:
     """What m and k stand for in this step's rules, from the shape of its first input (the
-    predictions): "m = 4, the rows of sigmoid(step 2)", "k = 3, the entries of each"."""
-    used = {letter for rule in rules for letter in BATCH_LETTERS.findall(rule)}
+    predictions): "m = 4, the rows of sigmoid(step 2)", "k = 3, the entries of each". Not a
+    parameter of the op so named (triu's diagonal k), whose value the rule shows."""
+    used = {letter for rule in rules for letter in BATCH_LETTERS.findall(rule)} - set(parameters)
     m = shape[0] if len(shape) >= 2 else 1
     said = []
     if "m" in used:
