@@ -60,7 +60,10 @@ def apply(op: Op, *inputs: Any, **params: Any) -> Tensor:
     """Run `op` on the inputs (Tensors or constants), and record it when a gradient is needed."""
     arrays = [x.data if isinstance(x, Tensor) else as_operand(op.name, x) for x in inputs]
     if op.floats:  # integers in float64: numpy would give float16 for the exp of an int8
-        arrays = [a.astype(float) if np.ndim(a) and a.dtype.kind in "iub" else a for a in arrays]
+        arrays = [
+            a.astype(float) if isinstance(a, np.ndarray) and a.dtype.kind in "iub" else a
+            for a in arrays
+        ]
     try:
         if op.check is not None:
             params = op.check(*arrays, **params)
@@ -70,15 +73,16 @@ def apply(op: Op, *inputs: Any, **params: Any) -> Tensor:
     except (ValueError, IndexError, TypeError) as exc:
         raise (op.error or explain_error)(op.name, exc, arrays) from exc
     result = Tensor(out)
-    edges = tuple(
-        (x, i, op.vjps[0 if op.variadic else i])
-        for i, x in enumerate(inputs)
-        if isinstance(x, Tensor) and x._requires_grad
-    )
-    if edges and STATE.grad_enabled:
-        inputs = tuple(x if isinstance(x, Tensor) else a for x, a in zip(inputs, arrays))
-        result._node = Node(op, inputs, params, saved, edges)
-        result._requires_grad = True
+    if STATE.grad_enabled:
+        vjps = op.vjps * len(inputs) if op.variadic else op.vjps  # (one VJP serves them all)
+        edges = [
+            (x, i, vjps[i])
+            for i, x in enumerate(inputs)
+            if isinstance(x, Tensor) and x._requires_grad
+        ]
+        if edges:
+            result._node = Node(op, inputs, params, saved, tuple(edges))
+            result._requires_grad = True
     for observer in STATE.observers:
         observer.recorded(op, inputs, result)
     return result
@@ -124,15 +128,18 @@ class Tensor(TensorAPI):
         The graph's saved arrays are freed afterwards; `retain_graph=True` keeps them, to
         run backward through the same graph again.
         """
-        seed = np.ones_like(self.data) if grad is None and self.data.size == 1 else None
         order = backward_order(self)
-        freed = next((t for t in order if t._node.saved is None), None)
-        if freed is not None or seed is None or not self._requires_grad:
-            seed = seed_gradient(self, grad, freed)  # (or the error that says what is wrong)
+        seed = seed_gradient(self, grad, order)  # ∂L/∂self: 1 for a loss (or a clear error)
+        kept = set()
         for tensor, g in gradients(self, seed, order).items():
             if tensor._node is None or tensor._retains_grad:  # a leaf, or asked to keep it
                 total = g if tensor._grad is None else tensor._grad + g
-                tensor._grad = np.array(total, dtype=tensor.data.dtype)  # an array of its own
+                dtype = tensor.data.dtype
+                owned = type(total) is np.ndarray and total.base is None and total.dtype == dtype
+                if not owned or id(total) in kept:  # a view, or shared: a copy of its own
+                    total = np.array(total, dtype=dtype)
+                tensor._grad = total
+                kept.add(id(total))
         if not retain_graph:
             for tensor in order:
                 tensor._node.saved = None
@@ -184,4 +191,7 @@ def pass_back(node: Node, g: Any) -> list[tuple[Tensor, Any]]:
 def unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:
     """g summed down to `shape`: over the leading axes numpy added, and over the axes where
     `shape` has size 1. `(m, k) → (k,)` sums over the batch: the bias gradient."""
-    return g.sum(axis=summed_axes(shape, g.shape), keepdims=True).reshape(shape)
+    axes = summed_axes(shape, g.shape)
+    if len(axes) == g.ndim - len(shape):  # only axes numpy added: db = dZ.sum(axis=0)
+        return g.sum(axis=axes)
+    return g.sum(axis=axes, keepdims=True).reshape(shape)

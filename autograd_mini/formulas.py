@@ -121,8 +121,8 @@ class Op:
         self.signature = signature
         self.forward_source = textwrap.dedent(forward).strip()
         self.vjp_sources = tuple(textwrap.dedent(v).strip() for v in vjps)
-        self.forward_tree = ast.parse(self.forward_source).body
-        self.vjp_trees = tuple(ast.parse(v).body for v in self.vjp_sources)
+        self.forward_tree = tuple(ast.parse(self.forward_source).body)
+        self.vjp_trees = tuple(tuple(ast.parse(v).body) for v in self.vjp_sources)
         arguments = definition.args
         self.variadic = arguments.vararg is not None
         if self.variadic:
@@ -221,6 +221,10 @@ def compile_vjp(op: Op, formula: str) -> Callable:
         raise NameError(
             f"op {op.name}: {formula!r} reads {unknown[0]!r}, which the op does not save"
         )
+    last = tree[-1]
+    passed_on = isinstance(last, ast.Assign) and isinstance(last.value, ast.Name)
+    if passed_on and last.value.id in op.saved_names:  # backward keeps a VJP's new array
+        raise ValueError(f"op {op.name}: {formula!r} must compute a new array, not pass one on")
     if op.variadic:  # `dxs[i] = ...` assigns a plain local instead
         formula = formula.replace(f"{target}[i]", target, 1)
     parameters = ", ".join(["i", op.grad_name, *op.saved_names])

@@ -92,22 +92,31 @@ def enable_grad():
     return _grad_mode(True)
 
 
-@contextmanager
-def scope(label: str) -> Iterator[None]:
+class scope:  # noqa: N801 (used like a function: `with ag.scope("layers.0"):`)
     """`with scope("layers.0: Linear(784→30)"):` labels every op recorded inside.
 
     Labels nest, outermost first, and a drawing groups the ops of each label in a box:
     `nn.Module.__call__` records a module's ops in its scope, the engine knows nothing
-    about modules.
+    about modules. One `scope` object may be entered again and again (a module keeps
+    its own), also inside itself.
     """
-    if not isinstance(label, str):
-        raise TypeError(f"scope: the label must be a string, got {type(label).__name__}.")
-    previous = STATE.scope
-    STATE.scope = (*previous, label)
-    try:
-        yield
-    finally:
-        STATE.scope = previous
+
+    __slots__ = ("label",)
+
+    def __init__(self, label: str) -> None:
+        if not isinstance(label, str):
+            raise TypeError(f"scope: the label must be a string, got {type(label).__name__}.")
+        self.label = label
+
+    def __enter__(self) -> scope:
+        STATE.scope = (*STATE.scope, self.label)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        STATE.scope = STATE.scope[:-1]
+
+    def __repr__(self) -> str:
+        return f"scope({self.label!r})"
 
 
 # ----------------------------------------------------------------------------------------

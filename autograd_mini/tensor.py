@@ -29,7 +29,9 @@ def as_array(data: Any, copy: bool) -> np.ndarray:
     objects are refused."""
     if isinstance(data, TensorAPI):
         data = data.data
-    if isinstance(data, np.ndarray):
+    if type(data) is np.ndarray:  # the common case: an op's result
+        array = np.array(data) if copy else data  # (a copy keeps the memory order)
+    elif isinstance(data, np.ndarray):
         array = np.array(data, subok=False) if copy else np.asarray(data)  # np.matrix too
         if isinstance(data, np.ma.MaskedArray):
             raise TypeError("Tensor: masked arrays are not supported; fill the masked values.")
@@ -80,10 +82,13 @@ def as_operand(name: str, x: Any) -> Any:
         ) from None
 
 
-def seed_gradient(root: TensorAPI, grad: Any, freed: Any = None) -> Any:
+def seed_gradient(root: TensorAPI, grad: Any, order: list) -> Any:
     """∂L/∂root to start backward from: 1 for a one-element root, else `grad`, checked; or
-    the error that says why backward cannot start (`freed`: a tensor whose graph an earlier
-    backward() freed)."""
+    the error that says why backward cannot start (a graph an earlier backward() freed)."""
+    kept = all(t._node.saved is not None for t in order)
+    if grad is None and root._requires_grad and root.data.size == 1 and kept:
+        return np.ones_like(root.data)
+    freed = next((t for t in order if t._node.saved is None), None)
     if freed is not None:
         raise BackwardError(
             f"backward: the graph through this {freed.node.op.name} was already freed by an "
@@ -113,7 +118,7 @@ def seed_gradient(root: TensorAPI, grad: Any, freed: Any = None) -> Any:
             f"backward: grad has shape {seed.shape} but the tensor has shape {root.shape}; "
             "they must be equal (the gradient of the loss with respect to this tensor)."
         )
-    return seed.astype(root.dtype, copy=False)
+    return np.array(seed, dtype=root.dtype)  # a copy: a leaf's .grad may become this array
 
 
 def _compared(other: Any) -> Any:

@@ -693,3 +693,22 @@ def test_float32_gradients_stay_float32_inside_the_backward_pass():
     with ag.observe(Dtypes()):
         loss.backward()
     assert dtypes == {np.dtype(np.float32)}
+
+
+def test_every_grad_is_an_array_of_its_own():
+    """.grad never is the caller's seed, another tensor's .grad, nor a view of an array
+    the graph holds: writing into one changes nothing else."""
+    x = Tensor(np.ones(3), requires_grad=True)
+    seed = np.full(3, 2.0)
+    (x + 1.0).backward(seed)  # add's VJP passes dz on: x's gradient is the seed's values
+    assert x.grad is not seed and not np.shares_memory(x.grad, seed)
+    a = Tensor(np.ones(3), requires_grad=True)
+    b = a + 0.0
+    b.retain_grad()
+    (b + 0.0).sum().backward()  # a and b get the same values, in arrays of their own
+    assert not np.shares_memory(a.grad, b.grad)
+    w = Tensor(np.ones((2, 3)), requires_grad=True)
+    w.reshape(6).sum().backward()  # reshape's VJP gives a view of sum's broadcast
+    assert w.grad.flags.owndata and w.grad.flags.writeable
+    w.grad[0, 0] = 7.0
+    assert w.grad.sum() == 12.0
