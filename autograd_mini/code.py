@@ -32,12 +32,13 @@ import builtins
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
-from .engine import Tensor, backward_order
+from .engine import Tensor, backward_order, gradients
 from .formulas import OPS, Op
+from .replay import replay
 from .specialize import Array, Named, known, node_values, specialize
 from .text import identifier, printable
 
@@ -88,8 +89,11 @@ def backward_code(loss: Tensor, name: str = "forward_backward") -> str:
     return program(loss, name).source
 
 
-def program(loss: Tensor, name: str = "forward_backward") -> Program:
-    """The `Program` (source and arguments) that prints `loss`'s graph; see `backward_code`."""
+def program(loss: Tensor, name: str = "forward_backward", *, errstate: bool = False) -> Program:
+    """The `Program` (source and arguments) that prints `loss`'s graph; see `backward_code`.
+
+    errstate: keep the `with np.errstate(...)` blocks of the ops' formulas (numpy then warns
+    and raises exactly where the engine does) instead of writing their bodies alone."""
     if not isinstance(loss, Tensor):
         raise TypeError(f"backward_code: expected a Tensor (the loss), got {type(loss).__name__}.")
     if loss.node is None:
@@ -98,14 +102,15 @@ def program(loss: Tensor, name: str = "forward_backward") -> Program:
             "inside no_grad() or from tensors that require no grad): there is no backward "
             "pass to print."
         )
-    return _Printer(loss, name).program()
+    return _Printer(loss, name, errstate).program()
 
 
 class _Printer:
     """Writes one graph's function: names first, then the forward lines, then backward's."""
 
-    def __init__(self, loss: Tensor, name: str) -> None:
+    def __init__(self, loss: Tensor, name: str, keep_errstate: bool = False) -> None:
         self.loss = loss
+        self.keep_errstate = keep_errstate
         self.order = backward_order(loss)
         self.taken = {"np", *dir(builtins)}  # never shadowed by a name of the graph
         self.function = identifier(name, self.taken, "forward_backward")
@@ -116,6 +121,8 @@ class _Printer:
         self.locals: dict[int, dict[str, str]] = {}  # id(tensor) → its forward's own names
         self.named: dict[int, dict[str, Named]] = {}  # id(tensor) → params held as arguments
         self.errstate: dict[str, str] = {}
+        self.inputs_of: dict[int, list[Any]] = {}  # id(tensor) → its op's inputs as written
+        self.floats: dict[str, str] = {}  # an integer array's variable → its float64 copy's
         self.counts: dict[str, int] = {}
 
     # ------------------------------------------------------------------------------------
@@ -138,12 +145,8 @@ class _Printer:
         name = getattr(value, "name", None)
         if name:
             layer = _LAYER_PARAMETER.fullmatch(name)
-            if (
-                layer
-                and f"{'W' if layer[2] == 'weight' else 'b'}{int(layer[1]) + 1}" not in self.taken
-            ):
-                return self.fresh(f"{'W' if layer[2] == 'weight' else 'b'}{int(layer[1]) + 1}")
-            return self.fresh(name)
+            short = layer and f"{'W' if layer[2] == 'weight' else 'b'}{int(layer[1]) + 1}"
+            return self.fresh(short if short and short not in self.taken else name)
         letter = op.inputs[min(position, len(op.inputs) - 1)]
         if np.ndim(value) >= 2:
             letter = letter.upper()
@@ -160,6 +163,17 @@ class _Printer:
             parameter = isinstance(x, Tensor) and x.requires_grad
             self.arguments.append(Argument(self.var[id(x)], x, parameter))
         return self.var[id(x)]
+
+    def as_float(self, x: Any, name: Any) -> Any:
+        """The variable of x in float64 when x holds integers or bools (a line of its own)."""
+        array = x.data if isinstance(x, Tensor) else x
+        if not isinstance(name, str) or np.asarray(array).dtype.kind not in "iub":
+            return name
+        if name not in self.floats:
+            self.floats[name] = self.fresh(f"{name}_float")
+            self.forward.append(self.comment(f"{name} holds {array.dtype}: computed in float64"))
+            self.forward.append(f"    {self.floats[name]} = np.astype({name}, np.float64)")
+        return self.floats[name]
 
     def held(self, tensor: Tensor) -> dict[str, Named]:
         """The op's parameters that hold arrays (an index, a condition), as arguments."""
@@ -207,7 +221,8 @@ class _Printer:
             lines += [f"        {key}: {self.grad[id(argument.value)]},"]
         lines += ["    }"]
         body = "\n".join(lines) + "\n"
-        source = ("import numpy as np\n\n\n" if "np." in body else "") + body
+        imports = [f"import {m}\n" for m in ("math", "numpy as np") if f"{m.split()[-1]}." in body]
+        source = "\n".join(imports) + "\n\n" + body if imports else body
         return Program(self.function, source, self.arguments, self.errstate)
 
     def values(self, tensor: Tensor) -> dict[str, Any]:
@@ -219,6 +234,9 @@ class _Printer:
         node, op = tensor.node, tensor.node.op
         values = self.values(tensor)
         inputs = [self.operand(x, op, i) for i, x in enumerate(node.inputs)]
+        if op.floats:  # integers computed in float64, as the engine does
+            inputs = [self.as_float(x, name) for x, name in zip(node.inputs, inputs, strict=True)]
+        self.inputs_of[id(tensor)] = inputs
         names: dict[str, Any] = {}
         if op.variadic:
             names[op.inputs[0]] = inputs
@@ -273,7 +291,7 @@ class _Printer:
                 env[name] = values.get(argument.id, Array(np.empty(0)))
             else:  # an expression: computed into a name of its own first
                 held = self.fresh(name)
-                out.append(ast.Assign([ast.Name(held, ast.Store())], argument))
+                out.append(ast.Assign([ast.Name(held, ast.Store())], argument, lineno=1))
                 names[name], env[name] = held, Array(np.empty(0))
         result = self.fresh(f"{op.name}_of_{names[op.inputs[0]]}")
         own = {local: self.fresh(local) for local in _assigned_names(op.forward_tree)}
@@ -285,8 +303,8 @@ class _Printer:
         return out
 
     def unwrapped(self, statements: list[ast.stmt]) -> list[ast.stmt]:
-        """`with np.errstate(...)` blocks replaced by their bodies; their settings kept for
-        the code that runs the function (`Program.errstate`)."""
+        """`with np.errstate(...)` blocks replaced by their bodies (unless the printer keeps
+        them); their settings kept for the code that runs the function (`Program.errstate`)."""
         out: list[ast.stmt] = []
         for statement in statements:
             if isinstance(statement, ast.With):
@@ -295,7 +313,10 @@ class _Printer:
                     if isinstance(call, ast.Call):
                         for keyword in call.keywords:
                             self.errstate[keyword.arg] = ast.literal_eval(keyword.value)
-                out += self.unwrapped(statement.body)
+                if self.keep_errstate:
+                    out.append(statement)
+                else:
+                    out += self.unwrapped(statement.body)
             else:
                 out.append(statement)
         return out
@@ -319,7 +340,7 @@ class _Printer:
             node, op = tensor.node, tensor.node.op
             values = self.values(tensor)
             names: dict[str, Any] = {op.grad_name: self.grad[id(tensor)]}
-            inputs = [self.var.get(id(x), x) for x in node.inputs]
+            inputs = self.inputs_of[id(tensor)]
             if op.variadic:
                 names[op.inputs[0]] = inputs
             else:
@@ -332,9 +353,10 @@ class _Printer:
                 self.print_vjp(tensor, x, i, statements, names, target, pending)
         for tensor_id in list(pending):
             self.complete_id(tensor_id, pending)
+        dtypes = _gradient_dtypes(self.loss)
         for argument in self.arguments:
             leaf = argument.value
-            if argument.parameter and leaf.dtype != self.loss.dtype and id(leaf) in self.grad:
+            if argument.parameter and dtypes.get(id(leaf), leaf.dtype) != leaf.dtype:
                 name = self.fresh(self.grad[id(leaf)])
                 self.backward.append(
                     self.comment(f"{argument.name} is {leaf.dtype}: so is its .grad")
@@ -380,8 +402,11 @@ class _Printer:
             self.taken.discard(target)
             result = names[op.grad_name]
         else:
-            rule = "\n".join(ast.unparse(s) for s in statements)
-            self.backward.append(self.comment(f"{op.name}: {rule}"))
+            rule = [line for s in statements for line in ast.unparse(s).splitlines()]
+            if len(rule) == 1:
+                self.backward.append(self.comment(f"{op.name}: {rule[0]}"))
+            else:
+                self.backward.append(self.comment(f"{op.name}, the VJP of its input {i}:"))
             for statement in statements:
                 self.backward += self.lines(_Renamed(mapping).visit(statement))
             result = target
@@ -431,7 +456,7 @@ class _Printer:
         statement = _Mirrored().visit(statement)
         lines = []
         for part in _hoisted(statement, self.fresh):
-            source = ast.unparse(ast.fix_missing_locations(part))
+            source = ast.unparse(part)
             lines += ["    " + line for line in source.splitlines()]
         return lines
 
@@ -440,20 +465,38 @@ class _Printer:
         return line if len(line) <= COMMENT_WIDTH else line[: COMMENT_WIDTH - 1] + "…"
 
 
+def _gradient_dtypes(loss: Tensor) -> dict[int, np.dtype]:
+    """id(leaf) → the dtype of the gradient the backward pass gives it before `.grad` is cast
+    to the leaf's dtype (float64 where a float64 constant met a float32 parameter): from the
+    engine's own gradients, on the graph (or its replay, once backward has freed it)."""
+    order = backward_order(loss)
+    root = loss
+    if any(t.node.saved is None for t in order):
+        twins = replay(loss, None)
+        root, order = twins[id(loss)], backward_order(twins[id(loss)])
+        back = {id(twin): key for key, twin in twins.items()}
+    else:
+        back = {id(t): id(t) for t in order}
+    seed = np.ones_like(root.data)
+    with np.errstate(all="ignore"):
+        grads = gradients(root, seed, order)
+    return {back.get(id(t), id(t)): np.asarray(g).dtype for t, g in grads.items() if t.node is None}
+
+
 def _shapes(node: Any) -> list[tuple[int, ...]]:
     return [np.shape(x.data if isinstance(x, Tensor) else x) for x in node.inputs]
 
 
 class _Replaced(ast.NodeTransformer):
-    """The calls of `replaced` (by id) written as the names of their results."""
+    """The expressions of `replaced` (by id) written as the names of their values."""
 
     def __init__(self, replaced: dict[int, str]) -> None:
         self.replaced = replaced
 
-    def visit_Call(self, node: ast.Call) -> ast.AST:  # noqa: N802 (ast's names)
+    def visit(self, node: ast.AST) -> ast.AST:
         if id(node) in self.replaced:
             return ast.Name(self.replaced[id(node)], ast.Load())
-        return self.generic_visit(node)
+        return super().visit(node)
 
 
 def _value_of(node: ast.expr) -> Any:
@@ -483,7 +526,7 @@ class _Renamed(ast.NodeTransformer):
     def __init__(self, names: dict[str, Any]) -> None:
         self.names = names
 
-    def visit_Name(self, node: ast.Name) -> ast.AST:  # noqa: N802 (ast's names)
+    def visit_Name(self, node: ast.Name) -> ast.AST:
         if node.id not in self.names:
             return node
         value = self.names[node.id]
@@ -491,7 +534,7 @@ class _Renamed(ast.NodeTransformer):
             return ast.List([self._written(v, node.ctx) for v in value], ast.Load())
         return self._written(value, node.ctx)
 
-    def visit_Assign(self, node: ast.Assign) -> ast.AST:  # noqa: N802
+    def visit_Assign(self, node: ast.Assign) -> ast.AST:
         target = node.targets[0]
         if isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name):
             name = target.value.id  # `dxs[1] = ...`: the contribution of one input
@@ -513,6 +556,17 @@ class _Renamed(ast.NodeTransformer):
 
 
 def _assigned_names(statements: Sequence[ast.stmt]) -> list[str]:
+    if isinstance(statements, tuple) or id(statements) in _ASSIGNED:  # an op's own formula
+        if id(statements) not in _ASSIGNED:
+            _ASSIGNED[id(statements)] = _assigned_in(statements)
+        return _ASSIGNED[id(statements)]
+    return _assigned_in(statements)
+
+
+_ASSIGNED: dict[int, list[str]] = {}
+
+
+def _assigned_in(statements: Sequence[ast.stmt]) -> list[str]:
     found = []
     for statement in statements:
         for node in ast.walk(statement):
@@ -535,25 +589,22 @@ class _Mirrored(ast.NodeTransformer):
     """`1.0 == y` written `y == 1.0`: the variable first, as a reader (and ruff) expects. A
     name in capitals (`Y`, a matrix) reads as a constant too."""
 
-    MIRROR = {ast.Eq: ast.Eq, ast.NotEq: ast.NotEq, ast.Lt: ast.Gt, ast.Gt: ast.Lt}
-    MIRROR |= {ast.LtE: ast.GtE, ast.GtE: ast.LtE}
+    MIRROR: ClassVar[dict] = {ast.Eq: ast.Eq, ast.NotEq: ast.NotEq, ast.Lt: ast.Gt}
+    MIRROR |= {ast.Gt: ast.Lt, ast.LtE: ast.GtE, ast.GtE: ast.LtE}
 
-    def visit_Compare(self, node: ast.Compare) -> ast.AST:  # noqa: N802 (ast's names)
+    def visit_Compare(self, node: ast.Compare) -> ast.AST:
         self.generic_visit(node)
-        if (
-            len(node.ops) == 1
-            and _constant_like(node.left)
-            and not _constant_like(node.comparators[0])
-        ):
+        if len(node.ops) == 1 and _constancy(node.left) < _constancy(node.comparators[0]):
             mirrored = self.MIRROR[type(node.ops[0])]()
             return ast.Compare(node.comparators[0], [mirrored], [node.left])
         return node
 
 
-def _constant_like(node: ast.expr) -> bool:
+def _constancy(node: ast.expr) -> int:
+    """0 for a literal, 1 for a name in capitals (read as a constant), 2 for the rest."""
     if isinstance(node, ast.Constant):
-        return True
-    return isinstance(node, ast.Name) and node.id.upper() == node.id
+        return 0
+    return 1 if isinstance(node, ast.Name) and node.id.upper() == node.id else 2
 
 
 def _hoisted(statement: ast.stmt, fresh: Callable[[str], str]) -> list[ast.stmt]:
@@ -561,6 +612,7 @@ def _hoisted(statement: ast.stmt, fresh: Callable[[str], str]) -> list[ast.stmt]
     their own (`t`), until each line fits: numpy computes the same numbers either way."""
     out: list[ast.stmt] = []
     while len(ast.unparse(statement)) > LINE_WIDTH - 4 and isinstance(statement, ast.Assign):
+        before = len(ast.unparse(statement))
         parts = [
             n
             for n in ast.walk(statement.value)
@@ -572,8 +624,10 @@ def _hoisted(statement: ast.stmt, fresh: Callable[[str], str]) -> list[ast.stmt]
             break
         part = max(parts, key=lambda n: len(ast.unparse(n)))
         name = fresh("t")
-        out.append(ast.Assign([ast.Name(name, ast.Store())], part))
+        out.append(ast.Assign([ast.Name(name, ast.Store())], part, lineno=1))
         statement = _Replaced({id(part): name}).visit(statement)
+        if len(ast.unparse(statement)) >= before:  # a name as long as the part: stop
+            break
     return [*out, statement]
 
 

@@ -204,12 +204,45 @@ def specialize(statements: list[ast.stmt], values: Mapping[str, Any]) -> list[as
 
     values: name → value for the names of the formulas: parameters, numbers, shapes, and
     arrays (or `Array`s) for the names whose numbers vary."""
-    out: list[ast.stmt] = []
-    transformer = _Specializer(values)
-    for statement in copy.deepcopy(statements):
-        done = transformer.visit(statement)
-        out += done if isinstance(done, list) else [done]
-    return [ast.fix_missing_locations(s) for s in out]
+    names = _NAMES.get(id(statements))
+    if names is None:
+        names = _NAMES[id(statements)] = tuple(
+            dict.fromkeys(
+                node.id for s in statements for node in ast.walk(s) if isinstance(node, ast.Name)
+            )
+        )
+    key = (id(statements), *(_signature(name, values.get(name)) for name in names))
+    source = _DONE.get(key)
+    if source is None:
+        done: list[ast.stmt] = []
+        transformer = _Specializer(values)
+        for statement in copy.deepcopy(statements):
+            result = transformer.visit(statement)
+            done += result if isinstance(result, list) else [result]
+        source = _DONE[key] = "\n".join(ast.unparse(ast.fix_missing_locations(s)) for s in done)
+    return ast.parse(source).body  # a tree of its own each time: callers change it
+
+
+_DONE: dict[tuple, str] = {}
+"""Formulas already made concrete, by the formula and what is known of each of its names
+(the op table's formulas live as long as the program: their ids stay theirs)."""
+
+_NAMES: dict[int, tuple[str, ...]] = {}
+"""The names each formula reads or writes, by the formula."""
+
+
+def _signature(name: str, value: Any) -> tuple:
+    """What `specialize` may write in for a value: itself when known, else its shape and
+    dtype (an array's numbers are never written in)."""
+    if isinstance(value, (Array, Shaped)):
+        return (name, "array", value.shape, str(value.dtype))
+    if isinstance(value, Named):
+        return (name, "named", value.name)
+    if isinstance(value, list):
+        return (name, "list", tuple(_signature(name, v) for v in value))
+    if known(value):
+        return (name, "known", repr(value), type(value).__name__)
+    return (name, "other", id(value), value)  # (the value kept: its id stays its own)
 
 
 def node_values(tensor: Any) -> dict[str, Any]:
