@@ -16,7 +16,9 @@ worksheet, the page that steps through backward).
 from . import constructors, functional
 from .activations import ACTIVATIONS
 from .backward_check import check_backward
+from .code import backward_code
 from .compare import GradientReport, Row
+from .compiled import Compiled, CompileError, compile
 from .constructors import *  # noqa: F403 (zeros, ones, ..., randn: leaf Tensors made from nothing)
 from .engine import Node, Tensor, apply, backward_order, unbroadcast
 from .errors import (
@@ -60,6 +62,8 @@ __all__ = [
     "OPS",
     "AnomalyError",
     "AutogradError",
+    "CompileError",
+    "Compiled",
     "BackwardError",
     "FileWriteError",
     "GradcheckError",
@@ -76,10 +80,12 @@ __all__ = [
     "Tensor",
     "ValuesIndices",
     "apply",
+    "backward_code",
     "backward_order",
     "backward_worksheet",
     "central_differences",
     "check_backward",
+    "compile",
     "detect_anomaly",
     "draw",
     "enable_grad",

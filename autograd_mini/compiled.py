@@ -1,0 +1,251 @@
+"""`compile(fn)`: a training step run as the numpy code `backward_code` prints.
+
+    step = ag.compile(lambda X, Y: ag.quadratic_cost(model(X), Y))
+    loss = step(X_batch, Y_batch)   # the loss, and .grad filled as loss.backward() fills it
+
+The first call with arguments of some shapes and dtypes traces `fn`: it runs it eagerly,
+records the graph, prints the graph's code (`code.program`) and `exec`s it. Every later call
+with arguments of the same shapes and dtypes runs that code alone: no recording, no graph,
+one numpy line per formula, the speed of hand-written numpy. New shapes or dtypes (the
+smaller last batch of an epoch) trace again. `step.source` is the code it runs.
+
+As with `jax.jit`, what `fn` decides in Python is fixed when it is traced: an `if` on the
+values of its arguments takes the branch it took then, and an array `fn` makes from them
+outside the recorded ops (numpy on `.data`) keeps the values it had. The arguments are read
+where `fn` hands them to ops; the parameters (every leaf that requires grad) are read at each
+call, so an optimizer's updates between calls are seen. Numbers and other arguments that are
+not arrays are part of what a trace is for: a new value traces again.
+"""
+
+from __future__ import annotations
+
+import builtins
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .code import Program, program
+from .engine import Tensor
+from .errors import AutogradError
+from .inplace import lean
+from .recording import enable_grad
+
+
+class CompileError(AutogradError, TypeError):
+    """`compile`: a function whose result cannot be run as code (not a recorded loss)."""
+
+
+class _Trace:
+    """The code of one trace: the function exec'd from its source, and where each of its
+    arguments comes from at a call (the k-th argument of the call, a parameter's `.data`,
+    or a constant kept from the trace)."""
+
+    def __init__(
+        self, built: Program, arguments: tuple, key: tuple, faithful: Program | None = None
+    ) -> None:
+        self.program = built
+        given = {id(a if not isinstance(a, Tensor) else a.data): k for k, a in enumerate(arguments)}
+        given |= {id(a): k for k, a in enumerate(arguments)}
+        self.sources: list[tuple[str, Any]] = []
+        self.parameters: list[tuple[Tensor, str]] = []
+        for argument in built.arguments:
+            value = argument.value
+            array = value.data if isinstance(value, Tensor) else value
+            if id(value) in given or id(array) in given:
+                self.sources.append(("argument", given.get(id(value), given.get(id(array)))))
+            elif isinstance(value, Tensor):
+                self.sources.append(("tensor", value))
+            else:
+                self.sources.append(("constant", value))
+            if argument.parameter:
+                self.parameters.append((value, value.name or argument.name))
+        printed = _function(built.source, built.name)
+        self.faithful = None if faithful is None else _function(faithful.source, faithful.name)
+        values = self.values(arguments)
+        self.source = lean(built.source, built.name, values, {})
+        self.function = _function(self.source, built.name)
+        with np.errstate(**built.errstate):
+            expected, got = printed(*values), self.function(*self.values(arguments))
+        if not _same(expected, got):  # the lean code must compute the printed code's bits
+            self.source, self.function = built.source, printed
+            got = expected
+        self.run = self.runner(arguments, got[1])
+
+    def runner(self, arguments: tuple, grads: dict) -> Callable:
+        """`run(*arguments) -> (loss, {parameter: gradient})`, written out for this trace:
+        which argument goes where, and which gradients need a copy to be arrays of their
+        own (a view, or one shared by two parameters: the code does the same each call)."""
+        namespace: dict[str, Any] = {"step": self.function, "np": np}
+        if self.faithful is not None:
+            namespace["faithful"] = self.faithful
+        values = []
+        for k, (kind, source) in enumerate(self.sources):
+            if kind == "argument":
+                values.append(
+                    f"a{source}.data" if isinstance(arguments[source], Tensor) else f"a{source}"
+                )
+            else:
+                namespace[f"v{k}"] = source
+                values.append(f"v{k}.data" if kind == "tensor" else f"v{k}")
+        seen: set[int] = set()
+        entries = []
+        for j, (parameter, key) in enumerate(self.parameters):
+            namespace[f"p{j}"], namespace[f"k{j}"] = parameter, key
+            g = grads[key]
+            copy = not _owned(g, parameter.dtype) or id(g) in seen
+            seen.add(id(g))
+            entries.append(
+                f"p{j}: np.array(g[k{j}], dtype=p{j}.dtype)" if copy else f"p{j}: g[k{j}]"
+            )
+        given = ", ".join(f"a{k}" for k in range(len(arguments)))
+        call = f"loss, g = step({', '.join(values)})"
+        if self.faithful is not None:
+            # The code runs with numpy raising on what the formulas silence (sigmoid's
+            # overflow); where that happens it runs again as the code that keeps each
+            # formula's errstate block, so numpy warns and raises where the engine does.
+            raised = ", ".join(f"{k}='raise'" for k in self.program.errstate)
+            again = call.replace("step(", "faithful(", 1)
+            call = (
+                f"try:\n        with np.errstate({raised}):\n            {call}\n"
+                f"    except FloatingPointError:\n        {again}"
+            )
+        source = f"def run({given}):\n    {call}\n    return loss, {{{', '.join(entries)}}}\n"
+        exec(builtins.compile(source, "<compiled run>", "exec"), namespace)
+        return namespace["run"]
+
+    def values(self, arguments: tuple) -> list:
+        """The values of the function's arguments at a call with `arguments`."""
+        values = []
+        for kind, source in self.sources:
+            if kind == "argument":
+                given = arguments[source]
+                values.append(given.data if isinstance(given, Tensor) else given)
+            elif kind == "tensor":
+                values.append(source.data)
+            else:
+                values.append(source)
+        return values
+
+
+def _function(source: str, name: str) -> Callable:
+    namespace: dict[str, Any] = {}
+    exec(builtins.compile(source, f"<compiled {name}>", "exec"), namespace)
+    return namespace[name]
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Whether two results (loss, {name: gradient}) are the same arrays, to the bit."""
+    (loss_a, grads_a), (loss_b, grads_b) = a, b
+    if grads_a.keys() != grads_b.keys():
+        return False
+    pairs = [(loss_a, loss_b), *((grads_a[k], grads_b[k]) for k in grads_a)]
+    return all(
+        np.shape(x) == np.shape(y)
+        and np.asarray(x).dtype == np.asarray(y).dtype
+        and np.asarray(x).tobytes() == np.asarray(y).tobytes()
+        for x, y in pairs
+    )
+
+
+def _owned(g: Any, dtype: np.dtype) -> bool:
+    """Whether g is a new array of its own (not a view, not read-only) of `dtype`."""
+    return type(g) is np.ndarray and g.flags.owndata and g.flags.writeable and g.dtype == dtype
+
+
+def _key(arguments: tuple) -> tuple:
+    """What a trace is for: each array's shape and dtype, each other argument's value."""
+    if all(type(a) is np.ndarray for a in arguments):  # the common case, quickly
+        return tuple((a.shape, a.dtype) for a in arguments)
+    key = []
+    for a in arguments:
+        array = a.data if isinstance(a, Tensor) else a
+        if isinstance(array, np.ndarray):
+            key.append(("array", array.shape, array.dtype.str, isinstance(a, Tensor)))
+        else:
+            try:
+                hash(a)
+            except TypeError:
+                raise CompileError(
+                    f"compile: an argument of type {type(a).__name__} is neither an array nor "
+                    "a hashable value (a number, a string); pass arrays, Tensors or numbers."
+                ) from None
+            key.append(("value", type(a), a))
+    return tuple(key)
+
+
+class Compiled:
+    """What `compile(fn)` returns: call it as `fn`; `source` is the code it runs (after the
+    first call), `traces` how many signatures it has traced."""
+
+    def __init__(self, fn: Callable[..., Tensor]) -> None:
+        self.fn = fn
+        self._traces: dict[tuple, _Trace] = {}
+        self._last: _Trace | None = None
+        functools.update_wrapper(self, fn)
+
+    def __call__(self, *arguments: Any) -> Tensor:
+        """The loss (a Tensor without a graph); each parameter's gradient is added into its
+        `.grad`, as `loss.backward()` adds it."""
+        loss, gradients = self.gradients(*arguments)
+        for parameter, g in gradients.items():
+            parameter._grad = g if parameter._grad is None else parameter._grad + g
+        return Tensor(loss)
+
+    def gradients(self, *arguments: Any) -> tuple[Any, dict[Tensor, np.ndarray]]:
+        """The loss (a numpy number) and {parameter: its gradient}, `.grad` left alone: for a
+        training loop that updates the parameters itself. The arrays are new and its own."""
+        key = _key(arguments)
+        trace = self._traces.get(key)
+        if trace is None:
+            trace = self._traces[key] = self._trace(arguments, key)
+        self._last = trace
+        return trace.run(*arguments)
+
+    def _trace(self, arguments: tuple, key: tuple) -> _Trace:
+        with enable_grad():
+            loss = self.fn(*arguments)
+        name = getattr(self.fn, "__name__", "step")
+        if not isinstance(loss, Tensor) or loss.node is None:
+            got = type(loss).__name__ if not isinstance(loss, Tensor) else "a Tensor with no graph"
+            raise CompileError(
+                f"compile: {name} must return a loss computed by recorded ops from parameters "
+                f"that require grad, got {got}."
+            )
+        if loss.size != 1:
+            raise CompileError(
+                f"compile: {name} returned a tensor of shape {loss.shape}; a step needs one "
+                "number, the loss (reduce it, e.g. with .mean())."
+            )
+        name = _identifier(name)
+        built = program(loss, name)
+        faithful = program(loss, name, errstate=True) if built.errstate else None
+        return _Trace(built, arguments, key, faithful)
+
+    @property
+    def traces(self) -> int:
+        return len(self._traces)
+
+    @property
+    def source(self) -> str:
+        """The code of the latest trace."""
+        if self._last is None:
+            raise CompileError("compile: nothing is traced yet; call the step once first.")
+        return self._last.source
+
+
+def _identifier(name: str) -> str:
+    return name if name.isidentifier() and name != "<lambda>" else "step"
+
+
+def compile(fn: Callable[..., Tensor]) -> Compiled:
+    """`fn` run as the numpy code of its graph: see the module's doc.
+
+    fn(*arguments) returns the loss, a one-element Tensor computed by recorded ops. The
+    compiled step returns the loss as a Tensor without a graph, and adds each parameter's
+    gradient into its `.grad` exactly as `loss.backward()` would.
+    """
+    if not callable(fn):
+        raise CompileError(f"compile: expected a function, got {type(fn).__name__}.")
+    return Compiled(fn)
