@@ -31,6 +31,7 @@ from .layers import (
 from .module import Module, Sequential, StateDictError
 from .optim import SGD, Adam, Optimizer, nielsen_l2
 from .training import EpochResult, History, TrainingError, evaluate, fit
+from .training import compiled as compile
 
 __all__ = [
     "COSTS",
@@ -67,6 +68,7 @@ __all__ = [
     "batches",
     "check_backprop",
     "compare_gradients",
+    "compile",
     "count_correct",
     "evaluate",
     "fit",

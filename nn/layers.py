@@ -71,7 +71,7 @@ class Linear(Module):
         if shape and shape[-1] == self.in_features:
             return exc
         return ag.ShapeError(
-            f"{self.label}: expected inputs with {self.in_features} features in the last "
+            f"{self.scope.label}: expected inputs with {self.in_features} features in the last "
             f"dimension, (m, {self.in_features}) or ({self.in_features},), got shape {shape}."
         )
 

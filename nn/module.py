@@ -36,7 +36,7 @@ class Module:
         object.__setattr__(self, "_parameters", {})
         object.__setattr__(self, "_modules", {})
         object.__setattr__(self, "_path", "")
-        object.__setattr__(self, "_label", None)  # the label of the scope its calls record in
+        object.__setattr__(self, "_scope", None)  # the ag.scope its calls record in
         object.__setattr__(self, "training", True)
 
     # ------------------------------------------------------------------------------------
@@ -53,7 +53,7 @@ class Module:
             self._parameters.pop(name, None)
             self._modules[name] = value  # a replaced entry keeps its place in the order
             value._rename(_join(self._path, name))
-            object.__setattr__(self, "_label", None)  # its description may change
+            object.__setattr__(self, "_scope", None)  # its description may change
         elif isinstance(value, Tensor) and value.requires_grad and value.is_leaf:
             self._modules.pop(name, None)
             self._parameters[name] = value
@@ -71,7 +71,7 @@ class Module:
     def _rename(self, path: str) -> None:
         """Give this module (and everything under it) its dotted path in the tree."""
         object.__setattr__(self, "_path", path)
-        object.__setattr__(self, "_label", None)
+        object.__setattr__(self, "_scope", None)
         for name, parameter in self._parameters.items():
             parameter.name = _join(path, name)
         for name, module in self._modules.items():
@@ -85,17 +85,17 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args: Any) -> Any:
-        with ag.scope(self._label or self.label):
+        with self._scope or self.scope:
             return self.forward(*args)
 
     @property
-    def label(self) -> str:
-        """The label of the `ag.scope` this module's calls record their ops in: its path and
-        description, e.g. `layers.0: Linear(784→30)`."""
-        if self._label is None:
+    def scope(self) -> ag.scope:
+        """The `ag.scope` this module's calls record their ops in, labelled with its path
+        and description, e.g. `layers.0: Linear(784→30)`."""
+        if self._scope is None:
             label = self.describe() if not self._path else f"{self._path}: {self.describe()}"
-            object.__setattr__(self, "_label", label)
-        return self._label
+            object.__setattr__(self, "_scope", ag.scope(label))
+        return self._scope
 
     def describe(self) -> str:
         """A one-line description, e.g. `Linear(784→30)`; used in scope labels and repr."""

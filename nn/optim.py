@@ -16,7 +16,7 @@ the two agree with `weight_decay = λ/n` on the weights only:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -174,14 +174,18 @@ class SGD(Optimizer):
     ) -> None:
         super().__init__(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
 
-    def step(self) -> None:
-        """Update every parameter that has a gradient, in place."""
+    def step(self, gradients: Mapping[Tensor, np.ndarray] | None = None) -> None:
+        """Update every parameter that has a gradient, in place.
+
+        gradients: {parameter: its gradient} to use instead of each `.grad` (what a compiled
+        step returns, `nn.compile`); those arrays are the optimizer's to write into.
+        """
         for group in self.param_groups:
             lr, momentum, decay = group["lr"], group["momentum"], group["weight_decay"]
             rate = None  # lr as a 0-d array of the parameters' dtype: numpy multiplies by
             # that faster than by a Python float (which it converts to that dtype each time)
             for p in group["params"]:
-                g = p.grad
+                g = p.grad if gradients is None else gradients.get(p)
                 if g is None:
                     continue
                 if rate is None or rate.dtype != p.data.dtype:
@@ -197,6 +201,10 @@ class SGD(Optimizer):
                         velocity *= momentum
                         velocity += g
                     g = velocity
+                elif gradients is not None and not decay:  # an array of its own: written into
+                    np.multiply(g, rate, out=g)  # (g · rate: the same product as rate · g)
+                    p.data -= g
+                    continue
                 p.data -= rate * g
 
 
@@ -225,13 +233,13 @@ class Adam(Optimizer):
         betas = tuple(betas) if isinstance(betas, list) else betas  # as a JSON file gives them
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
 
-    def step(self) -> None:
-        """Update every parameter that has a gradient, in place."""
+    def step(self, gradients: Mapping[Tensor, np.ndarray] | None = None) -> None:
+        """Update every parameter that has a gradient, in place (gradients: as for SGD)."""
         for group in self.param_groups:
             lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
             decay = group["weight_decay"]
             for p in group["params"]:
-                g = p._grad
+                g = p.grad if gradients is None else gradients.get(p)
                 if g is None:
                     continue
                 if decay:

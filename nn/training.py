@@ -7,6 +7,7 @@ after epoch k continues exactly as an uninterrupted one would.
 
 from __future__ import annotations
 
+import inspect
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -115,6 +116,7 @@ def fit(
     callbacks: Sequence[Callable[[EpochResult], None]] = (),
     progress: bool | None = False,
     history: History | None = None,
+    compile: bool = True,
 ) -> History:
     """Train `model` for epochs `start_epoch, ..., epochs − 1` with mini-batch SGD.
 
@@ -124,6 +126,8 @@ def fit(
     Each mini-batch's cost is `cost.loss(model(X_batch), Y_batch)`.
     callbacks: called with each epoch's `EpochResult` (printing, checkpoints). progress:
     a tqdm bar over the mini-batches (None: only when writing to a terminal).
+    compile: each step runs as the numpy code of its graph (`nn.compile`, traced once per
+    mini-batch shape), the same numbers as the eager steps of `compile=False` to the bit.
     Returns the `History` (extended in place when one is passed, e.g. when resuming).
 
     Before the first step, raises ValueError naming the bad value for: settings that are not
@@ -181,6 +185,8 @@ def fit(
         evaluation = _checked_evaluation(evaluation, X.shape[1], n_outputs)
     targets = Y if cost.takes_labels else cost.targets(Y, n_outputs, dtype)
     history = History() if history is None else history
+    step = compiled(model, cost) if compile else None
+    takes_gradients = "gradients" in inspect.signature(optimizer.step).parameters
     for epoch in range(start_epoch, epochs):
         rng = np.random.default_rng([seed, epoch])
         pairs = batches(X, targets, batch_size, seed=rng)
@@ -189,17 +195,26 @@ def fit(
         for X_batch, Y_batch in bar:
             where = (epoch, count, len(X), batch_size, X_batch)
             optimizer.zero_grad()
+            gradients = None
             try:
-                loss = cost.loss(model(X_batch.astype(dtype, copy=False)), Y_batch)
-                value = loss.item()
+                if step is not None:
+                    loss, gradients = step.gradients(X_batch.astype(dtype, copy=False), Y_batch)
+                else:
+                    loss = cost.loss(model(X_batch.astype(dtype, copy=False)), Y_batch)
+                value = float(loss)
                 if not math.isfinite(value):
                     raise _diverged(f"the cost is {value}", *where)
-                loss.backward()
+                if step is None:
+                    loss.backward()
             except FloatingPointError as exc:  # under np.errstate(...="raise")
                 raise _numpy_error(exc, *where) from exc
             del loss  # the step's graph (every layer's output) goes now, not after the next forward
+            if gradients is not None and not takes_gradients:  # an optimizer of your own
+                for p, g in gradients.items():
+                    p.grad = g
+                gradients = None
             try:
-                optimizer.step()
+                optimizer.step() if gradients is None else optimizer.step(gradients)
             except FloatingPointError as exc:
                 raise _numpy_error(exc, *where, updating=True) from exc
             total_loss += value
@@ -223,6 +238,20 @@ def fit(
         for callback in callbacks:
             callback(result)
     return history
+
+
+def compiled(model: Module, cost: str | Cost = "quadratic") -> ag.Compiled:
+    """`model` and `cost` as one compiled step (`ag.compile`): `step(X, Y)` returns the
+    cost of the mini-batch and fills every parameter's `.grad`, as `cost.loss(model(X),
+    Y).backward()` does, running the printed numpy of that graph (`step.source`).
+    `step.gradients(X, Y)` gives the cost and the gradients without touching `.grad`, for
+    `optimizer.step(gradients)`."""
+    cost = get_cost(cost)
+
+    def step(X: Any, Y: Any) -> ag.Tensor:
+        return cost.loss(model(X), Y)
+
+    return ag.compile(step)
 
 
 def _diverged(

@@ -170,7 +170,7 @@ def test_the_first_wrong_step_says_its_upstream_was_right_and_shows_the_rules():
     )
     assert "add (step 18) makes add(step 18) (1, 64) from bnvar (1, 64)" in said
     assert "then pow (step 17) makes bnvar_inv (1, 64)" in said
-    assert "by dx = dz * (-0.5 * x ** -1.5)" in said, "the rule as it runs there: p = -0.5"
+    assert "by dx = dz * (-0.5 * x ** (-1.5))" in said, "the rule as it runs there: p = -0.5"
 
 
 def test_later_wrong_rows_say_they_follow_from_the_first():

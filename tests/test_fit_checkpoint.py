@@ -183,9 +183,10 @@ def test_fit_blames_divergence_when_the_data_are_finite():
         fit(model, (X, y), epochs=1, batch_size=120, lr=1.0)
 
 
-def test_fit_releases_each_steps_graph_before_the_next_forward():
+def test_eager_fit_releases_each_steps_graph_before_the_next_forward():
     """The previous step's output (and with it every array of its graph) is gone when the next
-    forward pass starts: fit keeps the cost's value, not the cost."""
+    forward pass starts: fit keeps the cost's value, not the cost. (The compiled step records
+    no graph after its trace.)"""
     import weakref
 
     class Watched(nn.Module):
@@ -202,7 +203,7 @@ def test_fit_releases_each_steps_graph_before_the_next_forward():
 
     model = Watched(nn.MLP([6, 5, 3], seed=0))
     X, y = toy_data()
-    fit(model, (X, y), epochs=2, batch_size=10, lr=0.5)
+    fit(model, (X, y), epochs=2, batch_size=10, lr=0.5, compile=False)
     assert len(model.alive) == 24 and not any(model.alive)
 
 
