@@ -10,8 +10,8 @@ What a block prints is checked two ways, and every print must say it one way or 
   ruff has split it) is what each run of that call writes: all of it, or, when the comment
   ends in "...", its start;
 - a ```text block right after the python block is everything the block writes, line by
-  line: a line "..." stands for any number of lines, and a line ending in "..." for one
-  line that starts with the rest.
+  line (but for blank lines at its end): a line "..." stands for any number of lines, and a
+  line ending in "..." for one line that starts with the rest.
 """
 
 from __future__ import annotations
@@ -160,7 +160,7 @@ def run(block: Block, namespace: dict) -> None:
                 f"{filename}, line {line}: printed {output.rstrip()!r}, says {comment!r}"
             )
     if block.shown is not None:
-        lines, shown = printed.getvalue().splitlines(), block.shown.splitlines()
+        lines, shown = printed.getvalue().rstrip("\n").splitlines(), block.shown.splitlines()
         assert matches_lines(lines, shown), (
             f"{filename} printed, not what the text after it shows:\n{printed.getvalue()}"
         )

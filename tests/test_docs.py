@@ -1,14 +1,23 @@
 """The Python examples of docs/*.md run and print what they say (see blocks.py), the op
-list names every op with its rules."""
+list names every op with its rules, and every public name is shown by an example."""
 
 from __future__ import annotations
 
 import re
 
 import pytest
-from blocks import DOCS, block_params, python_blocks, run, run_with_what_it_continues
+from blocks import (
+    DOCS,
+    PAGES,
+    block_params,
+    python_blocks,
+    run,
+    run_with_what_it_continues,
+    shown_code,
+)
 
 import autograd_mini as ag
+import nn
 
 
 @pytest.mark.parametrize("block", block_params(sorted(DOCS.glob("*.md"))))
@@ -65,3 +74,13 @@ def test_every_public_function_added_for_pytorch_habits_has_a_running_example():
     names += ["atanh", "pow", "permute_dims"]
     missing = [n for n in names if f"ag.{n}(" not in code and f".{n}(" not in code]
     assert not missing, f"no example in docs/ops.md runs {missing}"
+
+
+@pytest.mark.parametrize(("module", "prefix"), [(ag, "ag"), (nn, "nn")])
+def test_every_public_name_is_shown_by_an_example_the_tests_run(module, prefix):
+    """Each name of `ag.__all__` and `nn.__all__` appears, spelled `ag.<name>` or
+    `nn.<name>`, in a python block of README.md or docs/*.md (blocks that the tests above
+    and test_readme.py run)."""
+    code = shown_code(PAGES)
+    missing = [name for name in module.__all__ if not re.search(rf"\b{prefix}\.{name}\b", code)]
+    assert not missing, f"no example in README.md or docs/ shows {prefix}.{missing}"

@@ -1,23 +1,16 @@
-"""The README's Python examples run as written (in order, sharing one namespace)."""
+"""The README's Python examples run and print what they say (see blocks.py), and what it
+says about the tests and about `.grad` holds."""
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
-from conftest import needs_dot
-
-README = Path(__file__).resolve().parents[1] / "README.md"
+import pytest
+from blocks import README, block_params, run_with_what_it_continues
 
 
-@needs_dot
-def test_readme_python_blocks_run(tmp_path, monkeypatch):
-    blocks = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
-    assert blocks, "the README should show Python examples"
+@pytest.mark.parametrize("block", block_params([README]))
+def test_readme_python_blocks_run_and_print_what_they_say(block, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # examples that write files write them here
-    namespace: dict = {}
-    for block in blocks:
-        exec(compile(block, str(README), "exec"), namespace)
+    run_with_what_it_continues(block)
 
 
 def section(title: str) -> str:
