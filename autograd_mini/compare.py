@@ -31,9 +31,9 @@ rounding errs by up to half the smallest subnormal η whatever the value, so the
 least `SAFETY · √m · η` (a gradient that vanished to 1e-320 in a deep network is compared to
 within a few η, not to 0, where u·max|g| underflows). Either way the row states
 the allowance ("rounding allows ≤ 2e-08 in float64 here"). Over 5,600 comparisons of
-autodiff with the closed forms on random networks of 1 to 50 units (float64), none was
-beyond it (with 8 and 2u, 2 % were); a float64 bug of relative size 1e-6 is far above it,
-and a correct float32 pass far below.
+autodiff with the closed forms on random networks of 1 to 50 units (float64), none is
+beyond it, while a factor of 8 or a bound of 2u would call 2 % of them wrong; a float64 bug
+of relative size 1e-6 is far above it, and a correct float32 pass far below.
 """
 
 from __future__ import annotations

@@ -119,7 +119,7 @@ def test_correct_closed_forms_agree_to_rounding_by_the_default_allowance(problem
 
 def test_a_one_output_softmax_is_refused_not_marked_wrong():
     """softmax over one class is 1 whatever z is: the cost is constant and autodiff gives 0,
-    while BP1's softmax(z) − y took the label as the target (issue 15, item 2)."""
+    while BP1's softmax(z) − y would take the label as the target."""
     model = network([2, 3, 1], "sigmoid", "softmax-cross-entropy", seed=0)
     X, labels = np.ones((4, 2)), np.array([0, 1, 0, 1])
     with pytest.raises(ValueError, match=r"softmax-cross-entropy cost needs at least 2 output"):

@@ -1,4 +1,4 @@
-"""The command line's hardening (issue 15): every error one line, refused before any work;
+"""The command line's errors: every error one line, refused before any work;
 outputs in the format their name says; checkpoints that resume or are refused clearly."""
 
 from __future__ import annotations

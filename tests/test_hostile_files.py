@@ -1,8 +1,8 @@
-"""Hostile and broken input files (issue 15, items 6 and 7): decompression bombs, pickles
-that allocate, and servers (or proxies) that trickle, redirect, never stop, lie or do not
-speak HTTP. Each is refused with a DataError, within the download's one deadline, and the
-peak memory spent on it (numpy's and Python's allocations, as tracemalloc sees them) stays
-within about twice the size of a legitimate file."""
+"""Hostile and broken input files: decompression bombs, pickles that allocate, and servers
+(or proxies) that trickle, redirect, never stop, lie or do not speak HTTP. Each is refused
+with a DataError, within the download's one deadline, and the peak memory spent on it
+(numpy's and Python's allocations, as tracemalloc sees them) stays within about twice the
+size of a legitimate file."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Training: OR and XOR with SGD from a fixed seed; MNIST in tests/test_mnist_training.py."""
+"""Training: OR and XOR with SGD from a fixed seed; MNIST in tests/test_mnist.py."""
 
 from __future__ import annotations
 
