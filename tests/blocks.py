@@ -3,7 +3,8 @@ they say they print (used by test_readme.py and test_docs.py).
 
 Each ```python block runs on its own, in a fresh namespace. A block whose first line is a
 comment starting "# continues" ("# continues the block above: model, X and Y") runs after
-the block before it, in that block's namespace (and so after whatever that one continues).
+the block before it, in that block's namespace (and so after whatever that one continues);
+"# continues block 1" names the block of the page it runs after.
 
 What a block prints is checked two ways, and every print must say it one way or the other:
 - a comment after a print (`print(x.shape)  # (2, 3)`, on the line that closes the call when
@@ -58,7 +59,7 @@ class Block:
     number: int  # 1, 2, ... on its page
     code: str
     shown: str | None  # the ```text block right after it: what it prints
-    continues: bool
+    continues: int | None  # the number of the block it runs after
 
     @property
     def name(self) -> str:
@@ -68,9 +69,19 @@ class Block:
 def python_blocks(page: Path) -> list[Block]:
     found = BLOCK.finditer(page.read_text(encoding="utf-8"))
     return [
-        Block(page, number, m[1], m[2], m[1].startswith("# continues"))
+        Block(page, number, m[1], m[2], _continued(m[1], number))
         for number, m in enumerate(found, 1)
     ]
+
+
+def _continued(code: str, number: int) -> int | None:
+    """The block that `code`, block `number` of its page, says it continues, if any."""
+    if not code.startswith("# continues"):
+        return None
+    named = re.match(r"# continues block (\d+)", code)
+    earlier = int(named[1]) if named else number - 1
+    assert 1 <= earlier < number, f"block {number} continues block {earlier}, not one before it"
+    return earlier
 
 
 def shown_code(pages: list[Path] = PAGES) -> str:
@@ -80,11 +91,9 @@ def shown_code(pages: list[Path] = PAGES) -> str:
 
 def chain(block: Block) -> list[Block]:
     """The blocks that run for `block`: those it continues, then itself."""
-    blocks = python_blocks(block.page)[: block.number]
-    start = block.number - 1
-    while blocks[start].continues and start > 0:
-        start -= 1
-    return blocks[start:]
+    if block.continues is None:
+        return [block]
+    return [*chain(python_blocks(block.page)[block.continues - 1]), block]
 
 
 def block_params(pages: list[Path]) -> list:

@@ -51,10 +51,18 @@ def test_what_a_block_prints_may_be_said_in_part_or_shown_after_it(tmp_path):
         "```text\n12\n...\n```\n",
         encoding="utf-8",
     )
-    first, second = python_blocks(page)
-    assert second.continues and not first.continues
+    page.write_text(
+        page.read_text(encoding="utf-8")
+        + "```python\n# continues block 1: x, not what block 2 did\nprint(x, i)\n```\n"
+        "```text\n```\n",
+        encoding="utf-8",
+    )
+    first, second, third = python_blocks(page)
+    assert (first.continues, second.continues, third.continues) == (None, 1, 1)
     run_with_what_it_continues(first)
     run_with_what_it_continues(second)
+    with pytest.raises(NameError, match="'i' is not defined"):
+        run_with_what_it_continues(third)
 
 
 def test_the_op_list_names_every_op_with_its_rules():
