@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import needs_dot
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -72,7 +73,7 @@ def closed_pipe() -> int:
     "argv",
     [
         ["check", "--sizes", "2", "3", "1"],
-        ["graph", "-o", "-"],
+        pytest.param(["graph", "-o", "-"], marks=needs_dot),
         ["train", "--data", "{data}", "--sizes", "784", "5", "10", "--epochs", "2", "--quiet"],
         ["--help"],
     ],
