@@ -163,7 +163,7 @@ def run(block: Block, namespace: dict) -> None:
     with contextlib.redirect_stdout(printed):
         exec(compile(block.code, filename, "exec"), namespace)
     for line, output in calls:
-        comment = next((said for lines, said in prints.items() if line in lines), None)
+        comment = next((text for lines, text in prints.items() if line in lines), None)
         if comment is not None:
             assert matches(output.rstrip("\n"), comment), (
                 f"{filename}, line {line}: printed {output.rstrip()!r}, says {comment!r}"
