@@ -21,6 +21,7 @@ from __future__ import annotations
 import ast
 import builtins
 import copy
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -38,7 +39,7 @@ class Array:
 
     def __init__(self, value: Any) -> None:
         self.shape = tuple(np.shape(value))
-        self.ndim, self.size = len(self.shape), int(np.prod(self.shape, dtype=np.int64))
+        self.ndim, self.size = len(self.shape), math.prod(self.shape)
         self.dtype = value.dtype if hasattr(value, "dtype") else np.result_type(value)
 
 
@@ -245,7 +246,7 @@ def _signature(name: str, value: Any) -> tuple:
     """What `specialize` may write in for a value: itself when known, else its shape and
     dtype (an array's numbers are never written in)."""
     if isinstance(value, (Array, Shaped)):
-        return (name, "array", value.shape, str(value.dtype))
+        return (name, "array", value.shape, value.dtype)
     if isinstance(value, Named):
         return (name, "named", value.name)
     if isinstance(value, list):
