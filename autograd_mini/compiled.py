@@ -189,8 +189,9 @@ class Compiled:
         """The loss (a Tensor without a graph); each parameter's gradient is added into its
         `.grad`, as `loss.backward()` adds it."""
         loss, gradients = self.gradients(*arguments)
-        for parameter, g in gradients.items():
-            parameter._grad = g if parameter._grad is None else parameter._grad + g
+        totals = {p: g if p._grad is None else p._grad + g for p, g in gradients.items()}
+        for parameter, total in totals.items():  # all summed first: a MemoryError adds none
+            parameter._grad = total
         return Tensor(loss)
 
     def gradients(self, *arguments: Any) -> tuple[Any, dict[Tensor, np.ndarray]]:

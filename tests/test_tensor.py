@@ -185,6 +185,98 @@ def test_freed_graph_is_refused_before_any_gradient_is_written():
     assert v.grad is None and w.grad is None
 
 
+class _FailsToAdd(np.ndarray):
+    """A .grad array that runs out of memory when backward() adds to it."""
+
+    def __add__(self, other):
+        raise MemoryError("injected: no memory for the sum")
+
+
+def _memory_error_graph():
+    """Three leaves with earlier gradients, a fan-out and a retained intermediate."""
+    a, b, c = leaf([1.0, 2.0], name="a"), leaf([3.0, 4.0], name="b"), leaf([0.5, 0.25], name="c")
+    for t, value in ((a, 10.0), (b, 20.0), (c, 30.0)):
+        t.grad = np.full(2, value)
+    h = (a * b).exp()
+    h.retain_grad()
+    loss = (h * c + h).sum()
+    return (a, b, c, h), loss
+
+
+def _expected_gradients():
+    (a, b, c, h), loss = _memory_error_graph()
+    for t in (a, b, c):
+        t.grad = None
+    loss.backward()
+    return [t.grad.copy() for t in (a, b, c, h)]
+
+
+def test_a_memory_error_in_a_vjp_leaves_every_grad_and_the_graph_as_they_were(monkeypatch):
+    """backward() computes every gradient before it writes one: it can be run again."""
+    exp = ag.ops.OPS["exp"]
+    calls = []
+
+    def fails_once(*args):
+        calls.append(1)
+        if len(calls) == 1:
+            raise MemoryError("injected: no memory for the VJP")
+        return vjp(*args)
+
+    (vjp,) = exp.vjps
+    monkeypatch.setattr(exp, "vjps", (fails_once,))
+    tensors, loss = _memory_error_graph()
+    before = [np.copy(t._grad) if t._grad is not None else None for t in tensors]
+    with pytest.raises(MemoryError, match="injected"):
+        loss.backward()
+    for t, old in zip(tensors, before, strict=True):
+        assert (t._grad is None) == (old is None), t.name
+        if old is not None:
+            np.testing.assert_array_equal(t._grad, old, err_msg=t.name)
+    assert all(t.node.saved is not None for t in ag.backward_order(loss)), "nothing freed"
+    loss.backward()  # the retry: no "already freed by an earlier backward()"
+    expected = _expected_gradients()
+    for t, g, old in zip(tensors[:3], expected[:3], (10.0, 20.0, 30.0), strict=True):
+        np.testing.assert_allclose(t.grad, g + old, rtol=1e-15, err_msg=t.name)
+    np.testing.assert_allclose(tensors[3].grad, expected[3], rtol=1e-15)
+
+
+def test_a_memory_error_while_adding_into_grad_writes_no_grad():
+    """The new .grad of every tensor is summed before any is written, so a sum that fails
+    for the last leaf leaves the others as they were (not added once, then twice on retry)."""
+    (a, b, c, h), loss = _memory_error_graph()
+    c._grad = np.full(2, 30.0).view(_FailsToAdd)
+    with pytest.raises(MemoryError, match="injected"):
+        loss.backward()
+    np.testing.assert_array_equal(a.grad, [10.0, 10.0])
+    np.testing.assert_array_equal(b.grad, [20.0, 20.0])
+    assert h._grad is None, "the retained intermediate got nothing either"
+    assert all(t.node.saved is not None for t in ag.backward_order(loss)), "nothing freed"
+    c.grad = np.full(2, 30.0)
+    loss.backward()
+    expected = _expected_gradients()
+    for t, g, old in zip((a, b, c), expected[:3], (10.0, 20.0, 30.0), strict=True):
+        np.testing.assert_allclose(t.grad, g + old, rtol=1e-15, err_msg=t.name)
+
+
+def test_a_memory_error_in_a_compiled_step_adds_into_no_grad():
+    w, v = leaf([1.0, 2.0], name="w"), leaf([3.0, 4.0], name="v")
+    step = ag.compile(lambda x: ((x * w).sigmoid() * v).sum())
+    x = np.array([0.5, -1.0])
+    step(x)
+    first = (w.grad.copy(), v.grad.copy())
+    for failing in (w, v):  # whichever is summed last, the other is not written either
+        kept = failing.grad.copy()
+        failing._grad = kept.view(_FailsToAdd)
+        with pytest.raises(MemoryError, match="injected"):
+            step(x)
+        failing._grad = kept
+        np.testing.assert_array_equal(w.grad, first[0])
+        np.testing.assert_array_equal(v.grad, first[1])
+    step(x)
+    np.testing.assert_allclose(w.grad, 2 * first[0], rtol=1e-15)
+    np.testing.assert_allclose(v.grad, 2 * first[1], rtol=1e-15)
+
+
 def test_intermediate_results_keep_no_grad_unless_retained():
     w = leaf([1.0, 2.0])
     hidden = w * 2
