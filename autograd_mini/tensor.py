@@ -174,10 +174,8 @@ def _not_recorded(name: str, out: bool) -> str:
     op = _RENAMED.get(name, name)
     if op == "neg":
         return why + f"Use -t, or {plain}."
-    from . import functional  # (it imports this module: only now, when it is needed)
-
     spellings = [f"t.{op}(...)"] if hasattr(TensorAPI, op) else []
-    spellings += [f"ag.{op}(...)"] if hasattr(functional, op) else []
+    spellings += [f"ag.{op}(...)"] if op in OPS and OPS[op].function else []
     if spellings:
         return why + f"Use {' or '.join(spellings)}, or {plain}."
     return why + f"autograd_mini has no op {name}: {plain}, or write it with the ops there are."
