@@ -25,8 +25,8 @@ TensorLike = Union["TensorAPI", np.ndarray, float, int, Sequence]
 
 def as_array(data: Any, copy: bool) -> np.ndarray:
     """A Tensor's array: numpy arrays keep their dtype (integers and bools too: constants and
-    labels), Python numbers, bools and lists become float64. float16, complex, strings and
-    objects are refused."""
+    labels), Python numbers, bools and lists become float64. float16, longdouble, complex,
+    strings, objects, None and masked arrays are refused; numpy subclasses become arrays."""
     if isinstance(data, TensorAPI):
         data = data.data
     if type(data) is np.ndarray:  # the common case: an op's result
@@ -420,7 +420,10 @@ class TensorAPI:
         that records, as numpy ufuncs are (`np.sum(t)` → `t.sum()`)."""
         if func in _READ_ONLY:
             return func(*_plain(args), **_plain(kwargs))
-        raise TypeError(_not_recorded(func.__name__, "out" in kwargs))
+        module = getattr(func, "__module__", None) or "numpy"
+        where = module.removeprefix("numpy").removeprefix(".")  # np.linalg.norm's "linalg"
+        name = f"{where}.{func.__name__}" if where else func.__name__
+        raise TypeError(_not_recorded(name, "out" in kwargs))
 
     def __len__(self) -> int:
         if self.ndim == 0:

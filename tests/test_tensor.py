@@ -168,6 +168,10 @@ def test_masked_arrays_are_refused_everywhere_they_would_lose_the_mask():
         (np.mean, r"t\.mean\(\.\.\.\)"),
         (lambda t: np.dot(t, t), r"np\.dot .*the operator, t @ y"),
         (lambda t: np.concatenate([t, t]), r"ag\.concatenate\(\.\.\.\)"),
+        (
+            np.linalg.norm,
+            r"np\.linalg\.norm on a Tensor.*no op linalg\.norm: call np\.linalg\.norm",
+        ),
     ],
 )
 def test_numpy_functions_on_a_tensor_are_refused_with_the_spelling_that_records(call, spelling):
