@@ -468,3 +468,20 @@ def test_grad_setter_refuses_what_is_not_real_numbers(value, message):
     with pytest.raises(TypeError, match=rf"grad: .*{message}"):
         x.grad = value
     assert x.grad is None
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: ag.full((2,), 300.0, dtype=np.uint8), r"full: astype: 300\.0 .* no uint8 value"),
+        (lambda: ag.arange(-1.0, 1.0, dtype=np.uint8), r"arange: astype: -1\.0 .* no uint8"),
+        (lambda: ag.full((2,), None), "full: fill_value must be a number, got None"),
+        (lambda: ag.full((2,), 1j), "full: fill_value must be a number, got 1j"),
+        (lambda: ag.zeros(2, dtype=complex), "zeros: data of dtype complex128 is not supported"),
+        (lambda: ag.randn(2, rng=0, dtype="bogus"), "randn: data type 'bogus' not understood"),
+        (lambda: ag.zeros_like(np.array(["a"])), "zeros_like: data of dtype <U1"),
+    ],
+)
+def test_constructors_name_themselves_and_never_wrap_values(make, message):
+    with pytest.raises((TypeError, ValueError), match=message):
+        make()
