@@ -76,6 +76,10 @@ class Program:
     source: str
     arguments: list[Argument]
     errstate: dict[str, str] = field(default_factory=dict)
+    steps: dict[tuple[int, int], tuple[str, ...]] = field(default_factory=dict)
+    """(id(tensor), input position) → the lines that compute that input's gradient at the
+    op that made the tensor (its VJP, and the sum back over broadcast axes): what
+    `explain()` and the stepper page show beside each step's rule."""
 
     def __str__(self) -> str:
         return self.source
@@ -123,6 +127,7 @@ class _Printer:
         self.locals: dict[int, dict[str, str]] = {}  # id(tensor) → its forward's own names
         self.named: dict[int, dict[str, Named]] = {}  # id(tensor) → params held as arguments
         self.errstate: dict[str, str] = {}
+        self.steps: dict[tuple[int, int], tuple[str, ...]] = {}
         self.inputs_of: dict[int, list[Any]] = {}  # id(tensor) → its op's inputs as written
         self.floats: dict[str, str] = {}  # an integer array's variable → its float64 copy's
         self.counts: dict[str, int] = {}
@@ -228,7 +233,7 @@ class _Printer:
         body = "\n".join(lines) + "\n"
         imports = [f"import {m}\n" for m in ("math", "numpy as np") if f"{m.split()[-1]}." in body]
         source = "\n".join(imports) + "\n\n" + body if imports else body
-        return Program(self.function, source, self.arguments, self.errstate)
+        return Program(self.function, source, self.arguments, self.errstate, self.steps)
 
     def values(self, tensor: Tensor) -> dict[str, Any]:
         values = node_values(tensor)
@@ -359,7 +364,12 @@ class _Printer:
                 statements = specialize(op.vjp_trees[0 if op.variadic else i], {**values, "i": i})
                 statements = self.inlined(self.unwrapped(statements), values)
                 shapes = _read_shapes(statements, tensor, i, values)
+                before = len(self.backward)
                 self.print_vjp(tensor, x, i, statements, names, target, pending, shapes)
+                written = [line.strip() for line in self.backward[before:]]
+                code = tuple(line for line in written if not line.startswith("#"))
+                passed = pending[id(x)][-1]
+                self.steps[id(tensor), i] = code or (f"# {passed} passes on unchanged",)
         for tensor_id in list(pending):
             self.complete_id(tensor_id, pending)
         dtypes = _gradient_dtypes(self.loss)

@@ -346,3 +346,14 @@ def test_any_name_prints_code_that_runs_only_the_math(weight, bias, hidden, func
         assert same(grads[key], tensor.grad)
     if weight and bias and weight != bias:
         assert set(keys) == {weight, bias}, "the dict's keys are the names themselves"
+
+
+def test_the_docs_show_the_code_backward_code_prints():
+    """docs/backward-as-code.md shows a network's whole printed code: it is what
+    backward_code prints for the network the page's first block builds."""
+    page = (ROOT / "docs" / "backward-as-code.md").read_text(encoding="utf-8")
+    first = page.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict = {}
+    exec(compile(first, "docs/backward-as-code.md", "exec"), namespace)
+    shown = page.split("`print(code)` shows all of it:\n\n```text\n", 1)[1].split("```", 1)[0]
+    assert shown == ag.backward_code(namespace["loss"])
