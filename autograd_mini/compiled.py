@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from .code import Program, program
-from .engine import Tensor, backward_order, gradients
+from .engine import Tensor, backward_order
 from .errors import AutogradError
 from .inplace import lean
 from .recording import enable_grad
@@ -50,10 +50,8 @@ class _Trace:
     arguments comes from at a call (the k-th argument of the call, a parameter's `.data`,
     or a constant kept from the trace)."""
 
-    def __init__(self, built: Program, arguments: tuple, expected: tuple) -> None:
-        """built: the printed code of the traced graph; arguments: the traced call's;
-        expected: the engine's (loss, {key: gradient}) at the trace, which the code run
-        must give to the bit (else the printed code runs as printed)."""
+    def __init__(self, built: Program, arguments: tuple) -> None:
+        """built: the printed code of the traced graph; arguments: the traced call's."""
         self.program = built
         given = {id(a if not isinstance(a, Tensor) else a.data): k for k, a in enumerate(arguments)}
         given |= {id(a): k for k, a in enumerate(arguments)}
@@ -72,11 +70,12 @@ class _Trace:
                 self.parameters.append((value, argument.key))
         self.faithful_function: Callable | None = None  # made at its first use
         values = self.values(arguments)
-        self.source = lean(built.source, built.name, values, {})
+        self.source, expected = lean(built.source, built.name, values, {})
+        del values
         self.function = _function(self.source, built.name)
         with np.errstate(**built.errstate):
             got = self.function(*self.values(arguments))
-        if not _same(expected, got):  # the lean code must compute the engine's bits
+        if not _same(expected, got):  # the lean code must compute the printed code's bits
             self.source, self.function = built.source, _function(built.source, built.name)
             with np.errstate(**built.errstate):
                 got = self.function(*self.values(arguments))
@@ -270,15 +269,9 @@ class Compiled:
                 "number, the loss (reduce it, e.g. with .mean())."
             )
         built = program(loss, _identifier(name))
-        order = backward_order(loss)
-        with np.errstate(all="ignore"):  # (the code's own run says what numpy reports)
-            grads = gradients(loss, np.ones_like(loss.data), order)
-        expected = {
-            a.key: np.array(grads[a.value], dtype=a.value.dtype)
-            for a in built.arguments
-            if a.parameter
-        }
-        return _Trace(built, arguments, (loss.data, expected))
+        for tensor in backward_order(loss):  # the graph's arrays go before the code runs
+            tensor.node.saved = None
+        return _Trace(built, arguments)
 
     @property
     def traces(self) -> int:

@@ -22,6 +22,7 @@ import ast
 import builtins
 import copy
 import functools
+import math
 import weakref
 from collections.abc import Mapping
 from typing import Any
@@ -40,7 +41,7 @@ class Array:
 
     def __init__(self, value: Any) -> None:
         self.shape = tuple(np.shape(value))
-        self.ndim, self.size = len(self.shape), int(np.prod(self.shape, dtype=np.int64))
+        self.ndim, self.size = len(self.shape), math.prod(self.shape)
         self.dtype = value.dtype if hasattr(value, "dtype") else np.result_type(value)
 
 
@@ -262,7 +263,7 @@ def _signature(name: str, value: Any) -> tuple:
     """What `specialize` may write in for a value: itself when known, else its shape and
     dtype (an array's numbers are never written in)."""
     if isinstance(value, (Array, Shaped)):
-        return (name, "array", value.shape, str(value.dtype))
+        return (name, "array", value.shape, value.dtype)
     if isinstance(value, Named):
         return (name, "named", value.name)
     if isinstance(value, Listed):

@@ -51,7 +51,8 @@ def as_array(data: Any, copy: bool) -> np.ndarray:
             raise TypeError(
                 f"Tensor: cannot make a float64 array from {type(data).__name__} ({exc})."
             ) from None
-    if array.dtype.kind not in "fiub" or (array.dtype.kind == "f" and array.itemsize not in (4, 8)):
+    kind = array.dtype.kind
+    if kind not in "fiub" or (kind == "f" and array.dtype.itemsize not in (4, 8)):  # float16 too
         raise TypeError(
             f"Tensor: data of dtype {array.dtype} is not supported; use float32 or float64 "
             "(integers and bools are kept for constants and labels)."
