@@ -85,7 +85,7 @@ def apply(op: Op, *inputs: Any, **params: Any) -> Tensor:
         ]
         if edges:
             inputs = tuple(
-                x if isinstance(x, Tensor) else a for x, a in zip(inputs, arrays, strict=True)
+                [x if isinstance(x, Tensor) else arrays[i] for i, x in enumerate(inputs)]
             )
             result._node = Node(op, inputs, params, saved, tuple(edges))
             result._requires_grad = True
