@@ -26,6 +26,7 @@ forward formula that make them, also on Tensors.
 from __future__ import annotations
 
 import functools
+import threading
 import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -345,10 +346,28 @@ def _result(x: Tensor, g: Any, create_graph: bool) -> Tensor:
     return g if g.dtype == x.dtype else g.astype(x.dtype)
 
 
+class _Nesting(threading.local):
+    depth = 0  # how many grad/hvp/jacobian calls are running f (in this thread)
+
+
+NESTING = _Nesting()
+
+
+class _inside:  # noqa: N801 (a context manager)
+    """While a grad, hvp or jacobian runs f: a `grad` called inside records its result."""
+
+    def __enter__(self) -> None:
+        NESTING.depth += 1
+
+    def __exit__(self, *exc_info: object) -> None:
+        NESTING.depth -= 1
+
+
 def _argument(who: str, args: tuple, argnum: int) -> tuple[Tensor, bool]:
     """The argument to differentiate with respect to, as a Tensor that requires grad, and
-    whether it already did (then the result is recorded: the call is inside another
-    `grad`, or the caller wants to differentiate it)."""
+    whether the result must be recorded (create_graph): when x already required grad (the
+    caller may differentiate the result) or when this call runs inside another `grad`,
+    `hvp` or `jacobian` (which will: `grad(grad(f))`, mixed partials, closures)."""
     if not -len(args) <= argnum < len(args):
         raise InputError(
             f"{who}: argnum {argnum} is not a position of the {len(args)} positional "
@@ -357,13 +376,14 @@ def _argument(who: str, args: tuple, argnum: int) -> tuple[Tensor, bool]:
     x = args[argnum]
     if isinstance(x, Tensor) and x._requires_grad:
         return x, True
+    nested = NESTING.depth > 0
     try:
         data = as_array(x.data if isinstance(x, Tensor) else x, copy=True)
     except TypeError as exc:
         raise InputError(f"{who}: argument {argnum} must be numbers: {exc}") from None
     if data.dtype.kind != "f":
         data = data.astype(np.float64)  # integers and booleans: differentiated in float64
-    return Tensor(data, requires_grad=True), False
+    return Tensor(data, requires_grad=True), nested
 
 
 def _check_function(who: str, f: Any, argnum: Any) -> None:
@@ -398,8 +418,9 @@ def grad(f: Callable[..., Tensor], argnum: int = 0) -> Callable[..., Tensor]:
     shape (as HIPS autograd's and JAX's grad). f must return one number.
 
     argnum: which positional argument to differentiate with respect to. It composes:
-    `ag.grad(ag.grad(f))` is the second derivative, because when x already requires grad
-    (as inside another `grad`) the gradient is recorded (create_graph), else it is a
+    `ag.grad(ag.grad(f))` is the second derivative, because the gradient is recorded
+    (create_graph) when x is a Tensor that requires grad or when the call runs inside
+    another grad, hvp or jacobian; called at the top with numbers or arrays, it is a
     constant. For an elementwise f, `ag.grad(lambda x: f(x).sum())` is f′ at each element.
     """
     _check_function("grad", f, argnum)
@@ -407,7 +428,8 @@ def grad(f: Callable[..., Tensor], argnum: int = 0) -> Callable[..., Tensor]:
     @functools.wraps(f)
     def gradient(*args: Any, **kwargs: Any) -> Tensor:
         x, nested = _argument("grad", args, argnum)
-        y = _scalar("grad", f(*_called(args, argnum, x), **kwargs))
+        with _inside():
+            y = _scalar("grad", f(*_called(args, argnum, x), **kwargs))
         if not y._requires_grad:
             return Tensor(np.zeros_like(x.data))  # f does not depend on x
         return gradients(y, x, create_graph=nested)
@@ -437,7 +459,8 @@ def hvp(f: Callable[[Tensor], Tensor], x: TensorLike, v: TensorLike) -> Tensor:
             f"hvp: v has shape {direction.shape} but x has shape {x.shape}; v is a direction "
             "in x's space, so they must be equal."
         )
-    y = _scalar("hvp", f(x))
+    with _inside():
+        y = _scalar("hvp", f(x))
     if not y._requires_grad:
         return Tensor(np.zeros_like(x.data))
     g = gradients(y, x, create_graph=True)
@@ -457,7 +480,8 @@ def jacobian(f: Callable[..., Tensor], argnum: int = 0) -> Callable[..., Tensor]
     @functools.wraps(f)
     def jacobian_of_f(*args: Any, **kwargs: Any) -> Tensor:
         x, nested = _argument("jacobian", args, argnum)
-        y = f(*_called(args, argnum, x), **kwargs)
+        with _inside():
+            y = f(*_called(args, argnum, x), **kwargs)
         if not isinstance(y, Tensor):
             raise TypeError(f"jacobian: f must return a Tensor, it returned {type(y).__name__}.")
         if not y._requires_grad:
