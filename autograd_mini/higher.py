@@ -38,7 +38,7 @@ from .engine import Node, Tensor, apply, backward_order, pass_back
 from .engine import gradients as engine_gradients
 from .errors import BackwardError, InputError, ShapeError
 from .formulas import OPS, SCOPE, Op, _assigned, _compiled, _free_names, compile_vjp
-from .recording import enable_grad, no_grad
+from .recording import enable_grad
 from .tensor import TensorLike, as_array, as_operand
 
 # ----------------------------------------------------------------------------------------
@@ -493,8 +493,7 @@ def jacobian(f: Callable[..., Tensor], argnum: int = 0) -> Callable[..., Tensor]
             rows.append(gradients(y, x, grad=seed, create_graph=nested, retain_graph=True))
         if not rows:
             return Tensor(np.zeros(y.shape + x.shape, dtype=x.dtype))
-        with enable_grad() if nested else no_grad():
-            return functional.stack(rows).reshape(y.shape + x.shape)
+        return functional.stack(rows).reshape(y.shape + x.shape)
 
     jacobian_of_f.__name__ = f"jacobian({getattr(f, '__name__', 'f')})"
     return jacobian_of_f

@@ -228,6 +228,19 @@ def test_gradients_of_several_inputs_unused_ones_and_dtypes():
     np.testing.assert_array_equal(g.data, 2 * np.arange(3.0))
 
 
+def test_a_seed_that_requires_grad_gives_a_jacobian_vector_product():
+    """Jᵀ v is linear in v: with the seed v a Tensor that requires grad, its gradient with
+    respect to v, taken along u, is J u (forward mode from two reverse passes)."""
+    x = Tensor(np.array([0.3, -1.2, 2.0]), requires_grad=True)
+    v = Tensor(np.zeros(3), requires_grad=True)
+    u = np.array([1.0, 2.0, -1.0])
+    y = x.sin() * x[[1, 2, 0]]
+    (vjp,) = ag.gradients(y, [x], grad=v, create_graph=True)
+    (jvp,) = ag.gradients((vjp * u).sum(), [v])
+    J = ag.jacobian(lambda t: t.sin() * t[[1, 2, 0]])(x.data).data
+    np.testing.assert_allclose(jvp.data, J @ u, rtol=1e-14)
+
+
 def test_grad_composes_and_takes_argnum():
     def f(x, y):
         return (x**3 * y).sum()
