@@ -4,7 +4,7 @@ backward pass as one numpy function, made from the op table's formulas.
     >>> print(ag.backward_code(loss))     # doctest: +SKIP
     def forward_backward(X, Y, W1, b1, W2, b2):
         ...
-        # matmul: dW = X.T @ dZ: (10, 784)ᵀ @ (10, 30) → (784, 30)
+        # matmul: dW = X.T @ dZ; X (10, 784), dZ (10, 30) → dW (784, 30)
         dW1 = X.T @ dadd1
         ...
         return loss, {"layers.0.weight": dW1, ...}
@@ -21,7 +21,7 @@ out. Only gradients that reach a parameter are computed.
 Names never become code: every identifier is made by `text.identifier` and every comment
 by `text.printable`. The dict's keys are the names themselves, as string literals.
 
-`Program` holds what `compile.py` needs to run the code: the source, the arguments (which
+`Program` holds what `compiled.py` needs to run the code: the source, the arguments (which
 array or Tensor each one is) and the parameters whose gradients it returns.
 """
 
@@ -30,6 +30,7 @@ from __future__ import annotations
 import ast
 import builtins
 import re
+import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -62,6 +63,7 @@ class Argument:
     name: str
     value: Any
     parameter: bool = False  # a leaf that requires grad: its gradient is returned
+    key: str = ""  # a parameter's key in the dict of gradients: its name, unless shared
 
 
 @dataclass
@@ -74,6 +76,10 @@ class Program:
     source: str
     arguments: list[Argument]
     errstate: dict[str, str] = field(default_factory=dict)
+    steps: dict[tuple[int, int], tuple[str, ...]] = field(default_factory=dict)
+    """(id(tensor), input position) → the lines that compute that input's gradient at the
+    op that made the tensor (its VJP, and the sum back over broadcast axes): what
+    `explain()` and the stepper page show beside each step's rule."""
 
     def __str__(self) -> str:
         return self.source
@@ -121,6 +127,7 @@ class _Printer:
         self.locals: dict[int, dict[str, str]] = {}  # id(tensor) → its forward's own names
         self.named: dict[int, dict[str, Named]] = {}  # id(tensor) → params held as arguments
         self.errstate: dict[str, str] = {}
+        self.steps: dict[tuple[int, int], tuple[str, ...]] = {}
         self.inputs_of: dict[int, list[Any]] = {}  # id(tensor) → its op's inputs as written
         self.floats: dict[str, str] = {}  # an integer array's variable → its float64 copy's
         self.counts: dict[str, int] = {}
@@ -212,18 +219,21 @@ class _Printer:
         signature = ", ".join(a.name for a in self.arguments)
         gradients = [a for a in self.arguments if a.parameter]
         lines = [f"def {self.function}({signature}):"]
-        lines += [f'    """{_docstring(self.loss, gradients)}"""']
+        if len(lines[0]) > LINE_WIDTH:  # one argument line after another
+            wrapped = textwrap.wrap(signature, LINE_WIDTH - 4, break_long_words=False)
+            lines = [f"def {self.function}(", *(f"    {w}" for w in wrapped), "):"]
+        lines += _docstring(self.loss, gradients)
         lines += ["    # forward pass", *self.forward]
         lines += ["    # backward pass", *self.backward]
         lines += [f"    return {self.var[id(self.loss)]}, {{"]
+        _assign_keys(gradients)
         for argument in gradients:
-            key = _key(argument.value.name or argument.name)
-            lines += [f"        {key}: {self.grad[id(argument.value)]},"]
+            lines += [f"        {_key(argument.key)}: {self.grad[id(argument.value)]},"]
         lines += ["    }"]
         body = "\n".join(lines) + "\n"
         imports = [f"import {m}\n" for m in ("math", "numpy as np") if f"{m.split()[-1]}." in body]
         source = "\n".join(imports) + "\n\n" + body if imports else body
-        return Program(self.function, source, self.arguments, self.errstate)
+        return Program(self.function, source, self.arguments, self.errstate, self.steps)
 
     def values(self, tensor: Tensor) -> dict[str, Any]:
         values = node_values(tensor)
@@ -235,7 +245,10 @@ class _Printer:
         values = self.values(tensor)
         inputs = [self.operand(x, op, i) for i, x in enumerate(node.inputs)]
         if op.floats:  # integers computed in float64, as the engine does
-            inputs = [self.as_float(x, name) for x, name in zip(node.inputs, inputs, strict=True)]
+            inputs = [
+                self.as_float(x, name) if i in op.floats else name
+                for i, (x, name) in enumerate(zip(node.inputs, inputs, strict=True))
+            ]
         self.inputs_of[id(tensor)] = inputs
         names: dict[str, Any] = {}
         if op.variadic:
@@ -350,7 +363,13 @@ class _Printer:
                 target = self.contribution(x, users, pending)
                 statements = specialize(op.vjp_trees[0 if op.variadic else i], {**values, "i": i})
                 statements = self.inlined(self.unwrapped(statements), values)
-                self.print_vjp(tensor, x, i, statements, names, target, pending)
+                shapes = _read_shapes(statements, tensor, i, values)
+                before = len(self.backward)
+                self.print_vjp(tensor, x, i, statements, names, target, pending, shapes)
+                written = [line.strip() for line in self.backward[before:]]
+                code = tuple(line for line in written if not line.startswith("#"))
+                passed = pending[id(x)][-1]
+                self.steps[id(tensor), i] = code or (f"# {passed} passes on unchanged",)
         for tensor_id in list(pending):
             self.complete_id(tensor_id, pending)
         dtypes = _gradient_dtypes(self.loss)
@@ -383,6 +402,7 @@ class _Printer:
         names: dict[str, Any],
         target: str,
         pending: dict,
+        shapes: str,
     ) -> None:
         op = tensor.node.op
         own = {
@@ -399,20 +419,21 @@ class _Printer:
             and isinstance(last.value, ast.Name)
             and last.value.id == op.grad_name
         ):  # dx = dz: the same array passes back, no line of its own
-            self.taken.discard(target)
             result = names[op.grad_name]
         else:
             rule = [line for s in statements for line in ast.unparse(s).splitlines()]
             if len(rule) == 1:
-                self.backward.append(self.comment(f"{op.name}: {rule[0]}"))
+                self.backward += self.comments(f"{op.name}: {rule[0]}", shapes)
             else:
-                self.backward.append(self.comment(f"{op.name}, the VJP of its input {i}:"))
+                self.backward += self.comments(f"{op.name}, the VJP of its input {i}", shapes)
             for statement in statements:
                 self.backward += self.lines(_Renamed(mapping).visit(statement))
             result = target
         shape, stretched = x.shape, op.stretched(i, _shapes(tensor.node), tensor.shape)
         if stretched != shape:
             result = self.unbroadcast(x, result, stretched, target)
+        elif result != target:  # the name was not needed
+            self.taken.discard(target)
         pending.setdefault(id(x), []).append(result)
 
     def unbroadcast(self, x: Tensor, result: str, stretched: tuple, target: str) -> str:
@@ -453,16 +474,37 @@ class _Printer:
 
     def lines(self, statement: ast.stmt) -> list[str]:
         """The statement as lines of the function, each at most LINE_WIDTH long."""
-        statement = _Mirrored().visit(statement)
+        statement = _WithoutDefaults().visit(_Mirrored().visit(statement))
         lines = []
         for part in _hoisted(statement, self.fresh):
             source = ast.unparse(part)
             lines += ["    " + line for line in source.splitlines()]
         return lines
 
+    def comments(self, text: str, shapes: str) -> list[str]:
+        """`text; shapes` as one comment line, or two where one would be too long."""
+        joined = f"{text}; {shapes}"
+        if len(f"    # {printable(joined)}") <= COMMENT_WIDTH:
+            return [self.comment(joined)]
+        return [self.comment(text), self.comment(f"  {shapes}")]
+
     def comment(self, text: str) -> str:
         line = f"    # {printable(text)}"
         return line if len(line) <= COMMENT_WIDTH else line[: COMMENT_WIDTH - 1] + "…"
+
+
+def _read_shapes(statements: list[ast.stmt], tensor: Tensor, i: int, values: dict) -> str:
+    """The shapes of the arrays a VJP reads, and of what it gives: `X (10, 784), dZ (10, 30)
+    → dW (784, 30)` (before any sum back over broadcast axes)."""
+    op = tensor.node.op
+    written = ast.parse("\n".join(ast.unparse(statement) for statement in statements))
+    loads = [n for n in ast.walk(written) if isinstance(n, ast.Name) and type(n.ctx) is ast.Load]
+    loads.sort(key=lambda node: (node.lineno, node.col_offset))  # as the rule reads
+    read = dict.fromkeys(node.id for node in loads)
+    shown = [f"{name} {values[name].shape}" for name in read if isinstance(values.get(name), Array)]
+    stretched = op.stretched(i, _shapes(tensor.node), tensor.shape)
+    given = f"d{op.inputs[0 if op.variadic else i]}"
+    return f"{', '.join(shown)} → {given} {stretched}"
 
 
 def _gradient_dtypes(loss: Tensor) -> dict[int, np.dtype]:
@@ -600,8 +642,38 @@ class _Mirrored(ast.NodeTransformer):
         return node
 
 
+class _WithoutDefaults(ast.NodeTransformer):
+    """`np.sum(x, axis=None, keepdims=False)` written `np.sum(x)`: a reduction's keywords
+    left out where they have numpy's default values."""
+
+    REDUCTIONS = frozenset({"sum", "mean", "max", "min", "prod", "std", "var", "any", "all"})
+    DEFAULTS: ClassVar[dict[str, Any]] = {"axis": None, "keepdims": False}
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        self.generic_visit(node)
+        function = node.func
+        if (
+            isinstance(function, ast.Attribute)
+            and isinstance(function.value, ast.Name)
+            and function.value.id == "np"
+            and function.attr in self.REDUCTIONS
+        ):
+            node.keywords = [
+                k
+                for k in node.keywords
+                if not (
+                    k.arg in self.DEFAULTS
+                    and isinstance(k.value, ast.Constant)
+                    and k.value.value is self.DEFAULTS[k.arg]
+                )
+            ]
+        return node
+
+
 def _constancy(node: ast.expr) -> int:
     """0 for a literal, 1 for a name in capitals (read as a constant), 2 for the rest."""
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        node = node.operand  # -0.5: a literal too
     if isinstance(node, ast.Constant):
         return 0
     return 1 if isinstance(node, ast.Name) and node.id.upper() == node.id else 2
@@ -631,6 +703,23 @@ def _hoisted(statement: ast.stmt, fresh: Callable[[str], str]) -> list[ast.stmt]
     return [*out, statement]
 
 
+def _assign_keys(parameters: list[Argument]) -> None:
+    """Each parameter's key in the returned dict: its name where no other parameter has it,
+    else its variable's name (two tensors may share a name; keys never do)."""
+    names = [a.value.name for a in parameters]
+    unique = {name for name in names if name and names.count(name) == 1}
+    used = set(unique)
+    for argument, name in zip(parameters, names, strict=True):
+        if name in unique:
+            argument.key = name
+            continue
+        key = argument.name
+        while key in used:
+            key += "'"
+        argument.key = key
+        used.add(key)
+
+
 def _key(name: str) -> str:
     """A string literal of `name` (split into pieces where it is long), as a dict key."""
     if len(name) <= 40:
@@ -648,9 +737,15 @@ def _string(text: str) -> str:
     return literal
 
 
-def _docstring(loss: Tensor, gradients: list[Argument]) -> str:
-    wanted = ", ".join(a.name for a in gradients)
-    return f"The loss {loss.shape} and its gradient with respect to {wanted or 'nothing'}."
+def _docstring(loss: Tensor, gradients: list[Argument]) -> list[str]:
+    """The function's docstring, as lines of at most LINE_WIDTH."""
+    wanted = ", ".join(a.name for a in gradients) or "nothing"
+    shape = "a number" if loss.size == 1 else f"shape {loss.shape}"
+    text = f"The loss ({shape}) and its gradient with respect to {wanted}."
+    wrapped = textwrap.wrap(text, LINE_WIDTH - 10, break_long_words=False)
+    if len(wrapped) == 1:
+        return [f'    """{wrapped[0]}"""']
+    return [f'    """{wrapped[0]}', *(f"    {line}" for line in wrapped[1:]), '    """']
 
 
 __all__ = ["Argument", "Program", "backward_code", "program"]

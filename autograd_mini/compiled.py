@@ -13,8 +13,12 @@ As with `jax.jit`, what `fn` decides in Python is fixed when it is traced: an `i
 values of its arguments takes the branch it took then, and an array `fn` makes from them
 outside the recorded ops (numpy on `.data`) keeps the values it had. The arguments are read
 where `fn` hands them to ops; the parameters (every leaf that requires grad) are read at each
-call, so an optimizer's updates between calls are seen. Numbers and other arguments that are
-not arrays are part of what a trace is for: a new value traces again.
+call, so an optimizer's updates between calls are seen, and so is a new array given to a
+parameter (`p.data = ...`; one of another shape or dtype traces again). The tensors are the
+ones the trace met: a model given other layers or parameter tensors needs a new `compile`.
+Numbers and other arguments that are not arrays are part of what a trace is for: a new value
+traces again. A graph that draws random numbers (dropout) is refused: its trace would reuse
+the first call's draw.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from .code import Program, program
-from .engine import Tensor
+from .engine import Tensor, backward_order
 from .errors import AutogradError
 from .inplace import lean
 from .recording import enable_grad
@@ -35,6 +39,10 @@ from .recording import enable_grad
 
 class CompileError(AutogradError, TypeError):
     """`compile`: a function whose result cannot be run as code (not a recorded loss)."""
+
+
+class _RetraceError(Exception):
+    """A trace's code no longer fits the tensors it reads: trace again."""
 
 
 class _Trace:
@@ -60,7 +68,7 @@ class _Trace:
             else:
                 self.sources.append(("constant", value))
             if argument.parameter:
-                self.parameters.append((value, value.name or argument.name))
+                self.parameters.append((value, argument.key))
         printed = _function(built.source, built.name)
         self.faithful = None if faithful is None else _function(faithful.source, faithful.name)
         values = self.values(arguments)
@@ -71,16 +79,28 @@ class _Trace:
         if not _same(expected, got):  # the lean code must compute the printed code's bits
             self.source, self.function = built.source, printed
             got = expected
-        self.run = self.runner(arguments, got[1])
+        seen: set[int] = set()
+        self.copies = []  # per parameter: whether its gradient needs a copy of its own
+        for parameter, key in self.parameters:
+            g = got[1][key]
+            self.copies.append(not _owned(g, parameter.dtype) or id(g) in seen)
+            seen.add(id(g))
+        self.traced = {  # the shape and dtype of each tensor's array the code was made for
+            k: (source.data.shape, source.data.dtype)
+            for k, (kind, source) in enumerate(self.sources)
+            if kind == "tensor"
+        }
+        self.run = self.runner(arguments)
 
-    def runner(self, arguments: tuple, grads: dict) -> Callable:
+    def runner(self, arguments: tuple) -> Callable:
         """`run(*arguments) -> (loss, {parameter: gradient})`, written out for this trace:
         which argument goes where, and which gradients need a copy to be arrays of their
-        own (a view, or one shared by two parameters: the code does the same each call)."""
-        namespace: dict[str, Any] = {"step": self.function, "np": np}
+        own (a view, or one shared by two parameters: the code does the same each call).
+        It first checks that each parameter's `.data` is the array it was written for."""
+        namespace: dict[str, Any] = {"step": self.function, "np": np, "stale": self.stale}
         if self.faithful is not None:
             namespace["faithful"] = self.faithful
-        values = []
+        values, guards = [], []
         for k, (kind, source) in enumerate(self.sources):
             if kind == "argument":
                 values.append(
@@ -89,13 +109,13 @@ class _Trace:
             else:
                 namespace[f"v{k}"] = source
                 values.append(f"v{k}.data" if kind == "tensor" else f"v{k}")
-        seen: set[int] = set()
+            if kind == "tensor":
+                namespace[f"e{k}"] = source.data
+                guards.append(f"v{k}.data is not e{k}")
         entries = []
         for j, (parameter, key) in enumerate(self.parameters):
+            copy = self.copies[j]
             namespace[f"p{j}"], namespace[f"k{j}"] = parameter, key
-            g = grads[key]
-            copy = not _owned(g, parameter.dtype) or id(g) in seen
-            seen.add(id(g))
             entries.append(
                 f"p{j}: np.array(g[k{j}], dtype=p{j}.dtype)" if copy else f"p{j}: g[k{j}]"
             )
@@ -111,9 +131,22 @@ class _Trace:
                 f"try:\n        with np.errstate({raised}):\n            {call}\n"
                 f"    except FloatingPointError:\n        {again}"
             )
+        if guards:
+            call = f"if {' or '.join(guards)}:\n        return stale({given})\n    {call}"
         source = f"def run({given}):\n    {call}\n    return loss, {{{', '.join(entries)}}}\n"
         exec(builtins.compile(source, "<compiled run>", "exec"), namespace)
         return namespace["run"]
+
+    def stale(self, *arguments: Any) -> tuple[Any, dict[Tensor, np.ndarray]]:
+        """A call after a tensor's `.data` was replaced (`p.data = ...`): an array of the
+        shape and dtype the code was made for is taken (the runner is written again for
+        it); another shape or dtype needs a new trace."""
+        for k, (shape, dtype) in self.traced.items():
+            data = self.sources[k][1].data
+            if not isinstance(data, np.ndarray) or (data.shape, data.dtype) != (shape, dtype):
+                raise _RetraceError
+        self.run = self.runner(arguments)
+        return self.run(*arguments)
 
     def values(self, arguments: tuple) -> list:
         """The values of the function's arguments at a call with `arguments`."""
@@ -201,7 +234,11 @@ class Compiled:
         if trace is None:
             trace = self._traces[key] = self._trace(arguments, key)
         self._last = trace
-        return trace.run(*arguments)
+        try:
+            return trace.run(*arguments)
+        except _RetraceError:  # a parameter's array was replaced by one of another shape or dtype
+            trace = self._traces[key] = self._last = self._trace(arguments, key)
+            return trace.run(*arguments)
 
     def _trace(self, arguments: tuple, key: tuple) -> _Trace:
         with enable_grad():
@@ -212,6 +249,13 @@ class Compiled:
             raise CompileError(
                 f"compile: {name} must return a loss computed by recorded ops from parameters "
                 f"that require grad, got {got}."
+            )
+        drawn = next((t for t in backward_order(loss) if t.node.op.random), None)
+        if drawn is not None:
+            raise CompileError(
+                f"compile: {name} draws random numbers ({drawn.node.op.name}); its trace would "
+                "use the numbers of the first call at every call. Run it eagerly, or without "
+                "the randomness (a model in eval() mode)."
             )
         if loss.size != 1:
             raise CompileError(

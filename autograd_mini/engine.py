@@ -65,8 +65,10 @@ def apply(op: Op, *inputs: Any, **params: Any) -> Tensor:
     arrays = [x.data if isinstance(x, Tensor) else as_operand(op.name, x) for x in inputs]
     if op.floats:  # integers in float64: numpy would give float16 for the exp of an int8
         arrays = [
-            a.astype(float) if isinstance(a, np.ndarray) and a.dtype.kind in "iub" else a
-            for a in arrays
+            a.astype(float)
+            if i in op.floats and isinstance(a, np.ndarray) and a.dtype.kind in "iub"
+            else a
+            for i, a in enumerate(arrays)
         ]
     try:
         if op.check is not None:
@@ -85,6 +87,9 @@ def apply(op: Op, *inputs: Any, **params: Any) -> Tensor:
             if isinstance(x, Tensor) and x._requires_grad
         ]
         if edges:
+            inputs = tuple(
+                x if isinstance(x, Tensor) else a for x, a in zip(inputs, arrays, strict=True)
+            )
             result._node = Node(op, inputs, params, saved, tuple(edges))
             result._requires_grad = True
     for observer in STATE.observers:

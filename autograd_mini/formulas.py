@@ -96,8 +96,10 @@ class Op:
     error(name, exc, arrays): the error to raise when numpy's forward fails. method: the op
     is also a Tensor method (`t.sigmoid()`). function: the op is an `ag.` function (not for
     those recorded by an operator). floats: integer and bool inputs are computed in float64
-    (numpy gives float16 for int8). numpy: the numpy function this op is (`"exp"`), for
-    VJPs run on Tensors. doc: what it computes, in a line.
+    (numpy gives float16 for int8): True for every input, or the names of those that are
+    (`("z",)`: not the class labels). numpy: the numpy function this op is (`"exp"`), for
+    VJPs run on Tensors. random: its parameters hold numbers drawn anew at each call (dropout's
+    mask), which a compiled step would freeze. doc: what it computes, in a line.
     """
 
     def __init__(
@@ -112,8 +114,9 @@ class Op:
         error: Callable[[Exception, list], Exception] | None = None,
         method: bool = False,
         function: bool = True,
-        floats: bool = False,
+        floats: bool | tuple[str, ...] = False,
         numpy: str | None = None,
+        random: bool = False,
         doc: str = "",
     ) -> None:
         definition = ast.parse(f"def {signature}: pass").body[0]
@@ -146,8 +149,11 @@ class Op:
         self.error = error
         self.method = method
         self.function = function
-        self.floats = floats
+        self.floats = tuple(  # the positions of the inputs computed in float64
+            i for i, name in enumerate(self.inputs) if floats is True or name in (floats or ())
+        )
         self.numpy = numpy
+        self.random = random
         self.doc = doc
         if self.name in OPS:
             raise ValueError(f"op {self.name} is already defined")

@@ -310,6 +310,8 @@ Op(
         log_p = shifted - np.log(total)
         if y.shape == z.shape:
             losses = -np.sum(y * log_p, axis=c)
+        elif z.ndim == 2 and y.dtype.kind in "iu":  # row i's log-probability of class y[i]
+            losses = -log_p[np.arange(z.shape[0]), y]
         else:
             picked = np.take_along_axis(log_p, np.expand_dims(np.astype(y, np.intp), c), axis=c)
             losses = -np.squeeze(picked, axis=c)
@@ -325,10 +327,12 @@ Op(
     """,
     vjps=[
         """
-        target = (
-            y if y.shape == z.shape
-            else np.expand_dims(y, c) == np.reshape(np.arange(z.shape[c]), along(z.shape, c))
-        )
+        if y.shape == z.shape:
+            target = y
+        elif z.ndim == 2:  # one-hot rows: target[i, j] = (y[i] == j)
+            target = y[:, None] == np.arange(z.shape[1])
+        else:
+            target = np.expand_dims(y, c) == np.reshape(np.arange(z.shape[c]), along(z.shape, c))
         if label_smoothing:
             target = (1 - label_smoothing) * target + label_smoothing / z.shape[c]
         dz = (
@@ -349,7 +353,7 @@ Op(
         """,
     ],
     check=_check_cross_entropy,
-    floats=True,
+    floats=("z",),
     doc="softmax + negative log-likelihood, fused and stable: dz = (softmax(z) − onehot(y))/m",
 )
 
@@ -387,7 +391,7 @@ Op(
         """
     ],
     check=_check_nll_loss,
-    floats=True,
+    floats=("logp",),
     doc="the negative log-likelihood −logp[y] of log-probabilities (after log_softmax), "
     "mean over the labels: dlogp = −onehot(y)/m",
 )

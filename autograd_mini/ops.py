@@ -1257,5 +1257,6 @@ Op(
     vjps=["dx = dz * mask / (1 - p)"],
     check=_check_dropout,
     function=False,
+    random=True,
     doc="x where the mask keeps it, scaled by 1/(1 − p), 0 elsewhere (inverted dropout)",
 )

@@ -7,7 +7,8 @@ can say what it does there: `np.reshape(dz, (3, 1))`, `dz * (2 * x ** 1)`. `spec
 does that on the syntax tree:
 
 - a name whose value is known (a parameter, a shape, a number) becomes that value;
-- `x.shape`, `x.ndim`, `x.size` and `x.dtype` of an array become their values;
+- `x.shape`, `x.ndim`, `x.size`, `x.dtype` (and `x.dtype.kind`) of an array become their
+  values;
 - a call of a helper or a builtin, arithmetic and comparisons of known values are computed;
 - `a if test else b` and `if test:` blocks with a known test keep the branch taken.
 
@@ -103,6 +104,10 @@ class _Specializer(ast.NodeTransformer):
             value = self.values.get(node.value.id) if isinstance(node.value, ast.Name) else None
             if isinstance(value, (Array, Shaped)):
                 return True, getattr(value, node.attr)
+        if isinstance(node, ast.Attribute) and node.attr == "kind":  # x.dtype.kind
+            is_known, dtype = self.value_of(node.value)
+            if is_known and isinstance(dtype, np.dtype):
+                return True, dtype.kind
         parts = [n for n in ast.iter_child_nodes(node) if isinstance(n, ast.expr)]
         if isinstance(node, ast.Call):
             if not isinstance(node.func, ast.Name) or not (
@@ -194,6 +199,11 @@ def _plain(node: ast.expr, values: Mapping[str, Any]) -> ast.expr:
                 value = values.get(n.value.id)
                 if isinstance(value, (Array, Shaped)) and n.attr != "dtype":
                     return ast.Constant(getattr(value, n.attr))
+            inner = n.value
+            if n.attr == "kind" and isinstance(inner, ast.Attribute) and inner.attr == "dtype":
+                value = values.get(inner.value.id) if isinstance(inner.value, ast.Name) else None
+                if isinstance(value, (Array, Shaped)):
+                    return ast.Constant(value.dtype.kind)
             return self.generic_visit(n)
 
     return ast.fix_missing_locations(Written().visit(copy.deepcopy(node)))

@@ -10,16 +10,18 @@ The table gives the median µs per step and, in brackets, the median over rounds
 per-round ratio to hand-written numpy: ratios, not absolute times, survive a noisy shared
 machine. Before anything is timed, each implementation's first-step gradients must agree
 with the hand-written ones. Peers (torch, HIPS autograd, mygrad) are measured when they are
-importable (`pip install -e ".[bench]"`). autograd_mini is measured twice, both as a user
-writes a step (`cost.loss(model(X), Y).backward()`, then the SGD step): unfused (the default
-`nn.MLP`, whose tape is the book's: `matmul`, `add`, the activation, then the cost) and as
-`nn.MLP(..., fuse=True)` (each layer and its activation one recorded node from the optional
-`autograd_mini/fused.py`, e.g. `linear+sigmoid`); their gradients are bit-identical.
+importable (`pip install -e ".[bench]"`). autograd_mini is measured twice: eager, as a user
+writes a step (`cost.loss(model(X), Y).backward()`, then the SGD step; the tape is the book's:
+`matmul`, `add`, the activation, then the cost), and compiled, as `nn.fit` runs it
+(`nn.compile(model, cost)`: the printed numpy of that graph, then `optimizer.step(gradients)`).
 
 MNIST: one epoch of Nielsen's 784-30-10 run (quadratic cost, mini-batch 10, η = 3.0) with
-`nn.fit` against the same loop hand-written in numpy, on ../shared/data/mnist.pkl.gz (skipped
-when absent); both visit the mini-batches in the same order, and their parameters after the
-epoch must agree.
+`nn.fit` (compiled, its default, and `compile=False`) against the same loop hand-written in
+numpy, on ../shared/data/mnist.pkl.gz (skipped when absent); all visit the mini-batches in the
+same order, and their parameters after 50 steps must agree.
+
+Tracing: the time `ag.compile` takes at a step's first call (the eager step, printing its
+code, exec'ing it and checking the lean code), for W1's and W4's networks.
 
 Memory: the peak resident-memory growth during one W3 step (after a warm-up step), each
 implementation alone in a fresh process (Linux /proc; skipped elsewhere). And the peak that
@@ -50,6 +52,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import handwritten  # noqa: E402
+import implementations  # noqa: E402
 from implementations import IMPLEMENTATIONS  # noqa: E402
 
 
@@ -174,9 +177,9 @@ def measure_mnist_epoch(dtype, rounds: int) -> dict[str, tuple] | None:
             rows = order[i : i + 10]
             handwritten.step(params, X[rows].astype(dtype, copy=False), Y[rows], 3.0, "quadratic")
 
-    def engine_epoch(model, n=None):
+    def engine_epoch(model, n=None, compile=True):
         n = n or len(X)
-        nn.fit(model, (X[:n], labels[:n]), epochs=1, batch_size=10, lr=3.0, seed=7)
+        nn.fit(model, (X[:n], labels[:n]), epochs=1, batch_size=10, lr=3.0, seed=7, compile=compile)
 
     def fresh_model():
         model = nn.MLP([784, 30, 10], dtype=dtype)
@@ -193,17 +196,19 @@ def measure_mnist_epoch(dtype, rounds: int) -> dict[str, tuple] | None:
     # a whole epoch, rounding differences between two correct implementations grow chaotically)
     params = [(W.copy(), b.copy()) for W, b in start]
     numpy_epoch(params, n=500)
-    model = fresh_model()
-    engine_epoch(model, n=500)
-    check_gradients(
-        "autograd_mini (MNIST, parameters after 50 steps)",
-        [(layer.weight.data, layer.bias.data) for layer in model.layers],
-        params,
-        dtype,
-    )
+    for compile in (True, False):
+        model = fresh_model()
+        engine_epoch(model, n=500, compile=compile)
+        check_gradients(
+            "autograd_mini (MNIST, parameters after 50 steps)",
+            [(layer.weight.data, layer.bias.data) for layer in model.layers],
+            params,
+            dtype,
+        )
     runs = {
         "numpy": lambda: numpy_epoch([(W.copy(), b.copy()) for W, b in start]),
-        "autograd_mini": lambda: engine_epoch(fresh_model()),
+        "autograd_mini": lambda: engine_epoch(fresh_model(), compile=False),
+        "autograd_mini compiled": lambda: engine_epoch(fresh_model()),
     }
     return interleave(runs, rounds, per=1)
 
@@ -254,8 +259,8 @@ def measure_memory(dtype_name: str, names: list[str]) -> dict[str, float] | None
 def measure_fit_memory(dtype) -> dict[str, tuple[float, float]]:
     """Peak MiB allocated (tracemalloc: numpy reports its arrays to it) during one W3-sized
     step written out (zero_grad, the cost, backward, step) and during `nn.fit` over four such
-    steps, for autograd_mini fused and unfused. A loop that kept the previous step's loss
-    until the next forward pass would hold two graphs at once: about twice one step."""
+    steps, eager and compiled. A loop that kept the previous step's loss until the next
+    forward pass would hold two graphs at once: about twice one step."""
     import tracemalloc
 
     import nn
@@ -279,12 +284,17 @@ def measure_fit_memory(dtype) -> dict[str, tuple[float, float]]:
             tracemalloc.stop()
 
     results = {}
-    for name in ("autograd_mini",):
+    for name, compiled in (("autograd_mini", False), ("autograd_mini compiled", True)):
         model = nn.MLP(workload.sizes, output_activation=None, dtype=dtype)
         model.load_state_dict(state)
         optimizer = nn.SGD(model.parameters(), lr=1e-3)
+        traced = nn.compile(model, cost)
 
-        def step(model=model, optimizer=optimizer):
+        def step(model=model, optimizer=optimizer, traced=traced, compiled=compiled):
+            if compiled:
+                _, gradients = traced.gradients(X, labels)
+                optimizer.step(gradients)
+                return
             optimizer.zero_grad()
             loss = cost.loss(model(X), labels)
             loss.backward()
@@ -295,8 +305,14 @@ def measure_fit_memory(dtype) -> dict[str, tuple[float, float]]:
         model = nn.MLP(workload.sizes, output_activation=None, dtype=dtype)
         model.load_state_dict(state)
         fitted = peak(
-            lambda model=model: nn.fit(
-                model, (X4, labels4), epochs=1, batch_size=workload.batch, lr=1e-3, cost=cost
+            lambda model=model, compiled=compiled: nn.fit(
+                model,
+                (X4, labels4),
+                epochs=1,
+                batch_size=workload.batch,
+                lr=1e-3,
+                cost=cost,
+                compile=compiled,
             )
         )
         results[name] = (one, fitted)
@@ -342,6 +358,30 @@ def measure_check_backward(dtype, rounds: int) -> dict[str, float]:
 
 
 # ----------------------------------------------------------------------------------------
+# Tracing: what a compiled step's first call costs
+# ----------------------------------------------------------------------------------------
+
+
+def measure_tracing(workload: Workload, dtype, rounds: int) -> tuple[float, float]:
+    """ms of a compiled step's first call (trace, print, exec, check) and of an eager step
+    (forward and backward) of the same network, medians over `rounds` fresh steps."""
+    import autograd_mini as ag
+
+    params, X, Y = problem(workload, dtype)
+    model, cost = implementations._model(params, X, workload.cost)
+    traced, eager = [], []
+    for _ in range(rounds):
+        step = ag.compile(lambda X, Y: cost.loss(model(X), Y))
+        start = time.perf_counter()
+        step.gradients(X, Y)
+        traced.append((time.perf_counter() - start) * 1e3)
+        start = time.perf_counter()
+        cost.loss(model(X), Y).backward()
+        eager.append((time.perf_counter() - start) * 1e3)
+    return float(np.median(traced)), float(np.median(eager))
+
+
+# ----------------------------------------------------------------------------------------
 # Report
 # ----------------------------------------------------------------------------------------
 
@@ -382,6 +422,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument(
         "--no-check", action="store_true", help="skip the cost of ag.check_backward"
+    )
+    parser.add_argument(
+        "--no-trace", action="store_true", help="skip the time a compiled step takes to trace"
     )
     parser.add_argument("--save", type=Path, help="also write the report (markdown) to this file")
     parser.add_argument(
@@ -426,6 +469,21 @@ def main(argv: list[str] | None = None) -> None:
                 for n in names
             ]
             emit(f"| MNIST epoch, 784-30-10, nn.fit | {dtype_name} | " + " | ".join(cells) + " |")
+    if not args.no_trace:
+        emit("")
+        emit(
+            "Tracing: a compiled step's first call (trace, print, exec, check), against one "
+            "eager step of the same network (ms, median):"
+        )
+        emit("")
+        emit("| workload | dtype | first call | eager step |")
+        emit("|---|---|---|---|")
+        for key in [k for k in ("W1", "W4") if k in args.workloads]:
+            for dtype_name in args.dtypes:
+                first, eager = measure_tracing(
+                    WORKLOADS[key], np.dtype(dtype_name).type, max(3, args.rounds)
+                )
+                emit(f"| {key} | {dtype_name} | {first:.1f} | {eager:.2f} |")
     if not args.no_check:
         emit("")
         emit(

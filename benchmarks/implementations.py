@@ -27,9 +27,8 @@ def numpy_impl(params, X, Y, cost, lr):
     )
 
 
-def autograd_mini_impl(params, X, Y, cost, lr):
-    """What a user writes: nn.MLP, nn.SGD and the cost, one SGD step per call; the tape is
-    the book's: matmul, add, the activation, each a node of its own."""
+def _model(params, X, cost):
+    """The nn.MLP of `params`, an SGD optimizer and the cost, as a user makes them."""
     sizes = [params[0][0].shape[0]] + [W.shape[1] for W, _ in params]
     softmax = cost == "softmax"
     model = nn.MLP(sizes, output_activation=None if softmax else "sigmoid", dtype=X.dtype)
@@ -40,8 +39,14 @@ def autograd_mini_impl(params, X, Y, cost, lr):
             for kind, value in zip(("weight", "bias"), pair, strict=True)
         }
     )
+    return model, nn.get_cost("softmax-cross-entropy" if softmax else "quadratic")
+
+
+def autograd_mini_impl(params, X, Y, cost, lr):
+    """The eager engine, as a user writes a step: nn.MLP, nn.SGD and the cost, backward();
+    the tape is the book's: matmul, add, the activation, each a node of its own."""
+    model, cost = _model(params, X, cost)
     optimizer = nn.SGD(model.parameters(), lr=lr)
-    cost = nn.get_cost("softmax-cross-entropy" if softmax else "quadratic")
 
     def step():
         optimizer.zero_grad()
@@ -52,6 +57,24 @@ def autograd_mini_impl(params, X, Y, cost, lr):
         optimizer.zero_grad()
         cost.loss(model(X), Y).backward()
         return [(layer.weight.grad, layer.bias.grad) for layer in model.layers]
+
+    return step, first_gradients
+
+
+def autograd_mini_compiled_impl(params, X, Y, cost, lr):
+    """The compiled step, as nn.fit runs it: nn.compile(model, cost), its gradients given
+    to the optimizer (the step's own arrays, updated in place)."""
+    model, cost = _model(params, X, cost)
+    optimizer = nn.SGD(model.parameters(), lr=lr)
+    compiled = nn.compile(model, cost)
+
+    def step():
+        _, gradients = compiled.gradients(X, Y)
+        optimizer.step(gradients)
+
+    def first_gradients():
+        _, gradients = compiled.gradients(X, Y)
+        return [(gradients[layer.weight], gradients[layer.bias]) for layer in model.layers]
 
     return step, first_gradients
 
@@ -155,6 +178,7 @@ def mygrad_impl(params, X, Y, cost, lr):
 IMPLEMENTATIONS = {
     "numpy": numpy_impl,
     "autograd_mini": autograd_mini_impl,
+    "autograd_mini compiled": autograd_mini_compiled_impl,
 }
 PEERS = {
     "torch": ("torch", torch_impl),

@@ -552,6 +552,7 @@ def run_train(args: argparse.Namespace) -> int:
         callbacks=[after_epoch],
         progress=None if not args.quiet else False,
         history=history,
+        compile=not args.eager,
     )
     best = history.best()
     if best is not None:
@@ -659,6 +660,13 @@ def run_graph(args: argparse.Namespace) -> int:
         f"Wrote the graph of {described} to {printable(where)}",
         file=sys.stderr if output == STDOUT else sys.stdout,
     )
+    return 0
+
+
+def run_code(args: argparse.Namespace) -> int:
+    model, X, Y, cost = _random_problem(args, (3, 4), "printing this network's code")
+    print(f"# {model.describe()}, {cost.name} cost, a batch of {args.batch_size}")
+    print(ag.backward_code(cost.loss(model(X), Y)), end="")
     return 0
 
 
@@ -779,11 +787,18 @@ def parser() -> argparse.ArgumentParser:
         "it; needs matplotlib)",
     )
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument(
+        "--eager",
+        action="store_true",
+        help="run each step on the recorded graph (backward()) instead of its compiled numpy "
+        "code: the same numbers, slower",
+    )
     train.set_defaults(run=run_train)
 
     for name, run, help_text in (
         ("check", run_check, "compare autodiff, both closed forms and finite differences"),
         ("graph", run_graph, "draw the computation graph of a network's cost"),
+        ("code", run_code, "print a network's forward and backward pass as numpy code"),
     ):
         command = commands.add_parser(name, help=help_text)
         command.add_argument(
@@ -829,7 +844,7 @@ def parser() -> argparse.ArgumentParser:
                 help="write a page that steps through the backward pass instead of the drawing "
                 "(default: the drawing)",
             )
-        else:
+        elif name == "check":
             command.add_argument(
                 "--max-finite-differences",
                 type=_non_negative_int,

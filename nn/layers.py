@@ -234,6 +234,10 @@ class Dropout(Module):
     def forward(self, x: TensorLike) -> Tensor:
         return ag.dropout(x, self.p, training=self.training, rng=self.rng)
 
+    @property
+    def _draws(self) -> bool:
+        return self.training and self.p > 0
+
     def describe(self) -> str:
         return f"Dropout(p={self.p})"
 

@@ -139,6 +139,14 @@ class Module:
         """Same as `train(False)`."""
         return self.train(False)
 
+    @property
+    def draws_random(self) -> bool:
+        """Whether a forward pass draws random numbers now (Dropout in training mode), here
+        or below: a compiled step would reuse one draw, so `fit` runs such a model eagerly."""
+        return any(module._draws for _, module in self.named_modules())
+
+    _draws = False  # a module that draws random numbers in its forward pass says so
+
     # ------------------------------------------------------------------------------------
     # State
     # ------------------------------------------------------------------------------------

@@ -128,6 +128,7 @@ def fit(
     a tqdm bar over the mini-batches (None: only when writing to a terminal).
     compile: each step runs as the numpy code of its graph (`nn.compile`, traced once per
     mini-batch shape), the same numbers as the eager steps of `compile=False` to the bit.
+    A model whose graph draws random numbers (Dropout in training mode) runs eagerly.
     Returns the `History` (extended in place when one is passed, e.g. when resuming).
 
     Before the first step, raises ValueError naming the bad value for: settings that are not
@@ -185,7 +186,7 @@ def fit(
         evaluation = _checked_evaluation(evaluation, X.shape[1], n_outputs)
     targets = Y if cost.takes_labels else cost.targets(Y, n_outputs, dtype)
     history = History() if history is None else history
-    step = compiled(model, cost) if compile else None
+    step = compiled(model, cost) if compile and not model.draws_random else None
     takes_gradients = "gradients" in inspect.signature(optimizer.step).parameters
     for epoch in range(start_epoch, epochs):
         rng = np.random.default_rng([seed, epoch])

@@ -12,6 +12,7 @@ import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import needs_dot, printed_lines
 
@@ -222,3 +223,47 @@ def test_what_the_commands_write_is_ignored_by_git_but_the_page_template_is_not(
     assert [name for name in written if not ignored(name)] == []
     assert not ignored("autograd_mini/visual/page/stepper.html")
     assert not ignored("docs/or_gate.svg")
+
+
+def test_code_prints_a_networks_forward_and_backward_pass_that_runs(capsys, tmp_path):
+    code, out, _ = run(
+        capsys, "code", "--sizes", "6", "4", "3", "--cost", "softmax-cross-entropy",
+        "--batch-size", "5",
+    )  # fmt: skip
+    assert code == 0
+    assert out.startswith("# MLP(6→4→3, sigmoid, output identity), softmax-cross-entropy cost")
+    assert "def forward_backward(X, y, W1, b1, W2, b2):" in out
+    assert "    dW1 = X.T @ dadd1\n" in out and "    db2 = np.sum(dadd2, axis=0)\n" in out
+    printed = tmp_path / "step.py"
+    printed.write_text(out, encoding="utf-8")
+    config = ROOT / "pyproject.toml"
+    lint = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--no-cache", "--config", config, printed],
+        capture_output=True,
+        text=True,
+    )
+    assert lint.returncode == 0, lint.stdout
+    namespace: dict = {}
+    exec(compile(out, str(printed), "exec"), namespace)
+    rng = np.random.default_rng(0)
+    X, y = rng.random((5, 6)), rng.integers(0, 3, 5)
+    W1, b1, W2, b2 = rng.random((6, 4)), rng.random(4), rng.random((4, 3)), rng.random(3)
+    loss, grads = namespace["forward_backward"](X, y, W1, b1, W2, b2)
+    assert set(grads) == {"layers.0.weight", "layers.0.bias", "layers.1.weight", "layers.1.bias"}
+    assert grads["layers.0.weight"].shape == (6, 4) and float(loss) > 0
+
+
+def test_code_refuses_sizes_that_make_no_network(capsys):
+    code, _, err = run(capsys, "code", "--sizes", "3")
+    assert code == 1 and "--sizes needs at least two positive sizes" in err
+
+
+def test_train_eager_runs_the_recorded_graph_with_the_same_numbers(capsys, tiny_mnist):
+    argv = ["train", "--data", str(tiny_mnist), "--sizes", "784", "8", "10", "--epochs", "2"]
+    argv += ["--quiet", "--seed", "3"]
+    outputs = []
+    for extra in ([], ["--eager"]):
+        code, out, _ = run(capsys, *argv, *extra)
+        assert code == 0
+        outputs.append(re.sub(r"\d+\.\d+ ?s\b", "", out))  # the epochs' times differ
+    assert outputs[0] == outputs[1] and "Epoch 1" in outputs[0]

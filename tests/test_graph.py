@@ -249,8 +249,9 @@ def test_explain_prints_any_name_as_printable_text(name):
     lines = printed_lines(explained(name))
     assert len(lines) == len(explained("w").split("\n"))
     assert lines[0].startswith(f"Backward pass of {printable(name)} ")
-    assert lines[3].startswith(f"step  2  mul: {printable(name)} (2,), {printable(name)} (2,)")
-    assert lines[4].endswith(f"for {printable(name)}")
+    assert lines[4].startswith(f"step  2  mul: {printable(name)} (2,), {printable(name)} (2,)")
+    assert lines[5].endswith(f"for {printable(name)}")
+    assert lines[6].startswith("          code: d") and lines[6].isascii()
 
 
 @pytest.mark.parametrize("rows", [1, 5])
@@ -259,7 +260,7 @@ def test_explain_says_what_m_stands_for_where_a_rule_divides_by_it(rows):
     W = Tensor(np.ones((2, 3)), requires_grad=True, name="W")
     lines = str(ag.explain(ag.quadratic_cost((X @ W).sigmoid(), np.zeros((rows, 3))))).split("\n")
     assert lines[2].endswith(f"da = dC * d / {rows}  → ({rows}, 3) for sigmoid(step 2)")
-    assert lines[4] == f"          where m = {rows}, the rows (examples) of sigmoid(step 2)"
+    assert lines[5] == f"          where m = {rows}, the rows (examples) of sigmoid(step 2)"
     assert sum("where m =" in line for line in lines) == 1, "only under the rule that uses it"
 
 
@@ -626,3 +627,17 @@ def test_without_dot_draw_works_and_save_svg_says_how_to_install(mlp_loss, tmp_p
     for command in ("apt-get install graphviz", "brew install graphviz", "conda install graphviz"):
         assert command in message
     assert not (tmp_path / "x.svg").exists()
+
+
+def test_explain_shows_each_steps_lines_of_backward_code():
+    model = nn.MLP([4, 3, 2], seed=0)
+    loss = ag.quadratic_cost(model(np.ones((5, 4))), np.zeros((5, 2)))
+    printed = [line.strip() for line in ag.backward_code(loss).splitlines()]
+    steps = ag.explain(loss).steps
+    shown = [line for step in steps for g in step.gradients for line in g.code]
+    assert "dW1 = X.T @ dadd1" in shown and "db2 = np.sum(dadd2, axis=0)" in shown
+    assert all(line in printed for line in shown if not line.startswith("#"))
+    computed = [line for line in printed if " = " in line and not line.startswith("#")]
+    backward = computed[computed.index("dloss = np.ones_like(loss)") + 1 :]
+    assert sorted(backward) == sorted(line for line in shown if not line.startswith("#"))
+    assert "          code: dW2 = sigmoid1.T @ dadd2" in str(ag.explain(loss)).split("\n")

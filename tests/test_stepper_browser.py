@@ -106,6 +106,7 @@ def test_the_or_page_steps_through_backward_with_the_engines_numbers(opened, tmp
     page = ag.stepper(loss)
     path = page.save(tmp_path / "or_gate.html")
     steps = page.data["steps"]
+    printed = [line.strip() for line in ag.backward_code(loss).splitlines()]
     view = opened(path)
     n = len(order)
     assert view.text("#counter") == f"step 0 of {n}"
@@ -121,6 +122,9 @@ def test_the_or_page_steps_through_backward_with_the_engines_numbers(opened, tmp
                 four_digits(view.numbers(f"#panel [data-array=input-{i}]"), x.grad)
             rule = view.text(f"#panel [data-input='{i}'] .rule")
             assert rule == specialize.rule(t, i), "the op table's rule, made concrete"
+            if isinstance(x, Tensor) and x.requires_grad:  # its lines of backward_code
+                code = view.text(f"#panel [data-input='{i}'] pre.code").split("\n")
+                assert code and all(c in printed or c.startswith("# d") for c in code), code
         current = view.page.locator("#drawing g.node.current title").all_text_contents()
         assert current == [steps[k - 1]["unit"]]
         lit = view.page.locator("#drawing g.edge.lit title").all_text_contents()

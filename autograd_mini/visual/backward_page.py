@@ -55,6 +55,7 @@ from typing import Any
 import numpy as np
 
 from ..broadcasting import summed_axes
+from ..code import program
 from ..engine import Tensor, backward_order
 from ..errors import BackwardError, ShapeError
 from ..files import replacing, write_file
@@ -260,8 +261,15 @@ def _constant_name(value: Any) -> str:
 class _PageData:
     """Turns a recording and the drawing's boxes into the JSON the page script reads."""
 
-    def __init__(self, loss: Tensor, rec: _Recording, snap: Snapshot, layout: Plan) -> None:
-        self.rec, self.layout = rec, layout
+    def __init__(
+        self,
+        loss: Tensor,
+        rec: _Recording,
+        snap: Snapshot,
+        layout: Plan,
+        code: dict[tuple[int, int], tuple[str, ...]],
+    ) -> None:
+        self.rec, self.layout, self.code = rec, layout, code
         self.tensors = {id(t): t for t in (*snap.ops, *snap.leaves)}
         order = backward_order(loss)
         if [s.tensor for s in rec.steps] != [id(t) for t in order]:
@@ -383,6 +391,7 @@ class _PageData:
             "rule": text,
             "shapes": f"∂L/∂{printable(tensor.node.op.name)} {tensor.shape} → {x.shape}",
             "grad": view,
+            "code": list(self.code.get((id(tensor), p), ())),
             "broadcast": unbroadcast_note(stretched_to(tensor, p), x.shape)
             if p in stretched
             else "",
@@ -540,11 +549,23 @@ def save_html(
     return Path(path)
 
 
+CODE_LINES_UP_TO = 5_000
+"""The largest graph (in gradients passed) whose steps show their lines of `backward_code`."""
+
+
+def _code_lines(loss: Tensor) -> dict[tuple[int, int], tuple[str, ...]]:
+    """(id(tensor), input) → the lines of `backward_code(loss)` of that step's gradient; none
+    for a graph too big to print quickly (the page of a 20,000-input join stays fast)."""
+    edges = sum(len(t.node.edges) for t in backward_order(loss))
+    return program(loss).steps if edges <= CODE_LINES_UP_TO else {}
+
+
 def _page(loss: Tensor, caller: str, retain_graph: bool, draw_options: dict) -> Stepper:
     _check(loss, caller)
     dot, snap, layout = build(loss, **{"show_grads": False, **draw_options})
     svg = render_svg(dot, caller).decode("utf-8")  # before anything runs: no dot, no change
     notes = []
+    code = _code_lines(loss)  # before backward frees the graph
     recording = _record(loss, snap, retain_graph)
     if recording.mode == "ran":
         notes.append(
@@ -559,5 +580,5 @@ def _page(loss: Tensor, caller: str, retain_graph: bool, draw_options: dict) -> 
     if layout.note:
         notes.append(printable(layout.note))
     title = _title(loss)
-    data = _PageData(loss, recording, snap, layout).data(title, notes)
+    data = _PageData(loss, recording, snap, layout, code).data(title, notes)
     return Stepper(render_page(title, svg, data), data)

@@ -3,7 +3,8 @@
 Each step is one recorded op, in the order `root.backward()` runs them (the reverse of
 the order they were recorded): the op, its inputs' shapes → its output's shape, and for
 every input the VJP rule that computes that input's gradient and the gradient's shape,
-with a note where an input was broadcast and its gradient is summed back (un-broadcast).
+with a note where an input was broadcast and its gradient is summed back (un-broadcast),
+and the lines of `backward_code(root)` that compute it.
 This is the printout that answers "why is ∇W this shape?".
 """
 
@@ -14,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..broadcasting import summed_axes
+from ..code import program
 from ..engine import Tensor, backward_order
 from ..specialize import rule
 from ..text import printable
@@ -28,6 +30,7 @@ class Gradient:
     rule: str  # e.g. "dW = Xᵀ @ dZ"
     shape: tuple[int, ...] | None  # the gradient's shape (None: not computed)
     note: str = ""  # e.g. "un-broadcast (10, 30) → (30,): summed over axis 0"
+    code: tuple[str, ...] = ()  # its lines in `backward_code`, e.g. ("dW1 = X.T @ dadd1",)
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,10 @@ class Explanation:
                 lines.append(
                     f"          {final.ljust(width)}  → {g.shape} for {printable(g.input)}{note}"
                 )
+                lines += [
+                    f"          {'code: ' if k == 0 else '      '}{printable(line)}"
+                    for k, line in enumerate(g.code)
+                ]
             if step.letters:
                 lines.append(f"          where {printable(step.letters)}")
         return "\n".join(lines)
@@ -83,6 +90,7 @@ def explain(root: Tensor) -> Explanation:
         raise TypeError(f"explain: expected a Tensor, got {type(root).__name__}.")
     order = backward_order(root)
     step_of = {id(t): i + 1 for i, t in enumerate(order)}
+    code = program(root).steps if root.node is not None else {}
 
     def name(x) -> str:
         if not isinstance(x, Tensor):
@@ -111,7 +119,8 @@ def explain(root: Tensor) -> Explanation:
                 stretched = stretched_to(tensor, position)
                 axes = ", ".join(map(str, summed_axes(x.shape, stretched)))
                 note = f"un-broadcast {stretched} → {x.shape}: summed over axis {axes}"
-            gradients.append(Gradient(name(x), rule(tensor, position), x.shape, note))
+            lines = code.get((id(tensor), position), ())
+            gradients.append(Gradient(name(x), rule(tensor, position), x.shape, note, lines))
         rules = node.op.rules
         letters = _letters(rules, *inputs[0], parameters=node.op.params) if inputs else ""
         steps.append(Step(number, node.op.name, inputs, tensor.shape, gradients, letters))

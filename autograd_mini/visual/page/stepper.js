@@ -214,6 +214,10 @@
     rule.append(el("span", input.rule, "rule"));
     box.append(rule);
     if (input.shapes) box.append(el("div", input.shapes, "muted"));
+    if (input.code && input.code.length) {
+      // the lines of ag.backward_code(loss) that compute this gradient
+      box.append(el("pre", input.code.join("\n"), "code"));
+    }
     if (input.broadcast) box.append(el("div", "un-broadcast: " + input.broadcast, "broadcast"));
     if (input.grad) box.append(arrayBlock(input.grad, "input-" + i));
     if (input.note) box.append(el("div", input.note, "muted"));
