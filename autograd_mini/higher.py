@@ -245,7 +245,7 @@ def gradients(
     *,
     create_graph: bool = False,
     retain_graph: bool | None = None,
-) -> Any:
+) -> Tensor | tuple[Tensor, ...]:
     """∂y/∂x for each x of `xs`, returned (not added into `.grad`), like
     `torch.autograd.grad`.
 
