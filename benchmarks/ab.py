@@ -6,8 +6,14 @@ layers of width 32, softmax cross-entropy, batch 32) after a warm-up: the step a
 writes it (zero_grad, the cost of model(X), backward, SGD step) and backward() alone. The
 medians of the per-round times and of the per-round ratios B / A are printed.
 
+On a busy machine the times of a round can differ by 2× either way. `--instructions` counts
+instructions instead (valgrind's callgrind, one thread), which do not depend on the load:
+per step, from runs of K and 4K steps (the difference cancels start-up), for the forward
+pass alone and for forward and backward, so backward's own count is their difference.
+
     git archive main | tar -x -C /tmp/a             # a checkout to compare against
     python benchmarks/ab.py /tmp/a . --rounds 15
+    python benchmarks/ab.py /tmp/a . --instructions
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -24,7 +31,7 @@ CHILD = """
 import json, sys, time
 import numpy as np
 import autograd_mini as ag, nn
-workload, dtype, steps = sys.argv[1], np.dtype(sys.argv[2]), int(sys.argv[3])
+workload, dtype, steps, mode = sys.argv[1], np.dtype(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 rng = np.random.default_rng(0)
 if workload == "W1":
     sizes, batch, cost = [784, 30, 10], 10, "quadratic"
@@ -41,8 +48,15 @@ def step():
     optimizer.zero_grad()
     loss_of(model(X), Y).backward()
     optimizer.step()
-for _ in range(20):
+for _ in range(20 if mode == "time" else 3):
     step()
+if mode != "time":  # counted by callgrind: the forward pass alone, or with backward
+    for _ in range(steps):
+        optimizer.zero_grad()
+        loss = loss_of(model(X), Y)
+        if mode == "backward":
+            loss.backward()
+    sys.exit()
 start = time.perf_counter()
 for _ in range(steps):
     step()
@@ -60,13 +74,57 @@ print(json.dumps({"step": whole * 1e6, "backward": backward / steps * 1e6}))
 
 def run(checkout: Path, workload: str, dtype: str, steps: int) -> dict[str, float]:
     result = subprocess.run(
-        [sys.executable, "-c", CHILD, workload, dtype, str(steps)],
+        [sys.executable, "-c", CHILD, workload, dtype, str(steps), "time"],
         capture_output=True,
         text=True,
         check=True,
         env={**os.environ, "PYTHONPATH": str(checkout.resolve())},
     )
     return json.loads(result.stdout)
+
+
+def instructions(checkout: Path, workload: str, dtype: str, steps: int, mode: str) -> int:
+    """Instructions callgrind counts in a child running `steps` steps in `mode`."""
+    result = subprocess.run(
+        [
+            *("valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"),
+            *(sys.executable, "-c", CHILD, workload, dtype, str(steps), mode),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={
+            **os.environ,
+            "PYTHONPATH": str(checkout.resolve()),
+            "OPENBLAS_NUM_THREADS": "1",
+            "OMP_NUM_THREADS": "1",
+        },
+    )
+    return int(re.search(r"Collected : (\d+)", result.stderr)[1])
+
+
+def count(a: Path, b: Path, cases: str) -> None:
+    """Instructions per step of each checkout, and B / A."""
+    for case in cases.split(","):
+        workload, dtype, steps = case.split(":")
+        k = max(2, int(steps) // 30)
+        per: dict[str, dict[str, float]] = {}
+        for name, path in (("A", a), ("B", b)):
+            per[name] = {
+                mode: (
+                    instructions(path, workload, dtype, 4 * k, mode)
+                    - instructions(path, workload, dtype, k, mode)
+                )
+                / (3 * k)
+                for mode in ("forward", "backward")
+            }
+            per[name]["backward"] -= per[name]["forward"]
+        for mode in ("forward", "backward"):
+            a_count, b_count = per["A"][mode], per["B"][mode]
+            print(
+                f"{workload} {dtype} {mode:<8}: A {a_count:12,.0f}  B {b_count:12,.0f} "
+                f"instructions per step  B/A {b_count / a_count:.4f}"
+            )
 
 
 def main() -> None:
@@ -77,7 +135,13 @@ def main() -> None:
     parser.add_argument(
         "--cases", default="W1:float32:300,W1:float64:300,W4:float32:30,W4:float64:30"
     )
+    parser.add_argument(
+        "--instructions", action="store_true", help="count instructions with callgrind"
+    )
     args = parser.parse_args()
+    if args.instructions:
+        count(args.a, args.b, args.cases)
+        return
     for case in args.cases.split(","):
         workload, dtype, steps = case.split(":")
         times: dict[str, dict[str, list[float]]] = {
