@@ -173,15 +173,15 @@ def _differentiable(value: Any) -> bool:
     return isinstance(value, (np.ndarray, np.generic)) and value.dtype.kind in "fc"
 
 
-def _operand(op: Op, x: Any) -> Any:
+def _operand(op: Op, position: int, x: Any) -> Any:
     """An input as a formula on Tensors takes it: a Tensor that requires grad as it is, any
-    other as the array the forward computed with."""
+    other as the array the forward computed with (integers in float64 where the op says)."""
     if isinstance(x, Tensor):
         if x._requires_grad:
             return x
         x = x.data
     x = as_operand(op.name, x)
-    if op.floats and isinstance(x, np.ndarray) and x.dtype.kind in "iub":
+    if position in op.floats and isinstance(x, np.ndarray) and x.dtype.kind in "iub":
         return x.astype(float)
     return x
 
@@ -202,9 +202,12 @@ class OnTensors:
             )
         values = dict(zip(op.saved_names, node.saved, strict=True))
         if op.variadic:
-            inputs = {op.inputs[0]: tuple(_operand(op, x) for x in node.inputs)}
+            inputs = {op.inputs[0]: tuple(_operand(op, 0, x) for x in node.inputs)}
         else:
-            inputs = {n: _operand(op, x) for n, x in zip(op.inputs, node.inputs, strict=True)}
+            inputs = {
+                name: _operand(op, k, x)
+                for k, (name, x) in enumerate(zip(op.inputs, node.inputs, strict=True))
+            }
         again = []
         for name in op.saved_names:
             if name in op.shape_only or name in op.params:
