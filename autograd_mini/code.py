@@ -76,6 +76,10 @@ class Program:
     source: str
     arguments: list[Argument]
     errstate: dict[str, str] = field(default_factory=dict)
+    faithful: str = ""
+    """The source with each formula's `with np.errstate(...)` block kept around its lines:
+    numpy warns and raises exactly where the engine does (`compiled.py` runs it when the
+    source, under errstate="raise" for what the formulas silence, raises)."""
     steps: dict[tuple[int, int], tuple[str, ...]] = field(default_factory=dict)
     """(id(tensor), input position) → the lines that compute that input's gradient at the
     op that made the tensor (its VJP, and the sum back over broadcast axes): what
@@ -95,11 +99,8 @@ def backward_code(loss: Tensor, name: str = "forward_backward") -> str:
     return program(loss, name).source
 
 
-def program(loss: Tensor, name: str = "forward_backward", *, errstate: bool = False) -> Program:
-    """The `Program` (source and arguments) that prints `loss`'s graph; see `backward_code`.
-
-    errstate: keep the `with np.errstate(...)` blocks of the ops' formulas (numpy then warns
-    and raises exactly where the engine does) instead of writing their bodies alone."""
+def program(loss: Tensor, name: str = "forward_backward") -> Program:
+    """The `Program` (source and arguments) that prints `loss`'s graph; see `backward_code`."""
     if not isinstance(loss, Tensor):
         raise TypeError(f"backward_code: expected a Tensor (the loss), got {type(loss).__name__}.")
     if loss.node is None:
@@ -108,15 +109,14 @@ def program(loss: Tensor, name: str = "forward_backward", *, errstate: bool = Fa
             "inside no_grad() or from tensors that require no grad): there is no backward "
             "pass to print."
         )
-    return _Printer(loss, name, errstate).program()
+    return _Printer(loss, name).program()
 
 
 class _Printer:
     """Writes one graph's function: names first, then the forward lines, then backward's."""
 
-    def __init__(self, loss: Tensor, name: str, keep_errstate: bool = False) -> None:
+    def __init__(self, loss: Tensor, name: str) -> None:
         self.loss = loss
-        self.keep_errstate = keep_errstate
         self.order = backward_order(loss)
         self.taken = {"np", *dir(builtins)}  # never shadowed by a name of the graph
         self.function = identifier(name, self.taken, "forward_backward")
@@ -127,6 +127,8 @@ class _Printer:
         self.locals: dict[int, dict[str, str]] = {}  # id(tensor) → its forward's own names
         self.named: dict[int, dict[str, Named]] = {}  # id(tensor) → params held as arguments
         self.errstate: dict[str, str] = {}
+        self.guarded: list[tuple[list[str], str]] = []  # lines a formula's errstate guards
+        self.known: dict[int, dict[str, Any]] = {}  # id(tensor) → its formulas' values
         self.steps: dict[tuple[int, int], tuple[str, ...]] = {}
         self.inputs_of: dict[int, list[Any]] = {}  # id(tensor) → its op's inputs as written
         self.floats: dict[str, str] = {}  # an integer array's variable → its float64 copy's
@@ -230,13 +232,19 @@ class _Printer:
         for argument in gradients:
             lines += [f"        {_key(argument.key)}: {self.grad[id(argument.value)]},"]
         lines += ["    }"]
-        body = "\n".join(lines) + "\n"
-        imports = [f"import {m}\n" for m in ("math", "numpy as np") if f"{m.split()[-1]}." in body]
-        source = "\n".join(imports) + "\n\n" + body if imports else body
-        return Program(self.function, source, self.arguments, self.errstate, self.steps)
+        sources = []
+        for body in ("\n".join(lines), "\n".join(_guarded(lines, self.guarded))):
+            imports = [
+                f"import {m}\n" for m in ("math", "numpy as np") if f"{m.split()[-1]}." in body
+            ]
+            sources.append("\n".join(imports) + "\n\n" + body + "\n" if imports else body + "\n")
+        source, faithful = sources
+        return Program(self.function, source, self.arguments, self.errstate, faithful, self.steps)
 
     def values(self, tensor: Tensor) -> dict[str, Any]:
-        values = node_values(tensor)
+        if id(tensor) in self.known:
+            return self.known[id(tensor)]
+        values = self.known[id(tensor)] = node_values(tensor)
         values.update(self.named.get(id(tensor)) or self.held(tensor))
         return values
 
@@ -316,8 +324,9 @@ class _Printer:
         return out
 
     def unwrapped(self, statements: list[ast.stmt]) -> list[ast.stmt]:
-        """`with np.errstate(...)` blocks replaced by their bodies (unless the printer keeps
-        them); their settings kept for the code that runs the function (`Program.errstate`)."""
+        """`with np.errstate(...)` blocks replaced by their bodies; their settings kept for the
+        code that runs the function (`Program.errstate`), and on each statement of the body,
+        for `Program.faithful`."""
         out: list[ast.stmt] = []
         for statement in statements:
             if isinstance(statement, ast.With):
@@ -326,10 +335,10 @@ class _Printer:
                     if isinstance(call, ast.Call):
                         for keyword in call.keywords:
                             self.errstate[keyword.arg] = ast.literal_eval(keyword.value)
-                if self.keep_errstate:
-                    out.append(statement)
-                else:
-                    out += self.unwrapped(statement.body)
+                guard = ast.unparse(statement.items[0].context_expr)
+                for inner in self.unwrapped(statement.body):
+                    inner.errstate = guard  # (an attribute of the node, read by `lines`)
+                    out.append(inner)
             else:
                 out.append(statement)
         return out
@@ -363,9 +372,9 @@ class _Printer:
                 target = self.contribution(x, users, pending)
                 statements = specialize(op.vjp_trees[0 if op.variadic else i], {**values, "i": i})
                 statements = self.inlined(self.unwrapped(statements), values)
-                shapes = _read_shapes(statements, tensor, i, values)
+                rule = "\n".join(ast.unparse(s) for s in statements)
                 before = len(self.backward)
-                self.print_vjp(tensor, x, i, statements, names, target, pending, shapes)
+                self.print_vjp(tensor, x, i, statements, names, target, pending, rule)
                 written = [line.strip() for line in self.backward[before:]]
                 code = tuple(line for line in written if not line.startswith("#"))
                 passed = pending[id(x)][-1]
@@ -402,7 +411,7 @@ class _Printer:
         names: dict[str, Any],
         target: str,
         pending: dict,
-        shapes: str,
+        rule: str,
     ) -> None:
         op = tensor.node.op
         own = {
@@ -421,9 +430,9 @@ class _Printer:
         ):  # dx = dz: the same array passes back, no line of its own
             result = names[op.grad_name]
         else:
-            rule = [line for s in statements for line in ast.unparse(s).splitlines()]
-            if len(rule) == 1:
-                self.backward += self.comments(f"{op.name}: {rule[0]}", shapes)
+            shapes = _read_shapes(rule, tensor, i, self.values(tensor))
+            if "\n" not in rule:
+                self.backward += self.comments(f"{op.name}: {rule}", shapes)
             else:
                 self.backward += self.comments(f"{op.name}, the VJP of its input {i}", shapes)
             for statement in statements:
@@ -474,11 +483,14 @@ class _Printer:
 
     def lines(self, statement: ast.stmt) -> list[str]:
         """The statement as lines of the function, each at most LINE_WIDTH long."""
-        statement = _WithoutDefaults().visit(_Mirrored().visit(statement))
-        lines = []
-        for part in _hoisted(statement, self.fresh):
-            source = ast.unparse(part)
-            lines += ["    " + line for line in source.splitlines()]
+        guard = getattr(statement, "errstate", None)
+        statement = _Tidied().visit(statement)
+        source = ast.unparse(statement)
+        if len(source) > LINE_WIDTH - 4 and isinstance(statement, ast.Assign):
+            source = "\n".join(ast.unparse(part) for part in _hoisted(statement, self.fresh))
+        lines = ["    " + line for line in source.splitlines()]
+        if guard is not None:
+            self.guarded.append((lines, guard))
         return lines
 
     def comments(self, text: str, shapes: str) -> list[str]:
@@ -493,14 +505,26 @@ class _Printer:
         return line if len(line) <= COMMENT_WIDTH else line[: COMMENT_WIDTH - 1] + "…"
 
 
-def _read_shapes(statements: list[ast.stmt], tensor: Tensor, i: int, values: dict) -> str:
-    """The shapes of the arrays a VJP reads, and of what it gives: `X (10, 784), dZ (10, 30)
-    → dW (784, 30)` (before any sum back over broadcast axes)."""
+def _guarded(lines: list[str], guarded: list[tuple[list[str], str]]) -> list[str]:
+    """`lines` with each guarded run of lines inside its `with np.errstate(...)` block."""
+    out, start = [], 0
+    for block, guard in guarded:
+        at = start
+        while lines[at : at + len(block)] != block:
+            at += 1
+        out += lines[start:at]
+        out += [f"    with {guard}:", *(f"    {line}" for line in block)]
+        start = at + len(block)
+    return out + lines[start:]
+
+
+def _read_shapes(rule: str, tensor: Tensor, i: int, values: dict) -> str:
+    """The shapes of the arrays a VJP's rule reads, and of what it gives: `X (10, 784), dZ
+    (10, 30) → dW (784, 30)` (before any sum back over broadcast axes)."""
     op = tensor.node.op
-    written = ast.parse("\n".join(ast.unparse(statement) for statement in statements))
-    loads = [n for n in ast.walk(written) if isinstance(n, ast.Name) and type(n.ctx) is ast.Load]
-    loads.sort(key=lambda node: (node.lineno, node.col_offset))  # as the rule reads
-    read = dict.fromkeys(node.id for node in loads)
+    assigned = set(re.findall(r"^\s*([A-Za-z_]\w*)\s*=(?!=)", rule, re.MULTILINE))
+    read = dict.fromkeys(re.findall(r"(?<![\w.])[A-Za-z_]\w*", rule))  # as the rule reads
+    read = [name for name in read if name not in assigned]
     shown = [f"{name} {values[name].shape}" for name in read if isinstance(values.get(name), Array)]
     stretched = op.stretched(i, _shapes(tensor.node), tensor.shape)
     given = f"d{op.inputs[0 if op.variadic else i]}"
@@ -642,9 +666,9 @@ class _Mirrored(ast.NodeTransformer):
         return node
 
 
-class _WithoutDefaults(ast.NodeTransformer):
-    """`np.sum(x, axis=None, keepdims=False)` written `np.sum(x)`: a reduction's keywords
-    left out where they have numpy's default values."""
+class _Tidied(_Mirrored):
+    """Comparisons mirrored (`_Mirrored`), and `np.sum(x, axis=None, keepdims=False)`
+    written `np.sum(x)`: a reduction's keywords left out where they have numpy's defaults."""
 
     REDUCTIONS = frozenset({"sum", "mean", "max", "min", "prod", "std", "var", "any", "all"})
     DEFAULTS: ClassVar[dict[str, Any]] = {"axis": None, "keepdims": False}

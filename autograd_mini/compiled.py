@@ -50,9 +50,8 @@ class _Trace:
     arguments comes from at a call (the k-th argument of the call, a parameter's `.data`,
     or a constant kept from the trace)."""
 
-    def __init__(
-        self, built: Program, arguments: tuple, key: tuple, faithful: Program | None = None
-    ) -> None:
+    def __init__(self, built: Program, arguments: tuple) -> None:
+        """built: the printed code of the traced graph; arguments: the traced call's."""
         self.program = built
         given = {id(a if not isinstance(a, Tensor) else a.data): k for k, a in enumerate(arguments)}
         given |= {id(a): k for k, a in enumerate(arguments)}
@@ -69,16 +68,17 @@ class _Trace:
                 self.sources.append(("constant", value))
             if argument.parameter:
                 self.parameters.append((value, argument.key))
-        printed = _function(built.source, built.name)
-        self.faithful = None if faithful is None else _function(faithful.source, faithful.name)
+        self.faithful_function: Callable | None = None  # made at its first use
         values = self.values(arguments)
-        self.source = lean(built.source, built.name, values, {})
+        self.source, expected = lean(built.source, built.name, values, {})
+        del values
         self.function = _function(self.source, built.name)
         with np.errstate(**built.errstate):
-            expected, got = printed(*values), self.function(*self.values(arguments))
+            got = self.function(*self.values(arguments))
         if not _same(expected, got):  # the lean code must compute the printed code's bits
-            self.source, self.function = built.source, printed
-            got = expected
+            self.source, self.function = built.source, _function(built.source, built.name)
+            with np.errstate(**built.errstate):
+                got = self.function(*self.values(arguments))
         seen: set[int] = set()
         self.copies = []  # per parameter: whether its gradient needs a copy of its own
         for parameter, key in self.parameters:
@@ -98,8 +98,7 @@ class _Trace:
         own (a view, or one shared by two parameters: the code does the same each call).
         It first checks that each parameter's `.data` is the array it was written for."""
         namespace: dict[str, Any] = {"step": self.function, "np": np, "stale": self.stale}
-        if self.faithful is not None:
-            namespace["faithful"] = self.faithful
+        namespace["faithful"] = self.faithful
         values, guards = [], []
         for k, (kind, source) in enumerate(self.sources):
             if kind == "argument":
@@ -121,7 +120,7 @@ class _Trace:
             )
         given = ", ".join(f"a{k}" for k in range(len(arguments)))
         call = f"loss, g = step({', '.join(values)})"
-        if self.faithful is not None:
+        if self.program.errstate:
             # The code runs with numpy raising on what the formulas silence (sigmoid's
             # overflow); where that happens it runs again as the code that keeps each
             # formula's errstate block, so numpy warns and raises where the engine does.
@@ -136,6 +135,12 @@ class _Trace:
         source = f"def run({given}):\n    {call}\n    return loss, {{{', '.join(entries)}}}\n"
         exec(builtins.compile(source, "<compiled run>", "exec"), namespace)
         return namespace["run"]
+
+    def faithful(self, *values: Any) -> tuple[Any, dict[str, Any]]:
+        """The printed code with each formula's errstate block kept (`Program.faithful`)."""
+        if self.faithful_function is None:
+            self.faithful_function = _function(self.program.faithful, self.program.name)
+        return self.faithful_function(*values)
 
     def stale(self, *arguments: Any) -> tuple[Any, dict[Tensor, np.ndarray]]:
         """A call after a tensor's `.data` was replaced (`p.data = ...`): an array of the
@@ -222,8 +227,9 @@ class Compiled:
         """The loss (a Tensor without a graph); each parameter's gradient is added into its
         `.grad`, as `loss.backward()` adds it."""
         loss, gradients = self.gradients(*arguments)
-        for parameter, g in gradients.items():
-            parameter._grad = g if parameter._grad is None else parameter._grad + g
+        totals = {p: g if p._grad is None else p._grad + g for p, g in gradients.items()}
+        for parameter, total in totals.items():  # all summed first: a MemoryError adds none
+            parameter._grad = total
         return Tensor(loss)
 
     def gradients(self, *arguments: Any) -> tuple[Any, dict[Tensor, np.ndarray]]:
@@ -232,15 +238,15 @@ class Compiled:
         key = _key(arguments)
         trace = self._traces.get(key)
         if trace is None:
-            trace = self._traces[key] = self._trace(arguments, key)
+            trace = self._traces[key] = self._trace(arguments)
         self._last = trace
         try:
             return trace.run(*arguments)
         except _RetraceError:  # a parameter's array was replaced by one of another shape or dtype
-            trace = self._traces[key] = self._last = self._trace(arguments, key)
+            trace = self._traces[key] = self._last = self._trace(arguments)
             return trace.run(*arguments)
 
-    def _trace(self, arguments: tuple, key: tuple) -> _Trace:
+    def _trace(self, arguments: tuple) -> _Trace:
         with enable_grad():
             loss = self.fn(*arguments)
         name = getattr(self.fn, "__name__", "step")
@@ -262,10 +268,10 @@ class Compiled:
                 f"compile: {name} returned a tensor of shape {loss.shape}; a step needs one "
                 "number, the loss (reduce it, e.g. with .mean())."
             )
-        name = _identifier(name)
-        built = program(loss, name)
-        faithful = program(loss, name, errstate=True) if built.errstate else None
-        return _Trace(built, arguments, key, faithful)
+        built = program(loss, _identifier(name))
+        for tensor in backward_order(loss):  # the graph's arrays go before the code runs
+            tensor.node.saved = None
+        return _Trace(built, arguments)
 
     @property
     def traces(self) -> int:

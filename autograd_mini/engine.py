@@ -16,7 +16,8 @@ passed its part of the gradient back. For a tensor t with g = ∂L/∂t, one ste
 3. accumulate: x's gradient is the sum of what every op that used x passed back.
 
 At the end, each leaf's gradient is added into its `.grad`. Nothing is written to `.grad` and
-nothing is freed before every step has run, so an error half-way changes nothing.
+nothing is freed before every step has run and every new `.grad` has been summed, so an
+error half-way (a MemoryError in a VJP or in a sum) changes nothing: run backward() again.
 
 Gradients of gradients (higher.py) run this same loop with a step that runs the same VJP
 formulas on Tensors: the gradient is then itself recorded, and can be differentiated.
@@ -135,10 +136,12 @@ class Tensor(TensorAPI):
 
         grad: ∂L/∂self, for a tensor of more than one element (a loss starts from ∂L/∂L = 1).
         The graph's saved arrays are freed afterwards; `retain_graph=True` keeps them, to
-        run backward through the same graph again.
+        run backward through the same graph again. If it fails (a MemoryError in a VJP, say),
+        no `.grad` has changed and nothing is freed: it can simply be run again.
         """
         order = backward_order(self)
         seed = seed_gradient(self, grad, order)  # ∂L/∂self: 1 for a loss (or a clear error)
+        totals: dict[Tensor, Any] = {}  # each new .grad, all computed before one is written
         kept = set()
         for tensor, g in gradients(self, seed, order).items():
             if tensor._node is None or tensor._retains_grad:  # a leaf, or asked to keep it
@@ -147,8 +150,10 @@ class Tensor(TensorAPI):
                 owned = type(total) is np.ndarray and total.base is None and total.dtype == dtype
                 if not owned or id(total) in kept:  # a view, or shared: a copy of its own
                     total = np.array(total, dtype=dtype)
-                tensor._grad = total
+                totals[tensor] = total
                 kept.add(id(total))
+        for tensor, total in totals.items():  # plain assignments: none can fail half-way
+            tensor._grad = total
         if not retain_graph:
             for tensor in order:
                 tensor._node.saved = None

@@ -14,8 +14,8 @@ run on the arguments of the trace:
   multiplying by 1 changes no bit).
 
 Every operation is the same numpy operation on the same operands in the same order, so the
-numbers are the same to the bit; the code that runs is then checked against the printed
-code on the trace's arguments. Only arrays no one can see are written: never an argument,
+numbers are the same to the bit; the code that runs is then checked against what the printed
+code returns on the trace's arguments. Only arrays no one can see are written: never an argument,
 and never a value the function returns (those are read at the end, so they never die).
 """
 
@@ -33,12 +33,17 @@ _CALLABLE_UFUNCS = {
 }
 
 
-def lean(source: str, name: str, arguments: list[Any], namespace: dict[str, Any]) -> str:
+def lean(
+    source: str, name: str, arguments: list[Any], namespace: dict[str, Any]
+) -> tuple[str, Any]:
     """`source` (a function `name` as `backward_code` prints it) rewritten to reuse arrays,
-    for the `arguments` it is run with (their shapes and dtypes; see the module's doc)."""
+    for the `arguments` it is run with (their shapes and dtypes; see the module's doc); and
+    what `source` returns for them, which the lean code must give to the bit."""
     module = ast.parse(source)
     function = next(n for n in module.body if isinstance(n, ast.FunctionDef) and n.name == name)
     values = _probe(source, name, arguments, namespace)
+    returned = function.body[-1].value  # the printed function ends with its return
+    expected = eval(compile(ast.Expression(returned), "<returned>", "eval"), {}, values)
     changed: set[int] = set()
     lines = source.splitlines()
     body = _without_seed(function.body, values, changed, lines)
@@ -57,7 +62,7 @@ def lean(source: str, name: str, arguments: list[Any], namespace: dict[str, Any]
             out += ["    " + line for line in ast.unparse(statement).splitlines()]
         else:
             out += lines[statement.lineno - 1 : statement.end_lineno]
-    return "\n".join(out) + "\n"
+    return "\n".join(out) + "\n", expected
 
 
 def _probe(source: str, name: str, arguments: list, namespace: dict) -> dict:

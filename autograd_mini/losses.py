@@ -189,7 +189,7 @@ Op(
     # PyTorch: −[w y ln σ(x) + (1 − y) ln(1 − σ(x))] = (1 + (w − 1) y) softplus(x) − w y x
     forward="""
         weighted = pos_weight is not None
-        softplus = np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+        softplus = ops.softplus(x)
         if weighted:
             losses = (1 + (pos_weight - 1) * y) * softplus - pos_weight * y * x
         else:

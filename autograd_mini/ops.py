@@ -482,7 +482,7 @@ Op(
 
 def _check_astype(x: Any, dtype: Any) -> dict[str, Any]:
     dtype = np.dtype(dtype)
-    if dtype.kind != "f" or dtype == np.float16:
+    if dtype.kind != "f" or dtype.itemsize not in (4, 8):
         raise InputError(
             f"astype: the op casts between float32 and float64 (the gradient is cast back), "
             f"got {dtype}; Tensor.astype gives integers as a constant cut from the graph."

@@ -521,7 +521,8 @@ def main(argv: list[str] | None = None) -> None:
         emit("")
         emit(
             "Peak memory allocated (tracemalloc, MiB) by one W3 step written out and by nn.fit "
-            "over four W3 steps, float32:"
+            "over four W3 steps, float32 (compiled: fit's first step traces, a peak it has "
+            "once):"
         )
         emit("")
         emit("| implementation | one step | nn.fit, 4 steps | ratio |")

@@ -223,3 +223,29 @@ def test_adam_trains_the_same_compiled_and_eager():
         )
         results.append([p.data.copy() for p in model.parameters()])
     assert all(same(a, b) for a, b in zip(*results, strict=True))
+
+
+class _FailsToAdd(np.ndarray):
+    """A .grad array that runs out of memory when a step adds to it."""
+
+    def __add__(self, other):
+        raise MemoryError("injected: no memory for the sum")
+
+
+def test_a_memory_error_in_a_compiled_step_adds_into_no_grad():
+    w, v = ag.Tensor([1.0, 2.0], requires_grad=True), ag.Tensor([3.0, 4.0], requires_grad=True)
+    step = ag.compile(lambda x: ((x * w).sigmoid() * v).sum())
+    x = np.array([0.5, -1.0])
+    step(x)
+    first = (w.grad.copy(), v.grad.copy())
+    for failing in (w, v):  # whichever is summed last, the other is not written either
+        kept = failing.grad.copy()
+        failing._grad = kept.view(_FailsToAdd)
+        with pytest.raises(MemoryError, match="injected"):
+            step(x)
+        failing._grad = kept
+        np.testing.assert_array_equal(w.grad, first[0])
+        np.testing.assert_array_equal(v.grad, first[1])
+    step(x)
+    np.testing.assert_allclose(w.grad, 2 * first[0], rtol=1e-15)
+    np.testing.assert_allclose(v.grad, 2 * first[1], rtol=1e-15)
