@@ -19,6 +19,9 @@ At the end, each leaf's gradient is added into its `.grad`. Nothing is written t
 nothing is freed before every step has run and every new `.grad` has been summed, so an
 error half-way (a MemoryError in a VJP or in a sum) changes nothing: run backward() again.
 
+Gradients of gradients (higher.py) run this same loop with a step that runs the same VJP
+formulas on Tensors: the gradient is then itself recorded, and can be differentiated.
+
 Features watch the engine through one hook, `Observer` (recording.py): `detect_anomaly()`,
 `check_backward` and the stepper page see each op as it is recorded and each step of
 backward, without a line of theirs in the loop.
@@ -26,6 +29,7 @@ backward, without a line of theirs in the loop.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from operator import attrgetter
 from typing import Any
 
@@ -172,20 +176,6 @@ def backward_order(root: Tensor) -> list[Tensor]:
     return sorted(found, key=attrgetter("_node.sequence"), reverse=True)
 
 
-def gradients(root: Tensor, seed: Any, order: list[Tensor]) -> dict[Tensor, Any]:
-    """∂L/∂t for every tensor t behind `root` (recorded ones and leaves), from ∂L/∂root =
-    seed, running the steps of `order` (`backward_order(root)`) one after the other."""
-    grads = {root: seed}
-    for tensor in order:
-        g = grads[tensor]  # complete: every op that used tensor came before it
-        passed = pass_back(tensor._node, g)
-        for observer in STATE.observers:
-            observer.stepped(tensor, g, passed)
-        for x, gx in passed:  # 3. accumulate
-            grads[x] = grads[x] + gx if x in grads else gx
-    return grads
-
-
 def pass_back(node: Node, g: Any) -> list[tuple[Tensor, Any]]:
     """One step of backward: (x, ∂L/∂x through this op) for each input x that requires grad,
     from g = ∂L/∂output."""
@@ -196,6 +186,24 @@ def pass_back(node: Node, g: Any) -> list[tuple[Tensor, Any]]:
             gx = unbroadcast(gx, x.data.shape)
         passed.append((x, gx))
     return passed
+
+
+def gradients(
+    root: Tensor, seed: Any, order: list[Tensor], step: Callable = pass_back
+) -> dict[Tensor, Any]:
+    """∂L/∂t for every tensor t behind `root` (recorded ones and leaves), from ∂L/∂root =
+    seed, running the steps of `order` (`backward_order(root)`) one after the other.
+    `step(node, g)`: one step (`pass_back`; higher.py passes one that runs the same VJPs on
+    Tensors, so that the gradients are recorded too)."""
+    grads = {root: seed}
+    for tensor in order:
+        g = grads[tensor]  # complete: every op that used tensor came before it
+        passed = step(tensor._node, g)
+        for observer in STATE.observers:
+            observer.stepped(tensor, g, passed)
+        for x, gx in passed:  # 3. accumulate
+            grads[x] = grads[x] + gx if x in grads else gx
+    return grads
 
 
 def unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:
