@@ -344,8 +344,8 @@ def test_backward_code_of_a_hessian_vector_product_prints_and_runs():
 
 
 def test_a_compiled_step_with_a_gradient_penalty_matches_the_eager_one():
-    """ag.compile traces the recorded gradient graph like any other; the parameters are
-    read at each call (the data stays the same: see the docs on what a trace fixes)."""
+    """ag.compile traces the recorded gradient graph like any other: the parameters are read
+    at each call, and so is the data, also where the gradient's graph reads it as X.T."""
     rng = np.random.default_rng(2)
     W = Tensor(rng.standard_normal((3, 2)), requires_grad=True, name="W")
     X = rng.standard_normal((4, 3))
@@ -357,6 +357,7 @@ def test_a_compiled_step_with_a_gradient_penalty_matches_the_eager_one():
 
     compiled = ag.compile(step)
     for _ in range(3):
+        X = rng.standard_normal((4, 3))  # a new batch each call
         W.grad = None
         compiled(X)
         got = W.grad
