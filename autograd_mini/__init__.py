@@ -33,7 +33,8 @@ from .errors import (
 )
 from .formulas import OPS, Op
 from .functional import *  # noqa: F403 (every op that is a function, made from the op table)
-from .gradcheck import central_differences, gradcheck, gradcheck_graph
+from .gradcheck import central_differences, gradcheck, gradcheck_graph, gradgradcheck
+from .higher import grad, gradients, hessian, hvp, jacobian
 from .recording import (
     Observer,
     detect_anomaly,
@@ -92,6 +93,12 @@ __all__ = [
     "explain",
     "gradcheck",
     "gradcheck_graph",
+    "gradgradcheck",
+    "grad",
+    "gradients",
+    "hessian",
+    "hvp",
+    "jacobian",
     "is_grad_enabled",
     "no_grad",
     "observe",

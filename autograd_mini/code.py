@@ -168,10 +168,36 @@ class _Printer:
         if not isinstance(x, (Tensor, np.ndarray, np.generic)):
             return x  # a Python number: written in by specialize
         if id(x) not in self.var:
+            seen = self.view_of(x)
+            if seen is not None:  # X.T of an array the function takes: written so
+                value, suffix = seen
+                self.var[id(x)] = f"{self.operand(value, op, position)}{suffix}"
+                return self.var[id(x)]
             self.var[id(x)] = self.leaf_name(x, op, position)
             parameter = isinstance(x, Tensor) and x.requires_grad
             self.arguments.append(Argument(self.var[id(x)], x, parameter))
         return self.var[id(x)]
+
+    def view_of(self, x: Any) -> tuple[Any, str] | None:
+        """(value, "") when the array x is a view of all of an array (or leaf Tensor) the
+        function takes, (value, ".T") when it is its transpose; None for any other array
+        (gradients of gradients read `X.T` of the data)."""
+        if type(x) is not np.ndarray or x.base is None:
+            return None
+        start = x.__array_interface__["data"][0]
+        for value in [a.value for a in self.arguments] + [x.base]:
+            array = value.data if isinstance(value, Tensor) else value
+            if (
+                not isinstance(array, np.ndarray)
+                or array.dtype != x.dtype
+                or array.__array_interface__["data"][0] != start
+            ):
+                continue
+            if array.shape == x.shape and array.strides == x.strides:
+                return value, ""
+            if x.ndim == 2 and array.shape == x.shape[::-1] and array.strides == x.strides[::-1]:
+                return value, ".T"
+        return None
 
     def as_float(self, x: Any, name: Any) -> Any:
         """The variable of x in float64 when x holds integers or bools (a line of its own)."""

@@ -10,8 +10,10 @@ one numpy line per formula, the speed of hand-written numpy. New shapes or dtype
 smaller last batch of an epoch) trace again. `step.source` is the code it runs.
 
 As with `jax.jit`, what `fn` decides in Python is fixed when it is traced: an `if` on the
-values of its arguments takes the branch it took then, and an array `fn` makes from them
-outside the recorded ops (numpy on `.data`) keeps the values it had. The arguments are read
+values of its arguments takes the branch it took then, and an array `fn` makes from them with
+numpy keeps the values it had. What the trace sees of that is refused (`CompileError`): an
+op on an argument that records nothing (none of its inputs requires grad), or a numpy view
+of part of one; `X.T` of an argument is written as such. The arguments are read
 where `fn` hands them to ops; the parameters (every leaf that requires grad) are read at each
 call, so an optimizer's updates between calls are seen, and so is a new array given to a
 parameter (`p.data = ...`; one of another shape or dtype traces again). The tensors are the
@@ -34,7 +36,7 @@ from .code import Program, program
 from .engine import Tensor, backward_order
 from .errors import AutogradError
 from .inplace import lean
-from .recording import enable_grad
+from .recording import Observer, enable_grad, observe
 
 
 class CompileError(AutogradError, TypeError):
@@ -227,8 +229,9 @@ class Compiled:
         """The loss (a Tensor without a graph); each parameter's gradient is added into its
         `.grad`, as `loss.backward()` adds it."""
         loss, gradients = self.gradients(*arguments)
-        for parameter, g in gradients.items():
-            parameter._grad = g if parameter._grad is None else parameter._grad + g
+        totals = {p: g if p._grad is None else p._grad + g for p, g in gradients.items()}
+        for parameter, total in totals.items():  # all summed first: a MemoryError adds none
+            parameter._grad = total
         return Tensor(loss)
 
     def gradients(self, *arguments: Any) -> tuple[Any, dict[Tensor, np.ndarray]]:
@@ -246,7 +249,8 @@ class Compiled:
             return trace.run(*arguments)
 
     def _trace(self, arguments: tuple) -> _Trace:
-        with enable_grad():
+        derived = _Derived(arguments)
+        with enable_grad(), observe(derived):
             loss = self.fn(*arguments)
         name = getattr(self.fn, "__name__", "step")
         if not isinstance(loss, Tensor) or loss.node is None:
@@ -268,6 +272,7 @@ class Compiled:
                 "number, the loss (reduce it, e.g. with .mean())."
             )
         built = program(loss, _identifier(name))
+        derived.check(built, name)
         for tensor in backward_order(loss):  # the graph's arrays go before the code runs
             tensor.node.saved = None
         return _Trace(built, arguments)
@@ -282,6 +287,65 @@ class Compiled:
         if self._last is None:
             raise CompileError("compile: nothing is traced yet; call the step once first.")
         return self._last.source
+
+
+class _Derived(Observer):
+    """Watches a trace for values computed from its arguments by ops that record nothing
+    (none of their inputs requires grad): the printed code would hold them as constants,
+    the first call's values, so `check` refuses a graph that reads one."""
+
+    def __init__(self, arguments: tuple) -> None:
+        self.arrays = [a.data if isinstance(a, Tensor) else a for a in arguments]
+        self.unrecorded: dict[int, tuple[str, Any]] = {}  # id → (op, value), kept alive
+        self.argument_of = {id(a): k for k, a in enumerate(self.arrays)}  # the arguments'
+        self.argument_of |= {id(a): k for k, a in enumerate(arguments)}
+        self.source_of = dict(self.argument_of)  # and every value made from one: which
+
+    def recorded(self, op: Any, inputs: tuple, tensor: Tensor) -> None:
+        sources = [
+            self.source_of.get(id(x), self.source_of.get(id(getattr(x, "data", None))))
+            for x in inputs
+        ]
+        k = next((s for s in sources if s is not None), None)
+        if k is not None:
+            self.source_of[id(tensor)] = self.source_of[id(tensor.data)] = k
+            if tensor.node is None:
+                self.unrecorded[id(tensor)] = self.unrecorded[id(tensor.data)] = (op.name, tensor)
+
+    def check(self, built: Program, name: str) -> None:
+        for argument in built.arguments:
+            value = argument.value
+            if argument.parameter or value is None or id(value) in self.argument_of:
+                continue
+            array = value.data if isinstance(value, Tensor) else value
+            if id(array) in self.argument_of and id(array) not in self.unrecorded:
+                continue  # an argument itself (or its array)
+            found = self.unrecorded.get(id(value)) or self.unrecorded.get(id(array))
+            if found is not None:
+                k = self.source_of[id(found[1])]
+                raise CompileError(
+                    f"compile: {name} computes {found[0]} from its argument {k} with ops that "
+                    "record nothing (none of their inputs requires grad), so its trace would "
+                    "keep the first call's values. Compute it outside the compiled function "
+                    "and pass it in as an argument, or run the function eagerly."
+                )
+            viewed = next(
+                (
+                    k
+                    for k, a in enumerate(self.arrays)
+                    if isinstance(a, np.ndarray)
+                    and isinstance(array, np.ndarray)
+                    and np.may_share_memory(a, array)
+                ),
+                None,
+            )
+            if viewed is not None:
+                raise CompileError(
+                    f"compile: {name} reads a numpy view of its argument {viewed} (shape "
+                    f"{np.shape(array)}, e.g. X.T made with numpy), which its trace would keep "
+                    "as a constant. Give the argument to an op as it is (ag.transpose(X)), or "
+                    "pass the view in as an argument."
+                )
 
 
 def _identifier(name: str) -> str:

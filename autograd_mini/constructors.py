@@ -28,10 +28,17 @@ def _size(name: str, size: tuple) -> tuple[int, ...]:
     return tuple(int(n) for n in size)
 
 
-def _leaf(array: np.ndarray, dtype: Any, requires_grad: bool) -> Tensor:
-    if dtype is not None:
-        array = array.astype(np.dtype(dtype), copy=False)
-    return Tensor(array, requires_grad=requires_grad)
+def _leaf(name: str, array: np.ndarray, dtype: Any, requires_grad: bool) -> Tensor:
+    """The leaf of `array` cast to `dtype` as `Tensor.astype` casts (a value the dtype cannot
+    hold is refused, never wrapped), each refusal naming the constructor."""
+    try:
+        if dtype is not None:
+            dtype = np.dtype(dtype)
+            integers = dtype.kind in "iu" and array.dtype.kind == "f"
+            array = Tensor(array).astype(dtype).data if integers else array.astype(dtype)
+        return Tensor(array, requires_grad=requires_grad)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"{name}: {str(exc).removeprefix('Tensor: ')}") from None
 
 
 def _generator(name: str, rng: Any, generator: Any) -> np.random.Generator:
@@ -49,30 +56,32 @@ def _generator(name: str, rng: Any, generator: Any) -> np.random.Generator:
 
 def zeros(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """A tensor of zeros: `zeros(2, 3)` or `zeros((2, 3))`."""
-    return _leaf(np.zeros(_size("zeros", size)), dtype, requires_grad)
+    return _leaf("zeros", np.zeros(_size("zeros", size)), dtype, requires_grad)
 
 
 def ones(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """A tensor of ones: `ones(2, 3)` or `ones((2, 3))`."""
-    return _leaf(np.ones(_size("ones", size)), dtype, requires_grad)
+    return _leaf("ones", np.ones(_size("ones", size)), dtype, requires_grad)
 
 
 def full(size: Any, fill_value: float, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """A tensor of `size` filled with `fill_value`: `full((2, 3), 7.0)`."""
     shape = _size("full", (size,))
-    return _leaf(np.full(shape, fill_value), dtype, requires_grad)
+    if not isinstance(fill_value, (int, float, np.number, np.bool_)):
+        raise InputError(f"full: fill_value must be a number, got {fill_value!r:.80}.")
+    return _leaf("full", np.full(shape, fill_value), dtype, requires_grad)
 
 
 def zeros_like(x: TensorLike, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Zeros of x's shape (and dtype, unless given)."""
     array = np.asarray(x.data if isinstance(x, Tensor) else x)
-    return _leaf(np.zeros_like(array), dtype, requires_grad)
+    return _leaf("zeros_like", np.zeros_like(array), dtype, requires_grad)
 
 
 def ones_like(x: TensorLike, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Ones of x's shape (and dtype, unless given)."""
     array = np.asarray(x.data if isinstance(x, Tensor) else x)
-    return _leaf(np.ones_like(array), dtype, requires_grad)
+    return _leaf("ones_like", np.ones_like(array), dtype, requires_grad)
 
 
 def eye(
@@ -80,7 +89,7 @@ def eye(
 ) -> Tensor:
     """The n × m identity matrix (n × n when m is None), with ones on diagonal k."""
     n, m = _size("eye", (n,) if m is None else (n, m)) * (2 if m is None else 1)
-    return _leaf(np.eye(n, m, k=k), dtype, requires_grad)
+    return _leaf("eye", np.eye(n, m, k=k), dtype, requires_grad)
 
 
 def arange(
@@ -96,7 +105,7 @@ def arange(
     (a constant; pass `dtype=np.float64` for a parameter), as numpy's and torch's."""
     if end is None:
         start, end = 0, start
-    return _leaf(np.arange(start, end, step), dtype, requires_grad)
+    return _leaf("arange", np.arange(start, end, step), dtype, requires_grad)
 
 
 def rand(
@@ -110,7 +119,7 @@ def rand(
     seed (torch's `generator=` is taken too); None: a Generator seeded by the operating
     system (different at every run, not numpy's global state)."""
     shape = _size("rand", size)
-    return _leaf(_generator("rand", rng, generator).random(shape), dtype, requires_grad)
+    return _leaf("rand", _generator("rand", rng, generator).random(shape), dtype, requires_grad)
 
 
 def randn(
@@ -123,7 +132,8 @@ def randn(
     """Values drawn from the standard normal N(0, 1): `randn(2, 3, rng=0)`. rng: as for
     `rand`."""
     shape = _size("randn", size)
-    return _leaf(_generator("randn", rng, generator).standard_normal(shape), dtype, requires_grad)
+    generator_ = _generator("randn", rng, generator)
+    return _leaf("randn", generator_.standard_normal(shape), dtype, requires_grad)
 
 
 __all__ = ["arange", "eye", "full", "ones", "ones_like", "rand", "randn", "zeros", "zeros_like"]

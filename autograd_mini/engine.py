@@ -16,7 +16,11 @@ passed its part of the gradient back. For a tensor t with g = ∂L/∂t, one ste
 3. accumulate: x's gradient is the sum of what every op that used x passed back.
 
 At the end, each leaf's gradient is added into its `.grad`. Nothing is written to `.grad` and
-nothing is freed before every step has run, so an error half-way changes nothing.
+nothing is freed before every step has run and every new `.grad` has been summed, so an
+error half-way (a MemoryError in a VJP or in a sum) changes nothing: run backward() again.
+
+Gradients of gradients (higher.py) run this same loop with a step that runs the same VJP
+formulas on Tensors: the gradient is then itself recorded, and can be differentiated.
 
 Features watch the engine through one hook, `Observer` (recording.py): `detect_anomaly()`,
 `check_backward` and the stepper page see each op as it is recorded and each step of
@@ -25,6 +29,7 @@ backward, without a line of theirs in the loop.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from operator import attrgetter
 from typing import Any
 
@@ -84,7 +89,7 @@ def apply(op: Op, *inputs: Any, **params: Any) -> Tensor:
         ]
         if edges:
             inputs = tuple(
-                x if isinstance(x, Tensor) else a for x, a in zip(inputs, arrays, strict=True)
+                [x if isinstance(x, Tensor) else arrays[i] for i, x in enumerate(inputs)]
             )
             result._node = Node(op, inputs, params, saved, tuple(edges))
             result._requires_grad = True
@@ -131,10 +136,12 @@ class Tensor(TensorAPI):
 
         grad: ∂L/∂self, for a tensor of more than one element (a loss starts from ∂L/∂L = 1).
         The graph's saved arrays are freed afterwards; `retain_graph=True` keeps them, to
-        run backward through the same graph again.
+        run backward through the same graph again. If it fails (a MemoryError in a VJP, say),
+        no `.grad` has changed and nothing is freed: it can simply be run again.
         """
         order = backward_order(self)
         seed = seed_gradient(self, grad, order)  # ∂L/∂self: 1 for a loss (or a clear error)
+        totals: dict[Tensor, Any] = {}  # each new .grad, all computed before one is written
         kept = set()
         for tensor, g in gradients(self, seed, order).items():
             if tensor._node is None or tensor._retains_grad:  # a leaf, or asked to keep it
@@ -143,8 +150,10 @@ class Tensor(TensorAPI):
                 owned = type(total) is np.ndarray and total.base is None and total.dtype == dtype
                 if not owned or id(total) in kept:  # a view, or shared: a copy of its own
                     total = np.array(total, dtype=dtype)
-                tensor._grad = total
+                totals[tensor] = total
                 kept.add(id(total))
+        for tensor, total in totals.items():  # plain assignments: none can fail half-way
+            tensor._grad = total
         if not retain_graph:
             for tensor in order:
                 tensor._node.saved = None
@@ -167,20 +176,6 @@ def backward_order(root: Tensor) -> list[Tensor]:
     return sorted(found, key=attrgetter("_node.sequence"), reverse=True)
 
 
-def gradients(root: Tensor, seed: Any, order: list[Tensor]) -> dict[Tensor, Any]:
-    """∂L/∂t for every tensor t behind `root` (recorded ones and leaves), from ∂L/∂root =
-    seed, running the steps of `order` (`backward_order(root)`) one after the other."""
-    grads = {root: seed}
-    for tensor in order:
-        g = grads[tensor]  # complete: every op that used tensor came before it
-        passed = pass_back(tensor._node, g)
-        for observer in STATE.observers:
-            observer.stepped(tensor, g, passed)
-        for x, gx in passed:  # 3. accumulate
-            grads[x] = grads[x] + gx if x in grads else gx
-    return grads
-
-
 def pass_back(node: Node, g: Any) -> list[tuple[Tensor, Any]]:
     """One step of backward: (x, ∂L/∂x through this op) for each input x that requires grad,
     from g = ∂L/∂output."""
@@ -191,6 +186,24 @@ def pass_back(node: Node, g: Any) -> list[tuple[Tensor, Any]]:
             gx = unbroadcast(gx, x.data.shape)
         passed.append((x, gx))
     return passed
+
+
+def gradients(
+    root: Tensor, seed: Any, order: list[Tensor], step: Callable = pass_back
+) -> dict[Tensor, Any]:
+    """∂L/∂t for every tensor t behind `root` (recorded ones and leaves), from ∂L/∂root =
+    seed, running the steps of `order` (`backward_order(root)`) one after the other.
+    `step(node, g)`: one step (`pass_back`; higher.py passes one that runs the same VJPs on
+    Tensors, so that the gradients are recorded too)."""
+    grads = {root: seed}
+    for tensor in order:
+        g = grads[tensor]  # complete: every op that used tensor came before it
+        passed = step(tensor._node, g)
+        for observer in STATE.observers:
+            observer.stepped(tensor, g, passed)
+        for x, gx in passed:  # 3. accumulate
+            grads[x] = grads[x] + gx if x in grads else gx
+    return grads
 
 
 def unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:

@@ -214,9 +214,10 @@ class Op:
         return f"Op({self.signature!r})"
 
 
-def compile_vjp(op: Op, formula: str) -> Callable:
+def compile_vjp(op: Op, formula: str, scope: dict[str, Any] | None = None) -> Callable:
     """A VJP formula of `op` (its own, or another one: a learner's mistake) as the function
-    `vjp(i, d<output>, *saved)` the engine calls."""
+    `vjp(i, d<output>, *saved)` the engine calls. `scope`: the names it runs with (SCOPE;
+    higher-order gradients pass one whose `np` and `ops` record on Tensors)."""
     formula = textwrap.dedent(formula).strip()
     tree = ast.parse(formula).body
     target = _vjp_target(tree)
@@ -236,15 +237,17 @@ def compile_vjp(op: Op, formula: str) -> Callable:
     parameters = ", ".join(["i", op.grad_name, *op.saved_names])
     body = textwrap.indent(formula, "    ")
     source = f"def vjp({parameters}):\n{body}\n    return {target}\n"
-    return _compiled(source, f"{op.name} vjp of {target[1:]}", "vjp")
+    label = f"{op.name} vjp of {target[1:]}" + ("" if scope is None else ", on Tensors")
+    return _compiled(source, label, "vjp", scope)
 
 
-def _compiled(source: str, label: str, name: str) -> Callable:
-    """The function `name` defined by `source`, with tracebacks that show its lines."""
+def _compiled(source: str, label: str, name: str, scope: dict[str, Any] | None = None) -> Callable:
+    """The function `name` defined by `source` (run with the names of `scope`, SCOPE by
+    default), with tracebacks that show its lines."""
     filename = f"<formula: {label}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     namespace: dict[str, Any] = {}
-    exec(compile(source, filename, "exec"), SCOPE, namespace)
+    exec(compile(source, filename, "exec"), SCOPE if scope is None else scope, namespace)
     return namespace[name]
 
 

@@ -1,5 +1,6 @@
 """The engine's gradients against central finite differences, in float64: of a function
-(`gradcheck`), and of every op of a recorded graph at its own inputs (`gradcheck_graph`)."""
+(`gradcheck`), of its second derivatives (`gradgradcheck`), and of every op of a recorded
+graph at its own inputs (`gradcheck_graph`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import numpy as np
 from .compare import GradientReport, Row, compare, constant_ratio
 from .engine import Tensor, apply, backward_order
 from .errors import GradcheckError
+from .higher import gradients
 from .recording import no_grad
 from .replay import params_in
 from .specialize import rule
@@ -69,7 +71,74 @@ def gradcheck(
     return True
 
 
-def _float64_copy(position: int, x: Any) -> Any:
+def gradgradcheck(
+    fn: Callable[..., Tensor],
+    *inputs: Any,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    seed: int = 0,
+) -> bool:
+    """Check `fn`'s second derivatives with respect to every input that requires grad, as
+    torch's gradgradcheck: the derivative of the gradient against finite differences of
+    the gradient.
+
+    Each such input x is copied to float64. With v a random output gradient (of fn's
+    output shape) and w_x a random weight of each input's shape, drawn with `seed`, the
+    first derivative is `G(x) = Σ_x w_x ⊙ ∂(v ⊙ fn)/∂x` (one number). Its gradient from
+    double backward (`ag.gradients(..., create_graph=True)` then a backward through that
+    graph) is compared with the central differences `(G(x + eps·eᵢ) − G(x − eps·eᵢ)) /
+    (2·eps)`, each G from a plain first-order backward, for every element i. An element
+    passes when `|engine − numeric| ≤ atol + rtol·|numeric|`. The inputs are never
+    modified.
+
+    Returns True, or raises `GradcheckError` naming the input and its worst entry. Raises
+    ValueError as `gradcheck` does (no input requiring grad, non-finite inputs, bad eps or
+    tolerances). Where a first derivative has a kink (relu at 0, max at a tie) finite
+    differences straddle it: check such points on their own.
+    """
+    _check_settings("gradgradcheck", eps, atol, rtol)
+    copies = [_float64_copy(i, x, "gradgradcheck") for i, x in enumerate(inputs)]
+    checked = [i for i, x in enumerate(copies) if isinstance(x, Tensor) and x.requires_grad]
+    if not checked:
+        raise ValueError(
+            "gradgradcheck: no input requires grad; pass at least one "
+            "Tensor(..., requires_grad=True)."
+        )
+    xs = [copies[i] for i in checked]
+    out = fn(*copies)
+    if not isinstance(out, Tensor):
+        raise TypeError(
+            f"gradgradcheck: fn must return a Tensor, it returned {type(out).__name__}."
+        )
+    rng = np.random.default_rng(seed)
+    v = rng.standard_normal(out.shape)
+    weights = [rng.standard_normal(x.shape) for x in xs]
+
+    def first(create_graph: bool) -> Any:
+        """G = Σ w ⊙ ∂(v ⊙ fn)/∂x: a Tensor with a graph, or a number."""
+        y = fn(*copies)
+        firsts = gradients(y, xs, grad=v, create_graph=create_graph)
+        if not create_graph:
+            return float(sum(np.sum(w * g.data) for w, g in zip(weights, firsts, strict=True)))
+        return sum((g * w).sum() for w, g in zip(weights, firsts, strict=True))
+
+    with np.errstate(all="ignore"):  # a NaN or inf is reported as such, below
+        total = first(create_graph=True)
+        engine = gradients(total, xs) if total.requires_grad else None
+
+    def objective() -> float:
+        with np.errstate(all="ignore"):
+            return first(create_graph=False)
+
+    for k, (i, x) in enumerate(zip(checked, xs, strict=True)):
+        analytic = np.zeros_like(x.data) if engine is None else engine[k].data
+        numeric = central_differences(objective, x.data, eps)
+        _compare(i, x, analytic, numeric, atol, rtol, "gradgradcheck", "second derivative")
+    return True
+
+
+def _float64_copy(position: int, x: Any, who: str = "gradcheck") -> Any:
     if not isinstance(x, Tensor):
         return x
     data = x.data
@@ -78,7 +147,7 @@ def _float64_copy(position: int, x: Any) -> Any:
         if not finite.all():
             where = tuple(int(j) for j in np.argwhere(~finite)[0])
             raise ValueError(
-                f"gradcheck: input {_describe(position, x)} holds {data[where]} at index "
+                f"{who}: input {_describe(position, x)} holds {data[where]} at index "
                 f"{where}; finite differences need finite values."
             )
         return Tensor(data.astype(np.float64), requires_grad=x.requires_grad, name=x.name)
@@ -131,7 +200,14 @@ def _describe(position: int, x: Tensor) -> str:
 
 
 def _compare(
-    position: int, x: Tensor, engine: np.ndarray, numeric: np.ndarray, atol: float, rtol: float
+    position: int,
+    x: Tensor,
+    engine: np.ndarray,
+    numeric: np.ndarray,
+    atol: float,
+    rtol: float,
+    who: str = "gradcheck",
+    what: str = "gradient",
 ) -> None:
     with np.errstate(all="ignore"):
         error = np.abs(engine - numeric)
@@ -144,8 +220,8 @@ def _compare(
     index = tuple(int(k) for k in worst)
     relative = error[worst] / max(abs(numeric[worst]), np.finfo(np.float64).tiny)
     raise GradcheckError(
-        f"gradcheck: the gradient of input {_describe(position, x)} disagrees with finite "
-        f"differences.\n"
+        f"{who}: the {what} of input {_describe(position, x)} disagrees with finite "
+        f"differences{' of the gradient' * (who == 'gradgradcheck')}.\n"
         f"  worst at index {index}: engine {engine[worst]:.10g}, finite differences "
         f"{numeric[worst]:.10g}\n"
         f"  abs error {error[worst]:.3e}, rel error {relative:.3e} (allowed: atol {atol:g} + "

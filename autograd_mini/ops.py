@@ -456,8 +456,15 @@ Op(
     floats=True,
     forward="z = np.sinc(x)",
     # sinc x = sin(πx)/(πx), so sinc′ x = (cos(πx) − sinc x)/x; at x = 0 it is 0 (sinc is
-    # even there), and the division is kept away from x = 0
-    vjps=["dx = dz * np.where(x == 0, 0, (np.cos(np.pi * x) - z) / np.where(x == 0, 1, x))"],
+    # even there), written −(π²/3)·x so that its derivative is sinc″(0) = −π²/3; the
+    # division is kept away from x = 0
+    vjps=[
+        """
+        dx = dz * np.where(
+            x == 0, -(np.pi**2 / 3) * x, (np.cos(np.pi * x) - z) / np.where(x == 0, 1, x)
+        )
+        """
+    ],
     method=True,
     numpy="sinc",
     doc="the normalized sinc, sin(πx)/(πx) and 1 at x = 0 (numpy's and torch's), elementwise",
@@ -475,7 +482,7 @@ Op(
 
 def _check_astype(x: Any, dtype: Any) -> dict[str, Any]:
     dtype = np.dtype(dtype)
-    if dtype.kind != "f" or dtype == np.float16:
+    if dtype.kind != "f" or dtype.itemsize not in (4, 8):
         raise InputError(
             f"astype: the op casts between float32 and float64 (the gradient is cast back), "
             f"got {dtype}; Tensor.astype gives integers as a constant cut from the graph."
@@ -514,7 +521,10 @@ def reduced_count(shape: tuple[int, ...], axis: tuple[int, ...] | None) -> int:
 
 
 def _check_axis(x: Any, axis: Any = None, keepdims: bool = False, **others: Any) -> dict:
-    """A reduction's axis as a tuple of non-negative axes (or None: all of them)."""
+    """A reduction's axis as a tuple of non-negative axes (or None: all of them). A 0-d
+    input takes axis 0 or −1 as all of its axes (none), as torch's and numpy's scalars do."""
+    if np.ndim(x) == 0 and axis in (0, -1, (0,), (-1,)):
+        axis = None
     axis = None if axis is None else normalize_axis_tuple(axis, np.ndim(x))
     return {"axis": axis, "keepdims": bool(keepdims), **others}
 
@@ -649,16 +659,20 @@ Op(
 Op(
     "prod(x, axis=None, keepdims=False)",
     forward="z = np.prod(x, axis=axis, keepdims=keepdims)",
-    # ∂z/∂x_i is the product of the others: z / x_i where no x is 0. Where one is, only that
-    # one's gradient is non-zero (the product of the rest), and with two, every one is 0;
-    # so the zeros are left out of the product, never divided by
+    # ∂z/∂x_i is the product of the others. The zeros are left out of the product, never
+    # divided by: where none of the others is 0 it is the product of the non-zero values
+    # over x_i (x_i's own 0 left out); where one other x_k is 0 it is that 0 times the
+    # rest, written as x_k so that its own derivative (z's second) is right; with two, 0
     vjps=[
         """
-        zeros = np.sum(x == 0, axis=axis, keepdims=True)
-        nonzero = np.where(x == 0, 1, x)
+        zeros = x == 0
+        nonzero = np.where(zeros, 1, x)
         others = np.prod(nonzero, axis=axis, keepdims=True) / nonzero
+        at_zeros = np.where(zeros, x, 0)
+        rest = np.sum(zeros, axis=axis, keepdims=True) - zeros
+        other_zero = np.sum(at_zeros, axis=axis, keepdims=True) - at_zeros
         dx = np.reshape(dz, kept_shape(x.shape, axis)) * np.where(
-            (zeros == 0) | ((zeros == 1) & (x == 0)), others, 0
+            rest == 0, others, np.where(rest == 1, other_zero * others, 0)
         )
         """
     ],

@@ -21,7 +21,9 @@ from __future__ import annotations
 import ast
 import builtins
 import copy
+import functools
 import math
+import weakref
 from collections.abc import Mapping
 from typing import Any
 
@@ -53,11 +55,26 @@ class Named:
         self.name = name
 
 
+class Listed(list):
+    """A list a node's formulas read (a join's inputs, `parts`), with what `known` and
+    `_signature` say of it found once: a join of 20,000 inputs is asked once per input."""
+
+    @functools.cached_property
+    def known(self) -> bool:
+        return all(known(v) for v in self)
+
+    @functools.cached_property
+    def signature(self) -> tuple:
+        return tuple(_signature("", v) for v in self)
+
+
 def known(value: Any) -> bool:
     """Whether a formula may have `value` written in: a number, a shape, a tuple of slices,
     None, a dtype; not an array (its numbers change from call to call)."""
     if isinstance(value, (np.ndarray, np.generic, Array, Shaped, TensorAPI)):
         return False
+    if isinstance(value, Listed):
+        return value.known
     if isinstance(value, (tuple, list)):
         return all(known(v) for v in value)
     return isinstance(
@@ -249,8 +266,10 @@ def _signature(name: str, value: Any) -> tuple:
         return (name, "array", value.shape, value.dtype)
     if isinstance(value, Named):
         return (name, "named", value.name)
+    if isinstance(value, Listed):
+        return (name, "list", value.signature)
     if isinstance(value, list):
-        return (name, "list", tuple(_signature(name, v) for v in value))
+        return (name, "list", tuple(_signature("", v) for v in value))
     if known(value):
         return (name, "known", repr(value), type(value).__name__)
     return (name, "other", id(value), value)  # (the value kept: its id stays its own)
@@ -259,13 +278,25 @@ def _signature(name: str, value: Any) -> tuple:
 def node_values(tensor: Any) -> dict[str, Any]:
     """name → value for the formulas of the op that made `tensor`: its inputs, parameters,
     output, the output's gradient (an `Array` of the output's shape) and what the forward
-    saved (computed again from the inputs when backward has freed it)."""
+    saved (computed again from the inputs when backward has freed it). Found once per node
+    (a join's rule is asked for each of its inputs); each call gives a dict of its own."""
+    values = _NODE_VALUES.get(tensor.node)
+    if values is None:
+        values = _NODE_VALUES[tensor.node] = _node_values(tensor)
+    return dict(values)
+
+
+_NODE_VALUES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+"""node_values by node, for as long as the node lives."""
+
+
+def _node_values(tensor: Any) -> dict[str, Any]:
     node = tensor.node
     op = node.op
     inputs = [x.data if isinstance(x, TensorAPI) else x for x in node.inputs]
     values: dict[str, Any] = dict(node.params)
     if op.variadic:
-        values[op.inputs[0]] = [Array(x) for x in inputs]
+        values[op.inputs[0]] = Listed(Array(x) for x in inputs)
     else:
         values.update({name: _value(x) for name, x in zip(op.inputs, inputs, strict=True)})
         values.update({f"d{name}": Array(x) for name, x in zip(op.inputs, inputs, strict=True)})
@@ -282,6 +313,8 @@ def node_values(tensor: Any) -> dict[str, Any]:
 def _value(x: Any) -> Any:
     """A value as `specialize` takes it: known ones as they are, arrays as `Array`s, and
     anything else (an index holding an array) as an opaque name."""
+    if isinstance(x, list) and not isinstance(x, Listed):
+        x = Listed(x)
     if known(x) or isinstance(x, Shaped):
         return x
     if isinstance(x, (np.ndarray, np.generic, TensorAPI, float, int)):

@@ -17,7 +17,7 @@ from typing import Any, Union
 import numpy as np
 
 from . import ops  # noqa: F401 (importing the op table fills OPS)
-from .errors import BackwardError, ShapeError
+from .errors import BackwardError, InputError, ShapeError
 from .formulas import OPS, REQUIRED, Op
 
 TensorLike = Union["TensorAPI", np.ndarray, float, int, Sequence]
@@ -25,8 +25,8 @@ TensorLike = Union["TensorAPI", np.ndarray, float, int, Sequence]
 
 def as_array(data: Any, copy: bool) -> np.ndarray:
     """A Tensor's array: numpy arrays keep their dtype (integers and bools too: constants and
-    labels), Python numbers, bools and lists become float64. float16, complex, strings and
-    objects are refused."""
+    labels), Python numbers, bools and lists become float64. float16, longdouble, complex,
+    strings, objects, None and masked arrays are refused; numpy subclasses become arrays."""
     if isinstance(data, TensorAPI):
         data = data.data
     if type(data) is np.ndarray:  # the common case: an op's result
@@ -52,12 +52,26 @@ def as_array(data: Any, copy: bool) -> np.ndarray:
                 f"Tensor: cannot make a float64 array from {type(data).__name__} ({exc})."
             ) from None
     kind = array.dtype.kind
-    if kind not in "fiub" or (kind == "f" and array.dtype.itemsize == 2):  # float16 too
+    if kind not in "fiub" or (kind == "f" and array.dtype.itemsize not in (4, 8)):  # float16 too
         raise TypeError(
             f"Tensor: data of dtype {array.dtype} is not supported; use float32 or float64 "
             "(integers and bools are kept for constants and labels)."
         )
     return array
+
+
+def _check_fits(data: np.ndarray, dtype: np.dtype) -> None:
+    """Refuse floats that `dtype`, an integer dtype, cannot hold: numpy would wrap them."""
+    info = np.iinfo(dtype)
+    whole = np.trunc(data)  # what the cast keeps
+    fits = (whole >= float(info.min)) & (whole < float(info.max + 1))  # False for NaN
+    if not fits.all():
+        at = tuple(int(i) for i in np.argwhere(~fits)[0])
+        raise InputError(
+            f"astype: {data[at]} at index {at} has no {dtype} value (from {info.min} to "
+            f"{info.max}; NaN and inf have none), numpy would make it another number; clip "
+            "or replace it first (x.clip(lo, hi), ag.where)."
+        )
 
 
 def _holds_none(data: Sequence) -> bool:
@@ -70,8 +84,8 @@ def as_operand(name: str, x: Any) -> Any:
     float16, which numpy promotes with the float32 or float64 it meets)."""
     if isinstance(x, (float, int)) and not isinstance(x, bool):
         return x
-    if isinstance(x, np.generic) and x.dtype.kind in "fiu":
-        return x.item()
+    if isinstance(x, np.generic) and x.dtype.kind in "fiu" and x.dtype.itemsize <= 8:
+        return x.item()  # (not a longdouble: its item() stays one, and is refused below)
     if isinstance(x, np.ndarray) and x.dtype == np.float16 and type(x) is np.ndarray:
         return x  # a constant: numpy promotes it with the float32 or float64 it meets
     try:
@@ -111,9 +125,11 @@ def seed_gradient(root: TensorAPI, grad: Any, order: list) -> Any:
             )
         return np.ones_like(root.data)
     try:
-        seed = as_array(grad, copy=False)
+        seed = as_array(grad, copy=False)  # numbers only: a complex seed is not made real
     except TypeError as exc:
-        raise BackwardError(f"backward: grad must be an array of numbers: {exc}") from None
+        raise BackwardError(
+            f"backward: grad must be an array of real numbers: {str(exc).removeprefix('Tensor: ')}"
+        ) from None
     if seed.shape != root.shape:
         raise ShapeError(
             f"backward: grad has shape {seed.shape} but the tensor has shape {root.shape}; "
@@ -136,6 +152,57 @@ def _index(index: Any) -> Any:
     if isinstance(index, TensorAPI):
         return index.data
     return np.asarray(index) if isinstance(index, list) else index
+
+
+_OPERATORS = {"add": "+", "subtract": "-", "multiply": "*", "divide": "/", "true_divide": "/"}
+_OPERATORS |= {"power": "**", "matmul": "@", "dot": "@", "inner": "@"}
+_RENAMED = {"absolute": "abs", "negative": "neg", "concat": "concatenate", "amax": "max"}
+_RENAMED |= {"amin": "min", "add.reduce": "sum", "multiply.reduce": "prod"}
+_RENAMED |= {"maximum.reduce": "max", "minimum.reduce": "min", "add.accumulate": "cumsum"}
+
+
+def _not_recorded(name: str, out: bool) -> str:
+    """Why numpy's `name` on a Tensor is refused, and what to write instead."""
+    why = (
+        f"np.{name} on a Tensor is not recorded: its result would be a plain array, cut from "
+        "the graph, and no gradient would flow back through it. "
+    )
+    plain = f"call np.{name} on t.data for a plain array"
+    if out:
+        return why + f"Give the result a new name (a = a + t, not out=), or {plain}."
+    if name in _OPERATORS:
+        return why + f"Use the operator, t {_OPERATORS[name]} y, or {plain}."
+    op = _RENAMED.get(name, name)
+    if op == "neg":
+        return why + f"Use -t, or {plain}."
+    spellings = [f"t.{op}(...)"] if hasattr(TensorAPI, op) else []
+    spellings += [f"ag.{op}(...)"] if op in OPS and OPS[op].function else []
+    if spellings:
+        return why + f"Use {' or '.join(spellings)}, or {plain}."
+    return why + f"autograd_mini has no op {name}: {plain}, or write it with the ops there are."
+
+
+def _plain(value: Any) -> Any:
+    """`value` with each Tensor in it (in a tuple, list or dict too) as its array."""
+    if isinstance(value, TensorAPI):
+        return value.data
+    if isinstance(value, (tuple, list)):
+        return type(value)(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+_READ_ONLY = {np.shape, np.ndim, np.size, np.result_type, np.may_share_memory}
+_READ_ONLY |= {np.shares_memory, np.iscomplexobj, np.isrealobj, np.allclose, np.isclose}
+_READ_ONLY |= {np.array_equal, np.array_equiv, np.array2string, np.array_repr, np.array_str}
+_READ_ONLY |= {np.broadcast_arrays, np.nonzero, np.count_nonzero, np.argwhere, np.flatnonzero}
+_READ_ONLY |= {np.argmax, np.argmin, np.argsort, np.any, np.all, np.isin}
+"""numpy functions that give shapes, indices or booleans: run on a Tensor's data."""
+
+_PREDICATES = {np.isfinite, np.isnan, np.isinf, np.signbit, np.logical_not}
+_PREDICATES |= {np.logical_and, np.logical_or, np.logical_xor}
+"""numpy ufuncs that give booleans: run on a Tensor's data, as comparisons are."""
 
 
 class _Unset:
@@ -234,7 +301,7 @@ class TensorAPI:
 
     @requires_grad.setter
     def requires_grad(self, value: bool) -> None:
-        if value and (self.data.dtype.kind != "f" or self.data.dtype == np.float16):
+        if value and (self.data.dtype.kind != "f" or self.data.dtype.itemsize not in (4, 8)):
             raise TypeError(
                 f"requires_grad=True needs float32 or float64 data, got {self.data.dtype}: "
                 "gradients of integers are not defined, and float16 is not supported. Convert "
@@ -287,7 +354,10 @@ class TensorAPI:
         if value is None:
             self._grad = None
             return
-        array = np.asarray(value.data if isinstance(value, TensorAPI) else value)
+        try:
+            array = as_array(value, copy=False)  # numbers only: no complex, no masked array
+        except TypeError as exc:
+            raise TypeError(f"grad: {str(exc).removeprefix('Tensor: ')}") from None
         if array.shape != self.shape:
             raise ShapeError(
                 f"grad: cannot set a gradient of shape {array.shape} on a tensor of shape "
@@ -332,19 +402,29 @@ class TensorAPI:
         return array.copy() if copy else array
 
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
-        """`ndarray + Tensor` records as `+` does; a numpy function on a Tensor is refused
-        with the spelling that records (`np.exp(t)` → `t.exp()`)."""
+        """`ndarray + Tensor` records as `+` does, and a comparison gives booleans; any other
+        numpy ufunc on a Tensor is refused with the spelling that records (`np.exp(t)` →
+        `t.exp()`), since its result would be a plain array, cut from the graph."""
         if method == "__call__" and not kwargs and len(inputs) == 2 and ufunc in _REFLECTED:
             return self._apply(OPS[_REFLECTED[ufunc]], *inputs)
         compare = {np.equal, np.not_equal, np.less, np.less_equal, np.greater, np.greater_equal}
         if method == "__call__" and ufunc in compare:
             return ufunc(*(_compared(x) for x in inputs), **kwargs)
-        spelled = f"t.{ufunc.__name__}() or ag.{ufunc.__name__}(t)"
-        raise TypeError(
-            f"np.{ufunc.__name__} on a Tensor is not recorded (it would lose the gradient); "
-            f"use {spelled} where the op exists, or np.{ufunc.__name__}(t.data) for a "
-            "plain array."
-        )
+        if method == "__call__" and ufunc in _PREDICATES:  # booleans: no gradient to lose
+            return ufunc(*_plain(inputs), **_plain(kwargs))
+        name = ufunc.__name__ if method == "__call__" else f"{ufunc.__name__}.{method}"
+        raise TypeError(_not_recorded(name, "out" in kwargs))
+
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        """numpy functions that read shapes or compare values (`np.shape(t)`,
+        `np.allclose(t, y)`) run on the data; the others are refused with the spelling
+        that records, as numpy ufuncs are (`np.sum(t)` → `t.sum()`)."""
+        if func in _READ_ONLY:
+            return func(*_plain(args), **_plain(kwargs))
+        module = getattr(func, "__module__", None) or "numpy"
+        where = module.removeprefix("numpy").removeprefix(".")  # np.linalg.norm's "linalg"
+        name = f"{where}.{func.__name__}" if where else func.__name__
+        raise TypeError(_not_recorded(name, "out" in kwargs))
 
     def __len__(self) -> int:
         if self.ndim == 0:
@@ -475,13 +555,29 @@ class TensorAPI:
         return self**0.5
 
     def astype(self, dtype: Any) -> TensorAPI:
-        """The values cast to `dtype`. To a float dtype it is the op astype (the gradient is
-        cast back); to integers or bools it gives a constant cut from the graph, as torch
-        does, since integers have no gradient."""
-        dtype = np.dtype(dtype)
-        if dtype.kind != "f":
+        """The values cast to `dtype`.
+
+        To float32 or float64 it is the op astype, recorded: the gradient is cast back. To
+        integers or bools it gives a new constant cut from the graph (`requires_grad=False`,
+        no gradient flows back through it), as torch's `x.long()` does: `x.detach()`, then
+        cast, since integers have no gradient. Values an integer dtype cannot hold (NaN,
+        inf, out of its range) are refused, never wrapped. Other dtypes (float16, complex,
+        strings, objects, dates) are refused with the dtype named: a Tensor holds none."""
+        try:
+            dtype = np.dtype(dtype)
+        except TypeError as exc:
+            raise TypeError(f"astype: {dtype!r} is not a dtype ({exc}).") from None
+        if dtype.kind in "iu" and self.data.dtype.kind == "f":
+            _check_fits(self.data, dtype)
+        if dtype.kind in "iub":
             return type(self)(self.data.astype(dtype))
-        return self._apply(OPS["astype"], self, dtype=dtype)
+        if dtype.kind != "f":
+            raise TypeError(
+                f"astype: a Tensor cannot hold {dtype}; cast to float32 or float64 (recorded, "
+                "the gradient cast back) or to an integer or bool dtype (a constant cut from "
+                "the graph)."
+            )
+        return self._apply(OPS["astype"], self, dtype=dtype)  # (it refuses float16 itself)
 
     def reshape(self, *shape: int | tuple[int, ...]) -> TensorAPI:
         """The same values in a new shape: `t.reshape(2, 3)` or `t.reshape((2, 3))`."""

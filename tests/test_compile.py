@@ -223,3 +223,48 @@ def test_adam_trains_the_same_compiled_and_eager():
         )
         results.append([p.data.copy() for p in model.parameters()])
     assert all(same(a, b) for a, b in zip(*results, strict=True))
+
+
+class _FailsToAdd(np.ndarray):
+    """A .grad array that runs out of memory when a step adds to it."""
+
+    def __add__(self, other):
+        raise MemoryError("injected: no memory for the sum")
+
+
+def test_a_memory_error_in_a_compiled_step_adds_into_no_grad():
+    w, v = ag.Tensor([1.0, 2.0], requires_grad=True), ag.Tensor([3.0, 4.0], requires_grad=True)
+    step = ag.compile(lambda x: ((x * w).sigmoid() * v).sum())
+    x = np.array([0.5, -1.0])
+    step(x)
+    first = (w.grad.copy(), v.grad.copy())
+    for failing in (w, v):  # whichever is summed last, the other is not written either
+        kept = failing.grad.copy()
+        failing._grad = kept.view(_FailsToAdd)
+        with pytest.raises(MemoryError, match="injected"):
+            step(x)
+        failing._grad = kept
+        np.testing.assert_array_equal(w.grad, first[0])
+        np.testing.assert_array_equal(v.grad, first[1])
+    step(x)
+    np.testing.assert_allclose(w.grad, 2 * first[0], rtol=1e-15)
+    np.testing.assert_allclose(v.grad, 2 * first[1], rtol=1e-15)
+
+
+def test_values_computed_from_an_argument_outside_the_graph_are_refused_not_frozen():
+    """An op on an argument that records nothing (no input requires grad), or a numpy view
+    of it, would be a constant of the printed code: the first call's values at every call.
+    The trace refuses it and says what to do; X.T of an argument is read at each call."""
+    W = ag.Tensor(np.ones((3, 2)), requires_grad=True)
+    X = np.arange(12.0).reshape(4, 3)
+    with pytest.raises(ag.CompileError, match=r"computes mul from its argument 0 with ops that"):
+        ag.compile(lambda X: ((ag.Tensor(X) * 2.0) @ W).sum())(X)
+    with pytest.raises(ag.CompileError, match=r"computes transpose from its argument 0"):
+        ag.compile(lambda X: (ag.Tensor(X).T.T @ W).sum())(X)
+    with pytest.raises(ag.CompileError, match=r"reads a numpy view of its argument 0"):
+        ag.compile(lambda X: (X[:, ::-1] @ W).sum())(X)
+    step = ag.compile(lambda X: (X.T.T @ W).sum() + (ag.Tensor(X) @ W).sum())
+    for k in range(3):  # X.T of an argument: written X.T, read at each call
+        X = np.arange(12.0).reshape(4, 3) * (k + 1)
+        assert float(step(X).data) == 2 * float((X @ W.data).sum())
+    assert "X.T" in step.source

@@ -341,3 +341,147 @@ def test_switching_off_requires_grad_of_a_result():
     y = param(2) * 2
     with pytest.raises(ag.BackwardError, match="detach"):
         y.requires_grad = False
+
+
+@pytest.mark.parametrize(
+    ("dtype", "named"),
+    [
+        (str, r"<U0"),
+        (object, "object"),
+        (complex, "complex128"),
+        ("M8[s]", r"datetime64\[s\]"),
+        ("bogus", "'bogus' is not a dtype"),
+    ],
+)
+def test_astype_refuses_dtypes_a_tensor_cannot_hold(dtype, named):
+    with pytest.raises(TypeError, match=rf"astype: .*{named}"):
+        param(2).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.longdouble])
+def test_astype_to_a_float_other_than_float32_or_float64_is_refused(dtype):
+    with pytest.raises(ag.InputError, match=rf"astype: .*float32 and float64.*{np.dtype(dtype)}"):
+        param(2).astype(dtype)
+
+
+@pytest.mark.parametrize(
+    ("values", "dtype", "bad"),
+    [
+        ([1.5, np.nan], np.int64, r"nan at index \(1,\)"),
+        ([np.inf], np.int32, r"inf at index \(0,\)"),
+        ([300.0, 1.0], np.uint8, r"300\.0 at index \(0,\) has no uint8 value \(from 0 to 255"),
+        ([-1.0], np.uint8, r"-1\.0 at index \(0,\)"),
+        ([2.0**63], np.int64, r"9.22\S+ at index \(0,\) has no int64 value"),
+    ],
+)
+def test_astype_to_integers_refuses_values_numpy_would_wrap(values, dtype, bad):
+    """numpy makes NaN, inf and out-of-range floats some other integer, at best warning."""
+    with pytest.raises(ag.InputError, match=rf"astype: {bad}.*clip"):
+        Tensor(values, requires_grad=True).astype(dtype)
+
+
+@pytest.mark.parametrize(
+    "operand",
+    [
+        np.array([1 + 1j, 2.0]),
+        1 + 1j,
+        np.complex64(1),
+        np.array([1.0, 2.0], dtype=object),
+        np.array([1.0, 2.0], dtype=np.longdouble),
+        np.longdouble(2.0),
+        None,
+        [1.0, None],
+        "1",
+    ],
+    ids=lambda v: type(v).__name__ + getattr(getattr(v, "dtype", None), "name", ""),
+)
+def test_complex_object_and_none_operands_are_refused_naming_the_op(operand):
+    """numpy would give a complex or object Tensor, or NaN for None, or float128."""
+    x = param(2)
+    with pytest.raises(TypeError, match=r"mul: unsupported operand of type \w+: "):
+        x * operand
+    with pytest.raises(TypeError, match=r"add: unsupported operand"):
+        operand + x
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (None, "None is not a number"),
+        ([1.0, None], "None is not a number"),
+        ([[1.0], [None]], "None is not a number"),
+        (1 + 2j, "from complex"),
+        (np.array([1j]), "dtype complex128"),
+        (np.array([1.0], dtype=object), "dtype object"),
+        (np.array([1.0], dtype=np.longdouble), f"dtype {np.dtype(np.longdouble)}"),
+        (np.ma.array([1.0, 2.0], mask=[0, 1]), "masked arrays are not supported"),
+    ],
+)
+def test_data_that_is_not_real_numbers_is_refused(data, message):
+    with pytest.raises(TypeError, match=rf"Tensor: .*{message}"):
+        Tensor(data)
+
+
+@pytest.mark.parametrize(
+    ("seed", "message"),
+    [
+        (["a", "b"], "could not convert string to float: 'a'"),
+        (np.array([1 + 1j, 2.0]), "dtype complex128"),
+        ([1j, 2.0], "complex"),
+        ("ab", "from str"),
+        ([1.0, None], "None is not a number"),
+        (np.ma.array([1.0, 2.0], mask=[0, 1]), "masked arrays"),
+        (np.array([1.0, 2.0], dtype=object), "dtype object"),
+    ],
+)
+def test_a_seed_gradient_that_is_not_real_numbers_is_refused(seed, message):
+    """A complex seed is never made real, and nothing is written or freed."""
+    x = param(2)
+    y = x * 3.0
+    with pytest.raises(
+        ag.BackwardError, match=rf"backward: grad must be .*real numbers: .*{message}"
+    ):
+        y.backward(seed)
+    assert x.grad is None
+    y.backward(np.array([1.0, 2.0]))  # the graph is still there
+    np.testing.assert_array_equal(x.grad, [3.0, 6.0])
+
+
+def test_a_complex_seed_of_a_scalar_loss_is_refused():
+    x = param(2)
+    with pytest.raises(ag.BackwardError, match="real numbers: cannot make a float64 array from"):
+        x.sum().backward(1j)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (np.array([1j, 2.0]), "dtype complex128"),
+        (["a", "b"], "could not convert string"),
+        (np.ma.array([1.0, 2.0], mask=[1, 0]), "masked arrays"),
+        (np.array([None, 1.0]), "dtype object"),
+    ],
+)
+def test_grad_setter_refuses_what_is_not_real_numbers(value, message):
+    """Setting .grad to a complex array dropped the imaginary part with only a warning."""
+    x = param(2)
+    with pytest.raises(TypeError, match=rf"grad: .*{message}"):
+        x.grad = value
+    assert x.grad is None
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: ag.full((2,), 300.0, dtype=np.uint8), r"full: astype: 300\.0 .* no uint8 value"),
+        (lambda: ag.arange(-1.0, 1.0, dtype=np.uint8), r"arange: astype: -1\.0 .* no uint8"),
+        (lambda: ag.full((2,), None), "full: fill_value must be a number, got None"),
+        (lambda: ag.full((2,), 1j), "full: fill_value must be a number, got 1j"),
+        (lambda: ag.zeros(2, dtype=complex), "zeros: data of dtype complex128 is not supported"),
+        (lambda: ag.randn(2, rng=0, dtype="bogus"), "randn: data type 'bogus' not understood"),
+        (lambda: ag.zeros_like(np.array(["a"])), "zeros_like: data of dtype <U1"),
+    ],
+)
+def test_constructors_name_themselves_and_never_wrap_values(make, message):
+    with pytest.raises((TypeError, ValueError), match=message):
+        make()

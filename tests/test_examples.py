@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 from conftest import needs_dot
 from nbclient import NotebookClient
@@ -68,6 +69,39 @@ def test_nielsen_mnist_runs_one_short_epoch():
         "nielsen_mnist.py", "--data", str(path), "--epochs", "1", "--train-size", "2000"
     )
     assert "Epoch 0: " in out and "/ 10000" in out
+
+
+def test_tanh_derivatives_checks_six_orders_and_writes_the_png_into_the_current_folder(
+    tmp_path,
+):
+    docs = {p.name: p.stat().st_mtime_ns for p in (ROOT / "docs").iterdir()}
+    out = run_example("tanh_derivatives.py", cwd=tmp_path)
+    differences = [float(line.rsplit(" ", 1)[1]) for line in out.splitlines() if "order" in line]
+    assert len(differences) == 6 and max(differences) <= 1e-12, out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tanh_derivatives.png"], out
+    assert (tmp_path / "tanh_derivatives.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert {p.name: p.stat().st_mtime_ns for p in (ROOT / "docs").iterdir()} == docs
+
+
+def test_the_docs_picture_of_tanh_is_the_one_the_example_writes(tmp_path):
+    """The same picture, pixel for pixel up to how another matplotlib or FreeType draws
+    text and lines (the bytes differ between versions)."""
+    from matplotlib.image import imread
+
+    run_example("tanh_derivatives.py", "--output-dir", str(tmp_path))
+    written = imread(tmp_path / "tanh_derivatives.png")
+    committed = imread(ROOT / "docs" / "tanh_derivatives.png")
+    assert written.shape == committed.shape
+    assert np.abs(written - committed).mean() < 0.01
+
+
+def test_newton_converges_in_a_few_steps():
+    out = run_example("newton.py")
+    rosenbrock, logistic = out.split("Logistic regression")
+    assert "x = (+1.000000, +1.000000)  f = 0.000e+00" in rosenbrock
+    assert rosenbrock.count("step") <= 8
+    norms = [float(line.rsplit("= ", 1)[1]) for line in logistic.splitlines() if "|∇|" in line]
+    assert norms[-1] < 1e-10 and len(norms) <= 8, out
 
 
 @needs_dot

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 
 import numpy as np
@@ -80,6 +81,115 @@ def test_detach_shares_data_and_cuts_the_graph():
     z = (y * x).sum()
     z.backward()
     assert np.allclose(x.grad, y.data), "the detached factor acts as a constant"
+
+
+@pytest.mark.parametrize(
+    ("cast", "dtype"),
+    [
+        (lambda t: t.astype(int), np.int64),
+        (lambda t: t.astype(np.int32), np.int32),
+        (lambda t: t.astype(bool), np.bool_),
+        (lambda t: t.long(), np.int64),
+        (lambda t: ag.astype(t, np.uint8), np.uint8),
+    ],
+)
+def test_astype_to_integers_or_bools_gives_a_constant_cut_from_the_graph(cast, dtype):
+    """As torch's x.long(): x.detach() then cast, since integers have no gradient."""
+    x = leaf([1.7, 2.2, 0.0])
+    n = cast(x * 1.0)
+    assert n.dtype == dtype and not n.requires_grad and n.is_leaf
+    np.testing.assert_array_equal(n.data, np.array([1.7, 2.2, 0.0]).astype(dtype))
+    (x * n).sum().backward()
+    np.testing.assert_array_equal(x.grad, n.data), "the cast acts as a constant factor"
+    with pytest.raises(TypeError, match="float32 or float64"):
+        n.requires_grad = True
+
+
+def test_astype_to_a_float_dtype_is_recorded_and_casts_the_gradient_back():
+    x = leaf([1.5, 2.5])
+    y = x.astype(np.float32)
+    assert y.dtype == np.float32 and y.op == "astype" and y.requires_grad
+    (y * y).sum().backward()
+    assert x.grad.dtype == np.float64
+    np.testing.assert_allclose(x.grad, [3.0, 5.0])
+
+
+@pytest.mark.filterwarnings("ignore:the matrix subclass:PendingDeprecationWarning")
+def test_numpy_subclasses_become_plain_arrays():
+    """np.matrix made `*` a matrix product: as data, as an operand and as a seed."""
+    values = [[1.0, 2.0], [3.0, 4.0]]
+    m = Tensor(np.matrix(values), requires_grad=True)
+    assert type(m.data) is np.ndarray
+    np.testing.assert_array_equal((m * m).data, [[1.0, 4.0], [9.0, 16.0]])
+    product = Tensor(np.array(values)) * np.matrix(values)
+    assert type(product.data) is np.ndarray
+    np.testing.assert_array_equal(product.data, [[1.0, 4.0], [9.0, 16.0]])
+    (m * m).backward(np.matrix(np.ones((2, 2))))
+    assert type(m.grad) is np.ndarray
+    np.testing.assert_array_equal(m.grad, 2 * np.array(values))
+
+    class Labelled(np.ndarray):
+        pass
+
+    assert type(Tensor(np.ones(2).view(Labelled)).data) is np.ndarray
+    assert type((leaf([1.0, 2.0]) + np.ones(2).view(Labelled)).data) is np.ndarray
+
+
+def test_masked_arrays_are_refused_everywhere_they_would_lose_the_mask():
+    masked = np.ma.array([1.0, 2.0], mask=[0, 1])
+    x = leaf([1.0, 1.0])
+    for attempt in (
+        lambda: Tensor(masked),
+        lambda: x * masked,
+        lambda: ag.exp(masked),
+        lambda: (x * 2).backward(masked),
+    ):
+        with pytest.raises((TypeError, ag.BackwardError), match="masked arrays are not supported"):
+            attempt()
+    with pytest.raises(TypeError, match="grad: masked arrays"):
+        x.grad = masked
+
+
+@pytest.mark.parametrize(
+    ("call", "spelling"),
+    [
+        (np.exp, r"Use t\.exp\(\.\.\.\) or ag\.exp\(\.\.\.\)"),
+        (np.tanh, r"t\.tanh\(\.\.\.\)"),
+        (np.abs, r"np\.absolute .*t\.abs\(\.\.\.\)"),
+        (np.negative, r"Use -t"),
+        (lambda t: np.maximum(t, 0.0), r"ag\.maximum\(\.\.\.\)"),
+        (lambda t: np.add(t, 1.0, out=np.zeros(2)), r"a new name \(a = a \+ t, not out=\)"),
+        (np.add.reduce, r"np\.add\.reduce .*t\.sum\(\.\.\.\)"),
+        (
+            lambda t: np.floor_divide(t, 2.0),
+            r"autograd_mini has no op floor_divide: call np\.floor_divide on t\.data",
+        ),
+        (np.sum, r"np\.sum .*t\.sum\(\.\.\.\) or ag\.sum\(\.\.\.\)"),
+        (np.mean, r"t\.mean\(\.\.\.\)"),
+        (lambda t: np.dot(t, t), r"np\.dot .*the operator, t @ y"),
+        (lambda t: np.concatenate([t, t]), r"ag\.concatenate\(\.\.\.\)"),
+        (
+            np.linalg.norm,
+            r"np\.linalg\.norm on a Tensor.*no op linalg\.norm: call np\.linalg\.norm",
+        ),
+    ],
+)
+def test_numpy_functions_on_a_tensor_are_refused_with_the_spelling_that_records(call, spelling):
+    """np.exp(t) raised numpy's "operand 'Tensor' does not support ufuncs"; np.sum(t) a raw
+    TypeError; np.dot(t, t) and np.concatenate gave a plain array, silently without gradient."""
+    with pytest.raises(TypeError, match=r"on a Tensor is not recorded: .*no gradient") as info:
+        call(leaf([1.0, 2.0]))
+    assert re.search(spelling, str(info.value)), str(info.value)
+
+
+def test_numpy_functions_that_read_shapes_or_compare_run_on_the_data():
+    t = leaf([1.0, np.inf])
+    assert np.shape(t) == (2,) and np.ndim(t) == 1 and np.size(t) == 2
+    assert np.allclose(t, [1.0, np.inf]) and np.array_equal(t, t)
+    np.testing.assert_array_equal(np.isfinite(t), [True, False])
+    np.testing.assert_array_equal(np.argwhere(t > 1.0), [[1]])
+    recorded = np.array([2.0, 3.0]) * t  # an array on the left records, as t * array does
+    assert isinstance(recorded, Tensor) and recorded.op == "mul"
 
 
 def test_grad_setter_accepts_none_or_the_right_shape():
@@ -183,6 +293,79 @@ def test_freed_graph_is_refused_before_any_gradient_is_written():
     with pytest.raises(ag.BackwardError, match="already freed"):
         (hidden * v).sum().backward()
     assert v.grad is None and w.grad is None
+
+
+class _FailsToAdd(np.ndarray):
+    """A .grad array that runs out of memory when backward() adds to it."""
+
+    def __add__(self, other):
+        raise MemoryError("injected: no memory for the sum")
+
+
+def _memory_error_graph():
+    """Three leaves with earlier gradients, a fan-out and a retained intermediate."""
+    a, b, c = leaf([1.0, 2.0], name="a"), leaf([3.0, 4.0], name="b"), leaf([0.5, 0.25], name="c")
+    for t, value in ((a, 10.0), (b, 20.0), (c, 30.0)):
+        t.grad = np.full(2, value)
+    h = (a * b).exp()
+    h.retain_grad()
+    loss = (h * c + h).sum()
+    return (a, b, c, h), loss
+
+
+def _expected_gradients():
+    (a, b, c, h), loss = _memory_error_graph()
+    for t in (a, b, c):
+        t.grad = None
+    loss.backward()
+    return [t.grad.copy() for t in (a, b, c, h)]
+
+
+def test_a_memory_error_in_a_vjp_leaves_every_grad_and_the_graph_as_they_were(monkeypatch):
+    """backward() computes every gradient before it writes one: it can be run again."""
+    exp = ag.ops.OPS["exp"]
+    calls = []
+
+    def fails_once(*args):
+        calls.append(1)
+        if len(calls) == 1:
+            raise MemoryError("injected: no memory for the VJP")
+        return vjp(*args)
+
+    (vjp,) = exp.vjps
+    monkeypatch.setattr(exp, "vjps", (fails_once,))
+    tensors, loss = _memory_error_graph()
+    before = [np.copy(t._grad) if t._grad is not None else None for t in tensors]
+    with pytest.raises(MemoryError, match="injected"):
+        loss.backward()
+    for t, old in zip(tensors, before, strict=True):
+        assert (t._grad is None) == (old is None), t.name
+        if old is not None:
+            np.testing.assert_array_equal(t._grad, old, err_msg=t.name)
+    assert all(t.node.saved is not None for t in ag.backward_order(loss)), "nothing freed"
+    loss.backward()  # the retry: no "already freed by an earlier backward()"
+    expected = _expected_gradients()
+    for t, g, old in zip(tensors[:3], expected[:3], (10.0, 20.0, 30.0), strict=True):
+        np.testing.assert_allclose(t.grad, g + old, rtol=1e-15, err_msg=t.name)
+    np.testing.assert_allclose(tensors[3].grad, expected[3], rtol=1e-15)
+
+
+def test_a_memory_error_while_adding_into_grad_writes_no_grad():
+    """The new .grad of every tensor is summed before any is written, so a sum that fails
+    for the last leaf leaves the others as they were (not added once, then twice on retry)."""
+    (a, b, c, h), loss = _memory_error_graph()
+    c._grad = np.full(2, 30.0).view(_FailsToAdd)
+    with pytest.raises(MemoryError, match="injected"):
+        loss.backward()
+    np.testing.assert_array_equal(a.grad, [10.0, 10.0])
+    np.testing.assert_array_equal(b.grad, [20.0, 20.0])
+    assert h._grad is None, "the retained intermediate got nothing either"
+    assert all(t.node.saved is not None for t in ag.backward_order(loss)), "nothing freed"
+    c.grad = np.full(2, 30.0)
+    loss.backward()
+    expected = _expected_gradients()
+    for t, g, old in zip((a, b, c), expected[:3], (10.0, 20.0, 30.0), strict=True):
+        np.testing.assert_allclose(t.grad, g + old, rtol=1e-15, err_msg=t.name)
 
 
 def test_intermediate_results_keep_no_grad_unless_retained():
