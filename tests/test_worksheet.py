@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import gc
 import time
 import unicodedata
 from types import SimpleNamespace
@@ -80,16 +81,17 @@ def test_a_long_chain_gets_short_lines_and_no_recursion():
     assert len([line for line in lines if " = ..." in line]) > 6000 // 10
     ast.parse(sheet)
 
-    def seconds(loss):  # the best of three: the machine is shared and noisy
+    def seconds(loss):  # the best of three CPU times: the machine is shared and noisy
         times = []
         for _ in range(3):
-            started = time.perf_counter()
+            gc.collect()
+            started = time.process_time()
             ag.backward_worksheet(loss)
-            times.append(time.perf_counter() - started)
+            times.append(time.process_time() - started)
         return min(times)
 
     small, large = seconds(chain(1500)), seconds(chain(6000))
-    assert large / small < 8, (small, large)  # linear: 4; quadratic: 16
+    assert large / small < 10, (small, large)  # linear: 4 (n log n: 4.8); quadratic: 16
 
 
 ALLOWED_CALLS = {("ag", "check_backward"), ("print",)}
