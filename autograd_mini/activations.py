@@ -1,4 +1,4 @@
-"""The activations: σ, tanh, relu, ..., each an op of the table, and what learners get wrong.
+"""The activations: σ, tanh, relu, ..., the ops of the table marked as activations.
 
 One registry that everything reads: `nn`'s activation layers record the op, the closed-form
 backprop (BP1–BP4) uses `f` and `derivative` on numpy arrays, and the checkers know the
@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from . import ops  # noqa: F401 (importing the ops fills the table)
 from .formulas import OPS, Op, compile_vjp
 
 
@@ -61,39 +62,10 @@ class Activation:
         ]
 
 
-SIGMOID = Activation(
-    "sigmoid",
-    mistakes=(
-        ("σ(z) is used where σ′(z) belongs", "dz = da * a"),
-        (
-            "σ′ is taken of the activation a = σ(z) instead of z",
-            "dz = da * (ops.sigmoid(a) * (1 - ops.sigmoid(a)))",
-        ),
-        ("the factor σ′(z) is missing", "dz = da"),
-    ),
-)
-TANH = Activation(
-    "tanh",
-    mistakes=(
-        ("tanh(z) is used where tanh′(z) = 1 − tanh²(z) belongs", "dz = da * a"),
-        (
-            "tanh′ is taken of the activation a = tanh(z) instead of z",
-            "dz = da * (1 - np.tanh(a) ** 2)",
-        ),
-        ("the square is missing: 1 − tanh(z) where 1 − tanh²(z) belongs", "dz = da * (1 - a)"),
-        ("the factor tanh′(z) is missing", "dz = da"),
-    ),
-)
-RELU = Activation("relu", mistakes=(("the factor [z > 0] is missing", "dz = da"),))
-SOFTPLUS = Activation("softplus", mistakes=(("the factor σ(z) is missing", "dz = da"),))
-GELU = Activation("gelu")  # exact: z Φ(z); nn.GELU(approximate="tanh") for the tanh form
-SILU = Activation(
-    "silu",
-    mistakes=(("σ(z) is used where σ(z)(1 + z(1 − σ(z))) belongs", "dz = da * ops.sigmoid(z)"),),
-)
 IDENTITY = Activation("identity")
 
 ACTIVATIONS: dict[str, Activation] = {
-    a.name: a for a in (SIGMOID, TANH, RELU, SOFTPLUS, GELU, SILU, IDENTITY)
+    **{op.name: Activation(op.name, op.mistakes) for op in OPS.values() if op.activation},
+    "identity": IDENTITY,
 }
-"""Every elementwise activation by name."""
+"""Every elementwise activation by name: the ops marked `activation=True` in the table."""

@@ -99,7 +99,11 @@ class Op:
     (numpy gives float16 for int8): True for every input, or the names of those that are
     (`("z",)`: not the class labels). numpy: the numpy function this op is (`"exp"`), for
     VJPs run on Tensors. random: its parameters hold numbers drawn anew at each call (dropout's
-    mask), which a compiled step would freeze. doc: what it computes, in a line.
+    mask), which a compiled step would freeze. aliases: other names of the op (torch's `clamp`
+    for `clip`), each a method and a function where the op is one. activation: it is an
+    elementwise activation a = f(z) (an `nn` layer, `ag.ACTIVATIONS`), and mistakes are what
+    learners get wrong in its VJP, as (what is wrong, the wrong VJP formula), for the checkers.
+    doc: what it computes, in a line.
     """
 
     def __init__(
@@ -117,6 +121,9 @@ class Op:
         floats: bool | tuple[str, ...] = False,
         numpy: str | None = None,
         random: bool = False,
+        aliases: Sequence[str] = (),
+        activation: bool = False,
+        mistakes: Sequence[tuple[str, str]] = (),
         doc: str = "",
     ) -> None:
         definition = ast.parse(f"def {signature}: pass").body[0]
@@ -154,6 +161,9 @@ class Op:
         )
         self.numpy = numpy
         self.random = random
+        self.aliases = tuple(aliases)
+        self.activation = activation
+        self.mistakes = tuple(mistakes)
         self.doc = doc
         if self.name in OPS:
             raise ValueError(f"op {self.name} is already defined")

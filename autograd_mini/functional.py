@@ -18,7 +18,7 @@ from .einsum import einsum, tensordot
 from .engine import Tensor, apply
 from .errors import InputError, LabelError, ShapeError
 from .formulas import OPS, Op
-from .tensor import UNSET, TensorLike, renamed, torch_keywords
+from .tensor import UNSET, TensorLike, documentation, renamed, torch_keywords
 
 
 def sequence_of_tensors(name: str, tensors: Any) -> Sequence:
@@ -31,9 +31,9 @@ def sequence_of_tensors(name: str, tensors: Any) -> Sequence:
     return tensors
 
 
-def _function(op: Op) -> Any:
-    """`ag.<op>(inputs..., params...)`, with the op's signature (and torch's keywords, see
-    `tensor.TORCH_KEYWORDS`) and docstring."""
+def _function(op: Op, name: str) -> Any:
+    """`ag.<name>(inputs..., params...)`, op under its name or an alias, with the op's
+    signature (and torch's keywords, see `tensor.TORCH_KEYWORDS`) and docstring."""
     keywords = "".join(f", {p}={p}" for p in op.params)
     if op.variadic:
         (inputs,) = op.inputs
@@ -41,6 +41,7 @@ def _function(op: Op) -> Any:
         call = f"*sequence_of_tensors({op.name!r}, {inputs}){keywords}"
     else:
         signature, call = op.signature, ", ".join(op.inputs) + keywords
+    signature = signature.replace(op.name, name, 1)
     signature, renaming = torch_keywords(op, signature)
     source = f"def {signature}:\n{renaming}    return apply(OP, {call})\n"
     namespace: dict[str, Any] = {
@@ -51,15 +52,19 @@ def _function(op: Op) -> Any:
         "renamed": renamed,
     }
     exec(source, namespace)
-    function = namespace[op.name]
-    rules = "\n".join(op.rules)
-    function.__doc__ = f"{op.doc}.\n\n{rules}" if op.doc else rules
+    function = namespace[name]
+    function.__doc__ = documentation(op, name, op.rules)
     function.__module__ = "autograd_mini"
     return function
 
 
-FUNCTIONS = {op.name: _function(op) for op in OPS.values() if op.function}
-"""`ag.<name>` for every op that is a function, by name."""
+FUNCTIONS = {
+    name: _function(op, name)
+    for op in OPS.values()
+    if op.function
+    for name in (op.name, *op.aliases)
+}
+"""`ag.<name>` for every op that is a function, by name (and by its aliases)."""
 globals().update(FUNCTIONS)
 
 
@@ -151,11 +156,6 @@ def concat(tensors: Sequence[TensorLike], axis: int = 0) -> Tensor:
     return FUNCTIONS["concatenate"](tensors, axis)
 
 
-def clamp(x: TensorLike, min: float | None = None, max: float | None = None) -> Tensor:
-    """torch's name of `clip`: x limited to [min, max]."""
-    return FUNCTIONS["clip"](x, min, max)
-
-
 def mm(x: TensorLike, y: TensorLike) -> Tensor:
     """torch's name of `matmul` for matrices (`x @ y`)."""
     return FUNCTIONS["matmul"](x, y)
@@ -169,41 +169,6 @@ def bmm(x: TensorLike, y: TensorLike) -> Tensor:
 def outer(x: TensorLike, y: TensorLike) -> Tensor:
     """The outer product of two vectors, `einsum("i,j->ij", x, y)`."""
     return einsum("i,j->ij", x, y)
-
-
-def swish(z: TensorLike) -> Tensor:
-    """Another name of `silu`: z σ(z)."""
-    return FUNCTIONS["silu"](z)
-
-
-def asin(x: TensorLike) -> Tensor:
-    """torch's name of `arcsin`."""
-    return FUNCTIONS["arcsin"](x)
-
-
-def acos(x: TensorLike) -> Tensor:
-    """torch's name of `arccos`."""
-    return FUNCTIONS["arccos"](x)
-
-
-def atan(x: TensorLike) -> Tensor:
-    """torch's name of `arctan`."""
-    return FUNCTIONS["arctan"](x)
-
-
-def asinh(x: TensorLike) -> Tensor:
-    """torch's name of `arcsinh`."""
-    return FUNCTIONS["arcsinh"](x)
-
-
-def acosh(x: TensorLike) -> Tensor:
-    """torch's name of `arccosh`."""
-    return FUNCTIONS["arccosh"](x)
-
-
-def atanh(x: TensorLike) -> Tensor:
-    """torch's name of `arctanh`."""
-    return FUNCTIONS["arctanh"](x)
 
 
 def pow(x: TensorLike, exponent: TensorLike) -> Tensor:
@@ -326,19 +291,12 @@ def linear(
 
 __all__ = [
     *FUNCTIONS,
-    "acos",
-    "acosh",
     "argmax",
     "argmin",
     "as_tensor",
-    "asin",
-    "asinh",
     "astype",
     "bmm",
-    "atan",
-    "atanh",
     "cat",
-    "clamp",
     "concat",
     "cross_entropy",
     "dropout",
@@ -352,7 +310,6 @@ __all__ = [
     "pow",
     "sqrt",
     "swapaxes",
-    "swish",
     "tensordot",
     "unsqueeze",
 ]

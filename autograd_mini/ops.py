@@ -194,6 +194,15 @@ Op(
     """,
     vjps=["dz = da * (a * (1 - a))"],
     method=True,
+    activation=True,
+    mistakes=[
+        ("σ(z) is used where σ′(z) belongs", "dz = da * a"),
+        (
+            "σ′ is taken of the activation a = σ(z) instead of z",
+            "dz = da * (ops.sigmoid(a) * (1 - ops.sigmoid(a)))",
+        ),
+        ("the factor σ′(z) is missing", "dz = da"),
+    ],
     doc="σ(z) = 1 / (1 + e^(−z)), elementwise; σ′(z) = a (1 − a)",
 )
 Op(
@@ -203,6 +212,16 @@ Op(
     vjps=["dz = da * (1 - a * a)"],
     method=True,
     numpy="tanh",
+    activation=True,
+    mistakes=[
+        ("tanh(z) is used where tanh′(z) = 1 − tanh²(z) belongs", "dz = da * a"),
+        (
+            "tanh′ is taken of the activation a = tanh(z) instead of z",
+            "dz = da * (1 - np.tanh(a) ** 2)",
+        ),
+        ("the square is missing: 1 − tanh(z) where 1 − tanh²(z) belongs", "dz = da * (1 - a)"),
+        ("the factor tanh′(z) is missing", "dz = da"),
+    ],
     doc="tanh(z), elementwise; tanh′(z) = 1 − a²",
 )
 Op(
@@ -211,6 +230,8 @@ Op(
     forward="a = np.maximum(z, 0)",
     vjps=["dz = da * (a > 0)"],
     method=True,
+    activation=True,
+    mistakes=[("the factor [z > 0] is missing", "dz = da")],
     doc="max(z, 0), elementwise; the gradient at z = 0 is taken as 0",
 )
 Op(
@@ -259,6 +280,7 @@ Op(
     check=_check_clip,
     method=True,
     numpy="clip",
+    aliases=["clamp"],  # torch's name: clamp(x, min, max)
     doc="x limited to [lo, hi] (None leaves a side open); dx = dz inside, 0 outside",
 )
 Op(
@@ -295,6 +317,8 @@ Op(
     forward="a = np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))",
     vjps=["dz = da * ops.sigmoid(z)"],
     method=True,
+    activation=True,
+    mistakes=[("the factor σ(z) is missing", "dz = da")],
     doc="ln(1 + e^z), elementwise, a smooth relu; its derivative is σ(z)",
 )
 Op(
@@ -309,6 +333,9 @@ Op(
         """
     ],
     method=True,
+    aliases=["swish"],
+    activation=True,
+    mistakes=[("σ(z) is used where σ(z)(1 + z(1 − σ(z))) belongs", "dz = da * ops.sigmoid(z)")],
     doc="z σ(z), elementwise (swish); its derivative is σ(z)(1 + z(1 − σ(z)))",
 )
 
@@ -349,6 +376,7 @@ Op(
     ],
     check=_check_gelu,
     method=True,
+    activation=True,  # exact: z Φ(z); nn.GELU(approximate="tanh") for the tanh form
     doc="z Φ(z), elementwise (Φ the normal CDF; approximate='tanh' for the tanh form); "
     "its derivative is Φ(z) + z φ(z)",
 )
@@ -442,13 +470,15 @@ _ELEMENTWISE = [  # (signature, forward, VJP, what it is)
     ),
 ]
 for _signature, _forward, _vjp, _doc in _ELEMENTWISE:
+    _name = _signature.split("(")[0]
     Op(
         _signature,
         floats=True,
         forward=_forward,
         vjps=[_vjp],
         method=True,
-        numpy=_signature.split("(")[0],
+        numpy=_name,
+        aliases=["a" + _name[3:]] if _name.startswith("arc") else [],  # torch's asin, acosh
         doc=_doc,
     )
 Op(

@@ -712,37 +712,9 @@ class TensorAPI:
             sizes = tuple(sizes[0])
         return self.tile(sizes)
 
-    def clamp(self, min: float | None = None, max: float | None = None) -> TensorAPI:
-        """torch's name of `clip`: x limited to [min, max]."""
-        return self.clip(min, max)
-
     def pow(self, exponent: TensorLike) -> TensorAPI:
         """`self ** exponent` (torch's pow)."""
         return self**exponent
-
-    def asin(self) -> TensorAPI:
-        """torch's name of `arcsin`."""
-        return self.arcsin()
-
-    def acos(self) -> TensorAPI:
-        """torch's name of `arccos`."""
-        return self.arccos()
-
-    def atan(self) -> TensorAPI:
-        """torch's name of `arctan`."""
-        return self.arctan()
-
-    def asinh(self) -> TensorAPI:
-        """torch's name of `arcsinh`."""
-        return self.arcsinh()
-
-    def acosh(self) -> TensorAPI:
-        """torch's name of `arccosh`."""
-        return self.arccosh()
-
-    def atanh(self) -> TensorAPI:
-        """torch's name of `arctanh`."""
-        return self.arctanh()
 
     def dim(self) -> int:
         """The number of axes (torch's dim(); numpy's `ndim`)."""
@@ -819,7 +791,7 @@ TORCH_KEYWORDS = {
     "shifts": "shift",
     "diagonal": "k",  # triu, tril, diag
     "negative_slope": "slope",  # leaky_relu
-    "min": "lo",  # clip
+    "min": "lo",  # clip(x, lo, hi), clamp(x, min, max)
     "max": "hi",
 }
 """torch's name of a parameter → the op table's name."""
@@ -861,24 +833,34 @@ def torch_keywords(op: Op, signature: str) -> tuple[str, str]:
     return header, lines
 
 
-def _method(op: Op) -> Any:
-    """`t.<op>(params...)`, with the op's own signature (and torch's keywords) and docstring."""
+def _method(op: Op, name: str) -> Any:
+    """`t.<name>(params...)`, op's method under its name or an alias, with the op's own
+    signature (and torch's keywords) and docstring."""
     params = op.params
-    signature = op.signature.replace(f"{op.name}({op.inputs[0]}", f"{op.name}(self", 1)
+    signature = op.signature.replace(f"{op.name}({op.inputs[0]}", f"{name}(self", 1)
     signature, renaming = torch_keywords(op, signature)
     keywords = ", ".join(f"{p}={p}" for p in params)
     source = f"def {signature}:\n{renaming}    return self._apply(OP, self, {keywords})\n"
     namespace: dict[str, Any] = {"OP": op, "UNSET": UNSET, "renamed": renamed}
     exec(source, namespace)
-    method = namespace[op.name]
-    method.__doc__ = f"{op.doc}.\n\n{op.rules[0]}" if op.doc else op.rules[0]
-    method.__qualname__ = f"Tensor.{op.name}"
+    method = namespace[name]
+    method.__doc__ = documentation(op, name, op.rules[:1])
+    method.__qualname__ = f"Tensor.{name}"
     return method
+
+
+def documentation(op: Op, name: str, rules: Sequence[str]) -> str:
+    """The docstring of op's method or function called `name`: what it computes, its rules."""
+    text = "\n".join(rules)
+    if op.doc:
+        text = f"{op.doc}.\n\n{text}"
+    return text if name == op.name else f"Another name of `{op.name}`: {text}"
 
 
 for _op in OPS.values():
     if _op.method:
-        setattr(TensorAPI, _op.name, _method(_op))
+        for _name in (_op.name, *_op.aliases):
+            setattr(TensorAPI, _name, _method(_op, _name))
 
 
 ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])

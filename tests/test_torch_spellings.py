@@ -312,3 +312,30 @@ def test_nn_gelu_and_silu_are_activation_layers():
     model = nn.MLP([3, 4, 2], activation="gelu", seed=0)
     assert model(np.ones((2, 3))).shape == (2, 2)
     assert nn.make_activation("silu").kind == "silu"
+
+
+def test_every_alias_in_the_op_table_is_the_op_under_another_name():
+    """An entry's `aliases` are methods and functions as its own name is: the same op
+    recorded, the same signature, and a docstring that names the op."""
+    aliased = [(op, alias) for op in ag.OPS.values() for alias in op.aliases]
+    assert {alias for _, alias in aliased} >= {"clamp", "swish", "asin", "atanh"}
+    for op, alias in aliased:
+        for owner, flag in ((Tensor, op.method), (ag, op.function)):
+            if not flag:
+                continue
+            made, original = getattr(owner, alias), getattr(owner, op.name)
+            assert made.__doc__.startswith(f"Another name of `{op.name}`"), alias
+            assert list(inspect.signature(made).parameters) == list(
+                inspect.signature(original).parameters
+            )
+    x = leaf(np.linspace(0.1, 0.9, 4))
+    assert x.clamp(0.2, 0.5).node.op is ag.OPS["clip"]
+    assert ag.asin(x).node.op is ag.OPS["arcsin"]
+
+
+def test_the_activations_are_the_entries_marked_as_such():
+    marked = {op.name for op in ag.OPS.values() if op.activation}
+    assert set(ag.ACTIVATIONS) == marked | {"identity"}
+    assert marked >= {"sigmoid", "tanh", "relu", "softplus", "silu", "gelu"}
+    for name in marked:
+        assert ag.ACTIVATIONS[name].mistakes == ag.OPS[name].mistakes
