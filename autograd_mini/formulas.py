@@ -99,8 +99,8 @@ class Op:
     (numpy gives float16 for int8): True for every input, or the names of those that are
     (`("z",)`: not the class labels). numpy: the numpy function this op is (`"exp"`), for
     VJPs run on Tensors. random: its parameters hold numbers drawn anew at each call (dropout's
-    mask), which a compiled step would freeze. aliases: other names of the op (torch's `clamp`
-    for `clip`), each a method and a function where the op is one. activation: it is an
+    mask), which a compiled step would freeze. aliases: other names of the op (torch's `asin`
+    for `arcsin`), each a method and a function where the op is one. activation: it is an
     elementwise activation a = f(z) (an `nn` layer, `ag.ACTIVATIONS`), and mistakes are what
     learners get wrong in its VJP, as (what is wrong, the wrong VJP formula), for the checkers.
     doc: what it computes, in a line.

@@ -791,7 +791,7 @@ TORCH_KEYWORDS = {
     "shifts": "shift",
     "diagonal": "k",  # triu, tril, diag
     "negative_slope": "slope",  # leaky_relu
-    "min": "lo",  # clip(x, lo, hi), clamp(x, min, max)
+    "min": "lo",  # clamp(x, min, max)
     "max": "hi",
 }
 """torch's name of a parameter → the op table's name."""
