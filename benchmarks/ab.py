@@ -79,6 +79,7 @@ def run(checkout: Path, workload: str, dtype: str, steps: int) -> dict[str, floa
         text=True,
         check=True,
         env={**os.environ, "PYTHONPATH": str(checkout.resolve())},
+        cwd=checkout.resolve(),  # (python -c puts the current folder before PYTHONPATH)
     )
     return json.loads(result.stdout)
 
@@ -99,6 +100,7 @@ def instructions(checkout: Path, workload: str, dtype: str, steps: int, mode: st
             "OPENBLAS_NUM_THREADS": "1",
             "OMP_NUM_THREADS": "1",
         },
+        cwd=checkout.resolve(),
     )
     return int(re.search(r"Collected : (\d+)", result.stderr)[1])
 
