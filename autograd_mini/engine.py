@@ -130,17 +130,27 @@ class Tensor(TensorAPI):
         if name is not None:
             self.name = name  # checked: a string
 
-    def backward(self, grad: TensorLike | None = None, retain_graph: bool = False) -> None:
+    def backward(
+        self,
+        grad: TensorLike | None = None,
+        retain_graph: bool = False,
+        *,
+        create_graph: bool = False,
+    ) -> None:
         """Add ∂self/∂x into the `.grad` of every leaf x that requires grad (and of every
         intermediate that called `retain_grad()`).
 
         grad: ∂L/∂self, for a tensor of more than one element (a loss starts from ∂L/∂L = 1).
         The graph's saved arrays are freed afterwards; `retain_graph=True` keeps them, to
         run backward through the same graph again. If it fails (a MemoryError in a VJP, say),
-        no `.grad` has changed and nothing is freed: it can simply be run again.
+        no `.grad` has changed and nothing is freed: it can simply be run again. `.grad` stays
+        a numpy array: gradients to differentiate again come from `ag.gradients(...,
+        create_graph=True)`, and `create_graph=True` here says so.
         """
         order = backward_order(self)
-        seed = seed_gradient(self, grad, order)  # ∂L/∂self: 1 for a loss (or a clear error)
+        seed = seed_gradient(
+            self, grad, order, create_graph
+        )  # ∂L/∂self: 1 for a loss (or a clear error)
         totals: dict[Tensor, Any] = {}  # each new .grad, all computed before one is written
         kept = set()
         for tensor, g in gradients(self, seed, order).items():

@@ -97,9 +97,15 @@ def as_operand(name: str, x: Any) -> Any:
         ) from None
 
 
-def seed_gradient(root: TensorAPI, grad: Any, order: list) -> Any:
+def seed_gradient(root: TensorAPI, grad: Any, order: list, create_graph: Any = False) -> Any:
     """∂L/∂root to start backward from: 1 for a one-element root, else `grad`, checked; or
     the error that says why backward cannot start (a graph an earlier backward() freed)."""
+    if create_graph is not False:
+        raise BackwardError(
+            "backward: create_graph=True is spelled ag.gradients(loss, [x, ...], "
+            "create_graph=True) here: it returns the gradients as Tensors with their graph, to "
+            "differentiate again (or ag.grad(f), ag.hvp), and .grad stays a numpy array."
+        )
     kept = all(t._node.saved is not None for t in order)
     if grad is None and root._requires_grad and root.data.size == 1 and kept:
         return np.ones_like(root.data)

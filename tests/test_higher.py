@@ -456,3 +456,12 @@ def test_a_wrong_second_derivative_is_reported_by_gradgradcheck():
             ag.gradgradcheck(lambda t: ag.apply(op, t), x)
     finally:
         del ag.OPS["frozen_exp"], SCOPE["plain"]
+
+
+def test_backward_with_create_graph_names_the_spelling_that_records_gradients():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(ag.BackwardError, match=r"ag\.gradients\(loss, \[x, \.\.\.\], create_"):
+        (x * x).sum().backward(create_graph=True)
+    assert x.grad is None  # nothing ran
+    (x * x).sum().backward(create_graph=False)  # torch's default, accepted
+    np.testing.assert_array_equal(x.grad, [2.0, 4.0])
