@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import builtins
 import functools
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -169,6 +170,13 @@ class _Trace:
         return values
 
 
+def _signature(fn: Callable) -> str:
+    try:
+        return str(inspect.signature(fn))
+    except (TypeError, ValueError):
+        return "(...)"
+
+
 def _function(source: str, name: str) -> Callable:
     namespace: dict[str, Any] = {}
     exec(builtins.compile(source, f"<compiled {name}>", "exec"), namespace)
@@ -225,18 +233,20 @@ class Compiled:
         self._last: _Trace | None = None
         functools.update_wrapper(self, fn)
 
-    def __call__(self, *arguments: Any) -> Tensor:
+    def __call__(self, *arguments: Any, **keywords: Any) -> Tensor:
         """The loss (a Tensor without a graph); each parameter's gradient is added into its
         `.grad`, as `loss.backward()` adds it."""
-        loss, gradients = self.gradients(*arguments)
+        loss, gradients = self.gradients(*arguments, **keywords)
         totals = {p: g if p._grad is None else p._grad + g for p, g in gradients.items()}
         for parameter, total in totals.items():  # all summed first: a MemoryError adds none
             parameter._grad = total
         return Tensor(loss)
 
-    def gradients(self, *arguments: Any) -> tuple[Any, dict[Tensor, np.ndarray]]:
+    def gradients(self, *arguments: Any, **keywords: Any) -> tuple[Any, dict[Tensor, np.ndarray]]:
         """The loss (a numpy number) and {parameter: its gradient}, `.grad` left alone: for a
         training loop that updates the parameters itself. The arrays are new and its own."""
+        if keywords:
+            arguments = self._positional(arguments, keywords)
         key = _key(arguments)
         trace = self._traces.get(key)
         if trace is None:
@@ -247,6 +257,21 @@ class Compiled:
         except _RetraceError:  # a parameter's array was replaced by one of another shape or dtype
             trace = self._traces[key] = self._last = self._trace(arguments)
             return trace.run(*arguments)
+
+    def _positional(self, arguments: tuple, keywords: dict[str, Any]) -> tuple:
+        """The arguments of a call with keywords, as fn's positional arguments (`f(X, lam=0.1)`
+        is `f(X, 0.1)`, one trace for both spellings)."""
+        name = getattr(self.fn, "__name__", "step")
+        try:
+            bound = inspect.signature(self.fn).bind(*arguments, **keywords)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"compile: {name}{_signature(self.fn)}: {exc}") from None
+        if bound.kwargs:
+            raise CompileError(
+                f"compile: {name} takes {', '.join(bound.kwargs)} by keyword only; the compiled "
+                "step passes its arguments by position: make them positional parameters."
+            )
+        return bound.args
 
     def _trace(self, arguments: tuple) -> _Trace:
         derived = _Derived(arguments)

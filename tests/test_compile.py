@@ -12,6 +12,7 @@ import pytest
 import autograd_mini as ag
 import autograd_mini.compiled as compiled_module
 import nn
+from autograd_mini import Tensor
 
 
 def same(a, b) -> bool:
@@ -268,3 +269,26 @@ def test_values_computed_from_an_argument_outside_the_graph_are_refused_not_froz
         X = np.arange(12.0).reshape(4, 3) * (k + 1)
         assert float(step(X).data) == 2 * float((X @ W.data).sum())
     assert "X.T" in step.source
+
+
+def test_arguments_by_keyword_are_bound_to_their_positions():
+    W = Tensor(np.random.default_rng(0).normal(size=(3, 2)), requires_grad=True, name="W")
+
+    def penalised(X, lam=0.0):
+        return ((X @ W).tanh() ** 2).mean() + lam * (W * W).sum()
+
+    X = np.random.default_rng(1).normal(size=(4, 3))
+    step = ag.compile(penalised)
+    by_position = step(X, 0.1).item()
+    assert step(X, lam=0.1).item() == by_position
+    assert step(lam=0.1, X=X).item() == by_position
+    assert step.traces == 1  # one trace for the three spellings
+    assert step(X).item() == penalised(Tensor(X)).item()  # the default, as fn has it
+    with pytest.raises(TypeError, match=r"compile: penalised\(X, lam=0\.0\): multiple values"):
+        step(X, 0.1, lam=0.2)
+
+    def keyword_only(X, *, lam):
+        return penalised(X, lam)
+
+    with pytest.raises(ag.CompileError, match="lam by keyword only"):
+        ag.compile(keyword_only)(X, lam=0.1)
