@@ -666,6 +666,37 @@ Op(
     method=True,
     doc="the standard deviation √var over `axis`; the gradient is 0 where it is 0",
 )
+
+
+def _check_norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> dict:
+    if ord not in (None, 2, "fro") or isinstance(ord, bool):
+        raise InputError(
+            f"norm: ord (torch's p) = {ord!r}: only the 2-norm is an op here (ord=None, 2 or "
+            "'fro'); write the others from ops: x.abs().sum(axis) for ord=1, "
+            "x.abs().max(axis) for ord=inf."
+        )
+    return _check_axis(x, axis, keepdims, ord=ord)
+
+
+Op(
+    "norm(x, ord=None, axis=None, keepdims=False)",
+    floats=True,
+    forward="z = np.sqrt(np.sum(x * x, axis=axis, keepdims=keepdims))",
+    # where z = 0 (x all zero) the norm has no derivative, like |x| at 0: taken as 0, as in
+    # PyTorch
+    vjps=[
+        """
+        kept = np.reshape(z, kept_shape(x.shape, axis))
+        dx = x * np.where(
+            kept == 0, 0, np.reshape(dz, kept_shape(x.shape, axis)) / np.where(kept == 0, 1, kept)
+        )
+        """
+    ],
+    check=_check_norm,
+    method=True,
+    doc="the Euclidean norm √Σx² of the entries over `axis` (all when None; a matrix's "
+    "Frobenius norm, as torch's x.norm()); dx = dz x / z, 0 where z = 0",
+)
 Op(
     "logsumexp(x, axis=None, keepdims=False)",
     floats=True,

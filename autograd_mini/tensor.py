@@ -799,6 +799,7 @@ TORCH_KEYWORDS = {
     "negative_slope": "slope",  # leaky_relu
     "min": "lo",  # clamp(x, min, max)
     "max": "hi",
+    "p": "ord",  # norm (dropout's own p stays its own)
 }
 """torch's name of a parameter → the op table's name."""
 

@@ -137,6 +137,11 @@ def steps(torch) -> list[Step]:
             lambda x: x / (x + OFFSETS).std(axis=0),
             lambda t, F: t / torch.std(t + offsets, dim=0, correction=0),
         ),
+        _unary(  # the offsets keep a row from being 0 (norm 0 has no derivative)
+            "norm",
+            lambda x: x / (x + OFFSETS).norm(axis=1, keepdims=True),
+            lambda t, F: t / torch.linalg.vector_norm(t + offsets, dim=1, keepdim=True),
+        ),
         _unary(
             "logsumexp",
             lambda x: x - x.logsumexp(axis=1, keepdims=True),

@@ -121,7 +121,7 @@ UNARY = {  # the elementwise functions, each away from its kink
     "sinc": (lambda x: x.sinc(), "nonzero"),
     "sign": (lambda x: x.sign() * x, "nonzero"),  # sign alone has gradient 0 everywhere
 }
-REDUCTIONS = ("sum", "mean", "max", "min", "var", "std", "logsumexp", "prod")
+REDUCTIONS = ("sum", "mean", "max", "min", "var", "std", "norm", "logsumexp", "prod")
 
 CASES: list[Case] = []
 for name, (f, domain) in BINARY.items():

@@ -652,6 +652,18 @@ def test_std_of_equal_values_has_gradient_zero(ddof):
     np.testing.assert_allclose(x.grad[1], d / ((3 - ddof) * s.data[1]))
 
 
+def test_norm_of_zeros_has_gradient_zero_and_torch_spellings_work():
+    x = leaf([[3.0, 4.0], [0.0, 0.0]])
+    n = x.norm(dim=1)  # torch's dim; ord (torch's p) 2 is the default
+    n.sum().backward()
+    np.testing.assert_array_equal(n.data, [5.0, 0.0])
+    np.testing.assert_allclose(x.grad, [[0.6, 0.8], [0.0, 0.0]])  # x / ‖x‖, 0 where ‖x‖ = 0
+    assert x.norm(2).item() == x.norm(p="fro").item() == 5.0  # all entries (torch's x.norm())
+    assert ag.norm(np.array([[1.0, 2.0], [2.0, 4.0]])).item() == 5.0  # Frobenius, not spectral
+    with pytest.raises(ag.InputError, match=r"norm: ord \(torch's p\) = 1: .*x\.abs\(\)\.sum"):
+        x.norm(p=1)
+
+
 def test_var_gradient_is_two_deviations_over_n_minus_ddof():
     x = leaf([1.0, 2.0, 6.0])
     x.var(ddof=1).backward()
