@@ -248,7 +248,7 @@ def gradients(
     *,
     create_graph: bool = False,
     retain_graph: bool | None = None,
-) -> Tensor | tuple[Tensor, ...]:
+) -> tuple[Tensor, ...]:
     """∂y/∂x for each x of `xs`, returned (not added into `.grad`), like
     `torch.autograd.grad`.
 
@@ -260,13 +260,13 @@ def gradients(
     recorded like any other). retain_graph: keep the graph's saved values for another pass
     (by default only with create_graph, which needs them).
 
-    Returns a Tensor of x's shape and dtype for a Tensor `xs`, a tuple of them for a list
-    or tuple. An x that y does not depend on gets zeros (as in HIPS autograd and JAX).
+    Returns a tuple with a Tensor of x's shape and dtype for each x (one x, a Tensor, gives
+    a tuple of one, as torch's: `ag.gradients(y, x)[0]`). An x that y does not depend on gets
+    zeros (as in HIPS autograd and JAX).
     Without create_graph the gradients are constants and nothing is recorded.
     """
     if not isinstance(y, Tensor):
         raise TypeError(f"gradients: y must be a Tensor, got {type(y).__name__}.")
-    single = isinstance(xs, Tensor)
     inputs = _inputs("gradients", xs)
     for name, flag in (("create_graph", create_graph), ("retain_graph", retain_graph)):
         if not (isinstance(flag, bool) or (flag is None and name == "retain_graph")):
@@ -289,8 +289,7 @@ def gradients(
     if not keep:
         for tensor in order:
             tensor._node.saved = None
-    results = tuple(_result(x, found.get(x), create_graph) for x in inputs)
-    return results[0] if single else results
+    return tuple(_result(x, found.get(x), create_graph) for x in inputs)
 
 
 def _inputs(who: str, xs: Any) -> list[Tensor]:
@@ -435,7 +434,8 @@ def grad(f: Callable[..., Tensor], argnum: int = 0) -> Callable[..., Tensor]:
             y = _scalar("grad", f(*_called(args, argnum, x), **kwargs))
         if not y._requires_grad:
             return Tensor(np.zeros_like(x.data))  # f does not depend on x
-        return gradients(y, x, create_graph=nested)
+        (g,) = gradients(y, [x], create_graph=nested)
+        return g
 
     gradient.__name__ = gradient.__qualname__ = f"grad({getattr(f, '__name__', 'f')})"
     gradient.__doc__ = f"∇ of {getattr(f, '__name__', 'f')} with respect to argument {argnum}."
@@ -466,11 +466,12 @@ def hvp(f: Callable[[Tensor], Tensor], x: TensorLike, v: TensorLike) -> Tensor:
         y = _scalar("hvp", f(x))
     if not y._requires_grad:
         return Tensor(np.zeros_like(x.data))
-    g = gradients(y, x, create_graph=True)
+    (g,) = gradients(y, [x], create_graph=True)
     if not g._requires_grad:
         return Tensor(np.zeros_like(x.data))  # ∇f does not depend on x: f is linear
     seed = v if isinstance(v, Tensor) and nested else direction
-    return gradients(g, x, grad=seed, create_graph=nested)
+    (product,) = gradients(g, [x], grad=seed, create_graph=nested)
+    return product
 
 
 def jacobian(f: Callable[..., Tensor], argnum: int = 0) -> Callable[..., Tensor]:
@@ -493,7 +494,7 @@ def jacobian(f: Callable[..., Tensor], argnum: int = 0) -> Callable[..., Tensor]
         for k in range(y.data.size):
             seed = np.zeros(y.shape, dtype=y.dtype)
             seed.flat[k] = 1
-            rows.append(gradients(y, x, grad=seed, create_graph=nested, retain_graph=True))
+            rows += gradients(y, [x], grad=seed, create_graph=nested, retain_graph=True)
         if not rows:
             return Tensor(np.zeros(y.shape + x.shape, dtype=x.dtype))
         return functional.stack(rows).reshape(y.shape + x.shape)

@@ -214,7 +214,7 @@ def test_without_create_graph_nothing_is_recorded():
             seen.append(op.name)
 
     with ag.observe(Count()):
-        g = ag.gradients(y, x)
+        (g,) = ag.gradients(y, x)  # a tuple of one, as torch's
     assert seen == [] and not g.requires_grad and g.node is None
     np.testing.assert_allclose(g.data, np.sin(x.data) + x.data * np.cos(x.data))
     with pytest.raises(ag.BackwardError, match="already freed"):
@@ -307,7 +307,7 @@ def test_hessian_agrees_with_finite_differences_of_grad():
 def test_backward_inside_create_graph_and_detect_anomaly():
     x = Tensor(np.array([0.5, 1.5]), requires_grad=True)
     with ag.detect_anomaly():
-        g = ag.gradients((x.log() * x).sum(), x, create_graph=True)
+        (g,) = ag.gradients((x.log() * x).sum(), x, create_graph=True)
         (g * g).sum().backward()
     np.testing.assert_allclose(x.grad, 2 * (np.log(x.data) + 1) / x.data)
 
@@ -337,14 +337,14 @@ def test_backward_code_of_a_gradient_norm_penalty_prints_and_runs():
     assert "def forward_backward(" in text and "np.tanh" in text and '"W": dW' in text
     value, grads = run_printed(penalty)
     assert value == penalty.item()
-    np.testing.assert_allclose(grads["W"], ag.gradients(penalty, W).data, rtol=1e-14)
+    np.testing.assert_allclose(grads["W"], ag.gradients(penalty, W)[0].data, rtol=1e-14)
 
 
 def test_backward_code_of_a_hessian_vector_product_prints_and_runs():
     rng = np.random.default_rng(1)
     x = Tensor(rng.standard_normal(5), requires_grad=True, name="x")
     v = rng.standard_normal(5)
-    g = ag.gradients((x.sin() * x).sum(), x, create_graph=True)
+    (g,) = ag.gradients((x.sin() * x).sum(), x, create_graph=True)
     directional = (g * v).sum()  # ∇f · v, whose gradient is H v
     value, grads = run_printed(directional)
     assert value == directional.item()
@@ -473,3 +473,10 @@ def test_backward_with_create_graph_names_the_spelling_that_records_gradients():
     assert x.grad is None  # nothing ran
     (x * x).sum().backward(create_graph=False)  # torch's default, accepted
     np.testing.assert_array_equal(x.grad, [2.0, 4.0])
+
+
+def test_gradients_returns_a_tuple_even_for_one_tensor_as_torch_autograd_grad():
+    x = Tensor([1.0, 2.0, 3.0], requires_grad=True)
+    result = ag.gradients((x * x).sum(), x, create_graph=True)
+    assert isinstance(result, tuple) and len(result) == 1
+    np.testing.assert_array_equal(result[0].data, [2.0, 4.0, 6.0])  # torch's idiom: grad(y, x)[0]
