@@ -176,30 +176,18 @@ def pow(x: TensorLike, exponent: TensorLike) -> Tensor:
     return as_tensor(x) ** exponent
 
 
-def max(
-    x: TensorLike,
-    axis: Any = None,
-    keepdims: bool = False,
-    *,
-    dim: Any = UNSET,
-    keepdim: Any = UNSET,
-) -> Any:
-    """The maximum over `axis`; with torch's `dim=` or `keepdim=`, `(values, indices)` as
-    torch's (see `Tensor.max`)."""
-    return as_tensor(x).max(axis, keepdims, dim=dim, keepdim=keepdim)
+def max(x: TensorLike, *positional: Any, **keywords: Any) -> Any:
+    """The maximum over `axis` (`ag.max(x, axis=1)`); as torch's, an axis given
+    positionally or as `dim=` gives `(values, indices)` and a second tensor the elementwise
+    maximum (see `Tensor.max`)."""
+    return as_tensor(x).max(*positional, **keywords)
 
 
-def min(
-    x: TensorLike,
-    axis: Any = None,
-    keepdims: bool = False,
-    *,
-    dim: Any = UNSET,
-    keepdim: Any = UNSET,
-) -> Any:
-    """The minimum over `axis`; with torch's `dim=` or `keepdim=`, `(values, indices)` as
-    torch's (see `Tensor.min`)."""
-    return as_tensor(x).min(axis, keepdims, dim=dim, keepdim=keepdim)
+def min(x: TensorLike, *positional: Any, **keywords: Any) -> Any:
+    """The minimum over `axis` (`ag.min(x, axis=1)`); as torch's, an axis given
+    positionally or as `dim=` gives `(values, indices)` and a second tensor the elementwise
+    minimum (see `Tensor.min`)."""
+    return as_tensor(x).min(*positional, **keywords)
 
 
 def argmax(

@@ -38,6 +38,8 @@ def as_array(data: Any, copy: bool) -> np.ndarray:
     elif isinstance(data, np.generic):
         array = np.asarray(data)
     else:
+        if isinstance(data, ValuesIndices):
+            raise TypeError(_PAIR)
         if data is None or (isinstance(data, (list, tuple)) and _holds_none(data)):
             raise TypeError("Tensor: None is not a number; give numbers (or np.nan).")
         if not isinstance(data, (int, float, list, tuple)):
@@ -870,40 +872,113 @@ for _op in OPS.values():
             setattr(TensorAPI, _name, _method(_op, _name))
 
 
-ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])
-"""What `max` and `min` give when called with torch's `dim=` or `keepdim=`: the values (a
-Tensor, recorded) and their indices (an integer array), as torch's `x.max(dim=1)`."""
+class ValuesIndices(namedtuple("ValuesIndices", ["values", "indices"])):
+    """What `max` and `min` give along one axis the torch way (`x.max(1)`, `dim=`,
+    `keepdim=`): the values (a Tensor, recorded) and their indices (an integer array), as
+    torch's `x.max(dim=1)`. It is no array: computing with the pair, or asking it for a
+    Tensor's attribute, raises an error that says to take `.values`."""
+
+    __slots__ = ()
+    __array_ufunc__ = None  # numpy arrays do not combine with it either
+
+    def _refuse(self, *_: Any) -> Any:
+        raise TypeError(_PAIR)
+
+    __array__ = __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _refuse
+    __truediv__ = __rtruediv__ = __matmul__ = __rmatmul__ = __pow__ = __neg__ = _refuse
+    __lt__ = __le__ = __gt__ = __ge__ = __float__ = _refuse
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise AttributeError(f"ValuesIndices has no {name!r}: {_PAIR}")
+
+
+_PAIR = (
+    "max and min along an axis given positionally or with torch's dim=/keepdim= give "
+    "(values, indices), as torch's: take .values (or .indices); for the values alone, as "
+    "numpy's, write axis= (x.max(axis=1))."
+)
+
+
+def _is_axis(value: Any) -> bool:
+    """Whether a positional argument of max/min is an axis (or axes), not another tensor."""
+    if isinstance(value, (tuple, list)):
+        return all(_is_axis(v) for v in value) and not isinstance(value, np.ndarray)
+    return value is None or (
+        isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+    )
+
+
+def _once(where: str, *given: tuple[str, Any], default: Any) -> Any:
+    """The one value given among several spellings of a parameter (or its default)."""
+    named = [(name, value) for name, value in given if value is not UNSET]
+    if len(named) > 1:
+        both = " and ".join(n for n, _ in named)
+        raise TypeError(f"{where}: {both} given together; give one of them.")
+    return named[0][1] if named else default
 
 
 def _with_indices(op_name: str) -> Any:
     values_of = getattr(TensorAPI, op_name)
+    elementwise = f"{op_name}imum"
 
     def method(
         self: TensorAPI,
-        axis: Any = None,
-        keepdims: bool = False,
+        dim_or_other: Any = UNSET,
+        keep: Any = UNSET,
+        /,
         *,
+        axis: Any = UNSET,
+        keepdims: Any = UNSET,
         dim: Any = UNSET,
         keepdim: Any = UNSET,
     ) -> Any:
-        values = values_of(self, axis, keepdims, dim=dim, keepdim=keepdim)
-        if dim is UNSET and keepdim is UNSET:
+        if isinstance(dim_or_other, (bool, np.bool_)):
+            raise TypeError(f"{op_name}: {dim_or_other} is neither an axis nor a tensor.")
+        if dim_or_other is not UNSET and not _is_axis(dim_or_other):  # torch's max(other)
+            if any(v is not UNSET for v in (keep, axis, keepdims, dim, keepdim)):
+                raise TypeError(
+                    f"{op_name}: with a tensor it is the elementwise {elementwise} of the two "
+                    f"(torch's {op_name}(other)), which takes no axis; see ag.{elementwise}."
+                )
+            return self._apply(OPS[elementwise], self, dim_or_other)
+        torch_way = (
+            isinstance(dim_or_other, (int, np.integer))  # one axis, positionally (a tuple
+            or keep is not UNSET  # of axes has no torch meaning: numpy's values)
+            or dim is not UNSET
+            or keepdim is not UNSET
+        )
+        where = f"{op_name}"
+        axes = _once(
+            where, ("a positional axis", dim_or_other), ("axis=", axis), ("dim=", dim), default=None
+        )
+        kept = _once(
+            where,
+            ("a positional keepdim", keep),
+            ("keepdims=", keepdims),
+            ("keepdim=", keepdim),
+            default=False,
+        )
+        values = values_of(self, axes, bool(kept))
+        if not torch_way:
             return values
-        axis = renamed(op_name, "axis", axis, None, "dim", dim)
-        if isinstance(axis, (tuple, list)):
+        if isinstance(axes, (tuple, list)):
             raise ShapeError(
-                f"{op_name}: with torch's dim= it gives (values, indices) along one axis, as "
-                f"torch's; for the {op_name}imum over several axes write axis={tuple(axis)}."
+                f"{op_name}: with torch's dim= or keepdim= it gives (values, indices) along "
+                f"one axis, as torch's; for the {elementwise} over several axes write "
+                f"axis={tuple(axes)}."
             )
-        keepdims = renamed(op_name, "keepdims", keepdims, False, "keepdim", keepdim)
         find = getattr(self, f"arg{op_name}")
-        return ValuesIndices(values, find(axis, bool(keepdims)))
+        return ValuesIndices(values, find(axes, bool(kept)))
 
     method.__name__ = method.__qualname__ = op_name
     method.__doc__ = (
-        f"{values_of.__doc__}\n\nWith torch's `dim=` or `keepdim=` it gives, as torch's, "
-        "`(values, indices)`: a `ValuesIndices` of the values and an integer array of where "
-        f"they are (`arg{op_name}`). With `axis=` or none, the values alone, as numpy's."
+        f"{values_of.__doc__}\n\nAs numpy's, `x.{op_name}(axis=1, keepdims=False)` gives the "
+        f"values alone. As torch's, an axis given positionally or as `dim=` (`x.{op_name}(1)`, "
+        f"`x.{op_name}(dim=1, keepdim=True)`) gives `(values, indices)`: a `ValuesIndices` of "
+        f"the values and an integer array of where they are (`arg{op_name}`); and "
+        f"`x.{op_name}(other)` of a tensor is the elementwise `{elementwise}`."
     )
     return method
 

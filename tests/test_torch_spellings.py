@@ -157,11 +157,45 @@ def test_max_and_min_with_torchs_dim_give_values_and_indices():
     kept = t.min(1, keepdim=True)
     assert kept.values.shape == (2, 1, 4) and kept.indices.shape == (2, 1, 4)
     np.testing.assert_array_equal(ag.max(t, dim=-1).indices, X.argmax(axis=-1))
-    assert isinstance(t.max(axis=1), Tensor) and isinstance(t.max(1), Tensor)  # numpy's
+    assert isinstance(t.max(axis=1), Tensor)  # numpy's spelling: the values alone
     values.sum().backward()  # the values are recorded
     assert t.grad.shape == X.shape
     with pytest.raises(ag.ShapeError, match=r"along one axis.*axis=\(0, 1\)"):
         t.max(dim=(0, 1))
+
+
+def test_torchs_positional_dim_gives_values_and_indices_and_the_pair_is_no_array():
+    """`x.max(1)[1]` and `_, predicted = torch.max(out, 1)`, the accuracy idiom of
+    tutorials, read the indices; a pair used as an array says to take `.values`."""
+    t = leaf(X[0])  # (3, 4)
+    np.testing.assert_array_equal(t.max(1)[0].data, X[0].max(axis=1))
+    np.testing.assert_array_equal(t.max(1)[1], X[0].argmax(axis=1))
+    _, predicted = ag.max(t, 1)
+    np.testing.assert_array_equal(predicted, X[0].argmax(axis=1))
+    np.testing.assert_array_equal(t.min(0, True).indices, X[0].argmin(axis=0, keepdims=True))
+    assert isinstance(ag.max(t, axis=1), Tensor) and isinstance(t.max((0, 1)), Tensor)
+    for misuse in (
+        lambda: t - t.max(1, keepdim=True),  # torch: a TypeError too
+        lambda: t.max(1) * 2,
+        lambda: np.ones(3) - t.max(1),
+        lambda: np.asarray(t.max(1)),
+    ):
+        with pytest.raises(TypeError, match=r"take \.values .*axis= \(x\.max\(axis=1\)\)"):
+            misuse()
+    with pytest.raises(AttributeError, match=r"ValuesIndices has no 'sum': .*\.values"):
+        t.max(1).sum()
+    with pytest.raises(TypeError, match="a positional axis and axis= given together"):
+        t.max(1, axis=1)
+
+
+def test_max_and_min_of_a_second_tensor_are_elementwise_as_torchs():
+    t, other = leaf(X[0]), np.full((3, 4), 0.5)
+    np.testing.assert_array_equal(t.max(other).data, np.maximum(X[0], 0.5))
+    np.testing.assert_array_equal(ag.min(t, Tensor(other)).data, np.minimum(X[0], 0.5))
+    with pytest.raises(TypeError, match=r"elementwise maximum of the two .* no axis"):
+        t.max(other, 1)
+    with pytest.raises(TypeError, match="True is neither an axis nor a tensor"):
+        t.max(True)
 
 
 def test_dim_numel_and_requires_grad_():
