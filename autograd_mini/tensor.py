@@ -19,6 +19,7 @@ import numpy as np
 from . import ops  # noqa: F401 (importing the op table fills OPS)
 from .errors import BackwardError, InputError, ShapeError
 from .formulas import OPS, REQUIRED, Op
+from .recording import STATE
 
 TensorLike = Union["TensorAPI", np.ndarray, float, int, Sequence]
 
@@ -499,6 +500,44 @@ class TensorAPI:
     # ------------------------------------------------------------------------------------
     # Operators: Python numbers, lists and arrays are accepted on either side
     # ------------------------------------------------------------------------------------
+
+    # In place: `p -= lr * p.grad` inside `no_grad()`, the update of PyTorch's tutorials,
+    # changes a parameter's array in place. While recording, a parameter refuses (as in
+    # PyTorch); any other tensor gets a new one: `h += 1` is `h = h + 1`, graph and all.
+
+    def __iadd__(self, other: TensorLike) -> TensorAPI:
+        return self._in_place("add", "+", np.add, other)
+
+    def __isub__(self, other: TensorLike) -> TensorAPI:
+        return self._in_place("sub", "-", np.subtract, other)
+
+    def __imul__(self, other: TensorLike) -> TensorAPI:
+        return self._in_place("mul", "*", np.multiply, other)
+
+    def __itruediv__(self, other: TensorLike) -> TensorAPI:
+        return self._in_place("div", "/", np.true_divide, other)
+
+    def _in_place(self, name: str, symbol: str, ufunc: np.ufunc, other: TensorLike) -> TensorAPI:
+        if not (self._requires_grad and self._node is None):  # not a parameter
+            return self._apply(OPS[name], self, other)
+        if STATE.grad_enabled:
+            raise InputError(
+                f"{symbol}=: this tensor is a parameter (it requires grad and was not computed "
+                "from others); changed in place while recording, backward() could not "
+                f"follow it. Update it inside `with ag.no_grad():` (p {symbol}= ..., as in "
+                f"PyTorch), or through its array: p.data {symbol}= ..."
+            )
+        value = other.data if isinstance(other, TensorAPI) else as_operand(name, other)
+        try:
+            ufunc(self.data, value, out=self.data, casting="same_kind")
+        except ValueError:
+            raise ShapeError(
+                f"{symbol}=: an operand of shape {np.shape(value)} does not fit in place in the "
+                f"parameter's shape {self.shape} (in place, the shape cannot change)."
+            ) from None
+        except TypeError as exc:
+            raise TypeError(f"{symbol}=: {exc}") from None
+        return self
 
     def __add__(self, other: TensorLike) -> TensorAPI:
         return self._apply(OPS["add"], self, other)

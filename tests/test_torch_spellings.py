@@ -373,3 +373,23 @@ def test_the_activations_are_the_entries_marked_as_such():
     assert marked >= {"sigmoid", "tanh", "relu", "softplus", "silu", "gelu"}
     for name in marked:
         assert ag.ACTIVATIONS[name].mistakes == ag.OPS[name].mistakes
+
+
+def test_the_tutorials_update_p_minus_equals_lr_grad_under_no_grad_changes_the_parameter():
+    model = nn.Linear(3, 2, seed=0)
+    X = np.ones((4, 3))
+    model(X).sum().backward()
+    weight, before = model.weight, model.weight.data.copy()
+    with ag.no_grad():
+        for p in model.parameters():
+            p -= 0.1 * p.grad  # PyTorch's "Learning PyTorch" step
+    assert model.weight is weight  # the same Tensor, its array changed in place
+    np.testing.assert_allclose(model.weight.data, before - 0.1 * model.weight.grad)
+    with pytest.raises(ag.InputError, match=r"-=: this tensor is a parameter .*ag\.no_grad"):
+        weight -= 1  # while recording, as PyTorch refuses a leaf in place
+    h = weight * 2.0
+    kept = h
+    h += 1.0  # a result: h = h + 1, recorded, the old Tensor left as it was
+    assert h is not kept and h.node.op.name == "add"
+    with ag.no_grad(), pytest.raises(ag.ShapeError, match=r"\+=: an operand of shape \(2, 2\)"):
+        model.bias += np.ones((2, 2))
