@@ -28,7 +28,9 @@ def _size(name: str, size: tuple) -> tuple[int, ...]:
     return tuple(int(n) for n in size)
 
 
-def _leaf(name: str, array: np.ndarray, dtype: Any, requires_grad: bool) -> Tensor:
+def _leaf(
+    name: str, array: np.ndarray, dtype: Any, requires_grad: bool, label: str | None = None
+) -> Tensor:
     """The leaf of `array` cast to `dtype` as `Tensor.astype` casts (a value the dtype cannot
     hold is refused, never wrapped), each refusal naming the constructor."""
     try:
@@ -36,7 +38,7 @@ def _leaf(name: str, array: np.ndarray, dtype: Any, requires_grad: bool) -> Tens
             dtype = np.dtype(dtype)
             integers = dtype.kind in "iu" and array.dtype.kind == "f"
             array = Tensor(array).astype(dtype).data if integers else array.astype(dtype)
-        return Tensor(array, requires_grad=requires_grad)
+        return Tensor(array, requires_grad=requires_grad, name=label)
     except (TypeError, ValueError) as exc:
         raise type(exc)(f"{name}: {str(exc).removeprefix('Tensor: ')}") from None
 
@@ -52,6 +54,24 @@ def _generator(name: str, rng: Any, generator: Any) -> np.random.Generator:
             f"{type(rng).__name__}."
         )
     return np.random.default_rng(rng)
+
+
+def tensor(
+    data: TensorLike, *, dtype: Any = None, requires_grad: bool = False, name: str | None = None
+) -> Tensor:
+    """torch's `tensor(data)`: a Tensor of a copy of `data`, whose numbers keep their kind.
+    Unlike `Tensor(data)`, which makes Python numbers float64, whole numbers stay integers
+    (int64) and bools stay bools, so `ag.tensor([0, 5, 3])` can index (`C[ix]`); other
+    numbers are float64, arrays keep their dtype, `dtype=` casts."""
+    if isinstance(data, Tensor):
+        data = data.data
+    try:
+        array = np.array(data)  # a copy, numpy's kind of each number
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"tensor: cannot make an array of {type(data).__name__} ({exc}).") from None
+    if array.dtype.kind == "O" and not isinstance(data, np.ndarray):
+        array = data  # (None in a list: Tensor's own refusal says so)
+    return _leaf("tensor", array, dtype, requires_grad, name)
 
 
 def zeros(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
@@ -136,4 +156,15 @@ def randn(
     return _leaf("randn", generator_.standard_normal(shape), dtype, requires_grad)
 
 
-__all__ = ["arange", "eye", "full", "ones", "ones_like", "rand", "randn", "zeros", "zeros_like"]
+__all__ = [
+    "arange",
+    "eye",
+    "full",
+    "ones",
+    "ones_like",
+    "rand",
+    "randn",
+    "tensor",
+    "zeros",
+    "zeros_like",
+]

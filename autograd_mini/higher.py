@@ -248,6 +248,7 @@ def gradients(
     *,
     create_graph: bool = False,
     retain_graph: bool | None = None,
+    grad_outputs: TensorLike | None = None,
 ) -> tuple[Tensor, ...]:
     """∂y/∂x for each x of `xs`, returned (not added into `.grad`), like
     `torch.autograd.grad`.
@@ -258,7 +259,8 @@ def gradients(
     vector-Jacobian product ∂L/∂x = Jᵀ grad. create_graph: run the VJP formulas on Tensors,
     so that each gradient has a graph and can be differentiated again (its ops are
     recorded like any other). retain_graph: keep the graph's saved values for another pass
-    (by default only with create_graph, which needs them).
+    (by default only with create_graph, which needs them). grad_outputs: torch's name of
+    `grad`.
 
     Returns a tuple with a Tensor of x's shape and dtype for each x (one x, a Tensor, gives
     a tuple of one, as torch's: `ag.gradients(y, x)[0]`). An x that y does not depend on gets
@@ -267,6 +269,10 @@ def gradients(
     """
     if not isinstance(y, Tensor):
         raise TypeError(f"gradients: y must be a Tensor, got {type(y).__name__}.")
+    if grad_outputs is not None:
+        if grad is not None:
+            raise TypeError("gradients: give grad or torch's grad_outputs, not both.")
+        grad = grad_outputs
     inputs = _inputs("gradients", xs)
     for name, flag in (("create_graph", create_graph), ("retain_graph", retain_graph)):
         if not (isinstance(flag, bool) or (flag is None and name == "retain_graph")):

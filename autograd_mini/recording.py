@@ -16,7 +16,7 @@ import itertools
 import threading
 import weakref
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -79,17 +79,26 @@ def _grad_mode(enabled: bool) -> Iterator[None]:
         STATE.grad_enabled = previous
 
 
-def no_grad():
-    """Context manager (or decorator): nothing computed inside is recorded.
+def no_grad(function: Callable | None = None) -> Any:
+    """Context manager (or decorator, `@no_grad()` or `@no_grad`): nothing computed inside
+    is recorded.
 
     Results have `requires_grad=False`; use it for evaluation and for parameter updates.
     """
-    return _grad_mode(False)
+    return _mode("no_grad", False, function)
 
 
-def enable_grad():
+def enable_grad(function: Callable | None = None) -> Any:
     """Context manager (or decorator): record again, even inside `no_grad()`."""
-    return _grad_mode(True)
+    return _mode("enable_grad", True, function)
+
+
+def _mode(name: str, enabled: bool, function: Callable | None) -> Any:
+    if function is None:
+        return _grad_mode(enabled)
+    if not callable(function):
+        raise TypeError(f"{name}: takes no argument, got {function!r}; write `with ag.{name}():`.")
+    return _grad_mode(enabled)(function)  # `@ag.no_grad` without the parentheses
 
 
 class scope:  # noqa: N801 (used like a function: `with ag.scope("layers.0"):`)

@@ -43,6 +43,11 @@ def as_array(data: Any, copy: bool) -> np.ndarray:
             raise TypeError(_PAIR)
         if data is None or (isinstance(data, (list, tuple)) and _holds_none(data)):
             raise TypeError("Tensor: None is not a number; give numbers (or np.nan).")
+        if type(data).__module__.split(".")[0] == "torch":
+            raise TypeError(
+                f"Tensor: a torch.{type(data).__name__} is not an array here; convert it with "
+                ".detach().numpy() (autograd_mini computes on numpy arrays)."
+            )
         if not isinstance(data, (int, float, list, tuple)):
             raise TypeError(
                 f"Tensor: cannot make a float64 array from {type(data).__name__}; give a "
@@ -159,6 +164,12 @@ def _index(index: Any) -> Any:
     if isinstance(index, tuple):
         return tuple(_index(i) for i in index)
     if isinstance(index, TensorAPI):
+        if index.data.dtype.kind == "f":
+            raise IndexError(
+                f"index: a Tensor of {index.data.dtype} cannot index; indices are integers (or "
+                "bools). Tensor([...]) makes Python numbers float64: make indices with "
+                "ag.tensor([...]) or np.array([...]), or cast with idx.astype(int)."
+            )
         return index.data
     return np.asarray(index) if isinstance(index, list) else index
 
@@ -593,6 +604,13 @@ class TensorAPI:
     def __getitem__(self, index: Any) -> TensorAPI:
         return self._apply(OPS["getitem"], self, index=_index(index))
 
+    def __setitem__(self, index: Any, value: Any) -> None:
+        raise TypeError(
+            "Tensor does not support item assignment: an op records a new tensor, it never "
+            "changes one. Write t.data[i] = v for the array itself (not recorded: counts, "
+            "constants), or build a new tensor with ag.where(mask, v, t) or ag.concatenate."
+        )
+
     # ------------------------------------------------------------------------------------
     # Methods that are another op with a spelling of their own
     # ------------------------------------------------------------------------------------
@@ -844,6 +862,10 @@ TORCH_KEYWORDS = {
 }
 """torch's name of a parameter → the op table's name."""
 
+TORCH_FLAGS = {"unbiased": ("ddof", 1, 0)}
+"""torch's flags that set a parameter: (its name, the value for True, for False):
+`var(unbiased=True)` is ddof=1 (var, std)."""
+
 
 def torch_keywords(op: Op, signature: str) -> tuple[str, str]:
     """`signature` (an op's, as a method or function) with torch's keywords of the op's
@@ -854,7 +876,8 @@ def torch_keywords(op: Op, signature: str) -> tuple[str, str]:
         for t, n in TORCH_KEYWORDS.items()
         if n in op.params and t not in op.params and (t != "dims" or op.name in ("flip", "roll"))
     }
-    if not aliases:
+    flags = {t: f for t, f in TORCH_FLAGS.items() if f[0] in op.params and t not in op.params}
+    if not aliases and not flags:
         return signature, ""
     definition = ast.parse(f"def {signature}: pass").body[0]
     arguments = definition.args
@@ -866,7 +889,7 @@ def torch_keywords(op: Op, signature: str) -> tuple[str, str]:
             at = names.index(name)
             if at == first_default - 1:  # the last without a default: it can take one
                 arguments.defaults.insert(0, ast.Name("UNSET", ast.Load()))
-    for torch_name in aliases:
+    for torch_name in [*aliases, *flags]:
         arguments.kwonlyargs.append(ast.arg(torch_name))
         arguments.kw_defaults.append(ast.Name("UNSET", ast.Load()))
     header = ast.unparse(definition).removeprefix("def ").split(":\n")[0]
@@ -877,6 +900,11 @@ def torch_keywords(op: Op, signature: str) -> tuple[str, str]:
     lines = "".join(
         f"    {n} = renamed({op.name!r}, {n!r}, {n}, {default(n)}, {t!r}, {t})\n"
         for t, n in aliases.items()
+    )
+    lines += "".join(
+        f"    {n} = renamed({op.name!r}, {n!r}, {n}, {default(n)}, {t!r}, "
+        f"UNSET if {t} is UNSET else {on} if {t} else {off})\n"
+        for t, (n, on, off) in flags.items()
     )
     return header, lines
 

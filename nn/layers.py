@@ -179,16 +179,23 @@ class Identity(Activation):
 
 
 class Softmax(Module):
-    """softmax along the last axis. Not elementwise: for training with cross-entropy, keep
-    the logits (no output activation) and use `ag.cross_entropy`, which fuses the two."""
+    """softmax along `dim` (the last axis by default; torch's `nn.Softmax(dim=1)` is the
+    same for a batch of rows). Not elementwise: for training with cross-entropy, keep the
+    logits (no output activation) and use `ag.cross_entropy`, which fuses the two."""
 
     name = "softmax"
 
+    def __init__(self, dim: int = -1) -> None:
+        super().__init__()
+        if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
+            raise TypeError(f"Softmax: dim must be an axis (an int), got {dim!r}.")
+        self.dim = int(dim)
+
     def forward(self, z: TensorLike) -> Tensor:
-        return ag.as_tensor(z).softmax()
+        return ag.as_tensor(z).softmax(axis=self.dim)
 
     def describe(self) -> str:
-        return "Softmax()"
+        return "Softmax()" if self.dim == -1 else f"Softmax(dim={self.dim})"
 
 
 NAMED: dict[str, type[Module]] = {
@@ -336,6 +343,6 @@ class MLP(Module):
         if len(sizes) > 6:  # a deep network: first layers, …, last layer, and how many
             sizes = [*sizes[:2], "…", sizes[-1], f" ({len(self.sizes) - 1} layers)"]
         shape = "→".join(sizes).replace("→ (", " (")
-        if self.output_activation is self.activation:
+        if self.output_activation.name == self.activation.name:
             return f"MLP({shape}, {self.activation.name})"
         return f"MLP({shape}, {self.activation.name}, output {self.output_activation.name})"

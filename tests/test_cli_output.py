@@ -38,7 +38,7 @@ def command(*argv, stdout=subprocess.PIPE, encoding: str | None = None):
 def test_check_prints_ascii_spellings_where_the_encoding_lacks_the_symbols(encoding):
     code, out, err = command("check", "--sizes", "2", "2", "1", encoding=encoding)
     assert code == 0, err
-    assert out.startswith("MLP(2->2->1, sigmoid, output sigmoid), quadratic cost")
+    assert out.startswith("MLP(2->2->1, sigmoid), quadratic cost")
     table = [line for line in out.splitlines() if line.startswith("layers.")]
     assert len(table) == 4 and all(line.endswith("  ok") for line in table), out
     assert err == ""
@@ -48,7 +48,7 @@ def test_train_prints_ascii_spellings_on_an_ascii_output(tiny_mnist):
     argv = ["--sizes", "784", "5", "10", "--epochs", "1", "--quiet"]
     code, out, err = command("train", "--data", tiny_mnist, *argv, encoding="ascii")
     assert code == 0, err
-    assert "Training MLP(784->5->10, sigmoid, output sigmoid) on 40 images" in out
+    assert "Training MLP(784->5->10, sigmoid) on 40 images" in out
     assert "eta = 3.0" in out and "epochs 0-0" in out and "Epoch 0: " in out
 
 

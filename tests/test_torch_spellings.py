@@ -393,3 +393,36 @@ def test_the_tutorials_update_p_minus_equals_lr_grad_under_no_grad_changes_the_p
     assert h is not kept and h.node.op.name == "add"
     with ag.no_grad(), pytest.raises(ag.ShapeError, match=r"\+=: an operand of shape \(2, 2\)"):
         model.bias += np.ones((2, 2))
+
+
+def test_more_spellings_of_ported_tutorials():
+    C = ag.randn(27, 2, rng=0, requires_grad=True)
+    ix = ag.tensor([[0, 5, 3], [1, 2, 3]])  # torch.tensor: whole numbers stay integers
+    assert ix.dtype == np.int64 and C[ix].shape == (2, 3, 2)
+    assert ag.tensor([1.5, 2]).dtype == np.float64 and ag.tensor(True).dtype == np.bool_
+    with pytest.raises(IndexError, match=r"float64 cannot index.*ag\.tensor\(\[\.\.\.\]\)"):
+        C[ag.Tensor([0, 5])]  # Tensor([...]) makes Python numbers float64
+    x = Tensor(np.arange(6.0).reshape(2, 3))
+    np.testing.assert_array_equal(x.var(0, unbiased=True).data, x.data.var(axis=0, ddof=1))
+    np.testing.assert_array_equal(x.std(dim=1, unbiased=False).data, x.data.std(axis=1))
+    with pytest.raises(TypeError, match="give ddof or unbiased, not both"):
+        x.var(ddof=1, unbiased=False)
+    with pytest.raises(TypeError, match=r"item assignment.*t\.data\[i\] = v.*ag\.where"):
+        x[0, 0] = 1.0
+    w = Tensor([1.0], requires_grad=True)
+
+    @ag.no_grad  # torch's decorator, without the parentheses
+    def doubled(t):
+        return t * 2
+
+    assert not doubled(w).requires_grad and ag.is_grad_enabled()
+    probabilities = nn.Softmax(dim=1)(np.array([[0.0, 0.0], [0.0, np.log(3.0)]]))
+    np.testing.assert_allclose(probabilities.data, [[0.5, 0.5], [0.25, 0.75]])
+    (g,) = ag.gradients(w * w, w, grad_outputs=np.array([2.0]))  # torch's name of grad=
+    np.testing.assert_array_equal(g.data, [4.0])
+
+    class FakeTorchTensor:  # what a torch.Tensor looks like from here, without torch
+        __module__ = "torch"
+
+    with pytest.raises(TypeError, match=r"a torch\.FakeTorchTensor .*\.detach\(\)\.numpy\(\)"):
+        Tensor(FakeTorchTensor())
