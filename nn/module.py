@@ -178,11 +178,20 @@ class Module:
         arrays = {}
         for name, parameter in own.items():
             value = state[name]
+            if type(value).__module__.split(".")[0] == "torch":
+                raise StateDictError(
+                    f"load_state_dict: {name} is a torch.{type(value).__name__}; convert each "
+                    "value with .detach().numpy(), and transpose the weights: torch's "
+                    "Linear.weight is (out_features, in_features), here (in, out)."
+                )
             array = np.asarray(value.data if isinstance(value, Tensor) else value)
             if array.shape != parameter.shape:
+                turned = array.ndim == 2 and array.shape == parameter.shape[::-1]
                 raise ag.ShapeError(
                     f"load_state_dict: {name} has shape {array.shape} in the state but "
                     f"{parameter.shape} in {self.describe()}."
+                    + " Transposed? torch's Linear.weight is (out, in), here (in, out): give .T."
+                    * turned
                 )
             arrays[name] = array
         for name, parameter in own.items():

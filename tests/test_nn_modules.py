@@ -136,6 +136,21 @@ def test_load_state_dict_with_a_wrong_shape():
     assert all(np.array_equal(before[k], v) for k, v in model.state_dict().items()), "unchanged"
 
 
+def test_load_state_dict_of_torchs_layout_says_to_transpose():
+    layer = nn.Linear(3, 2)
+    with pytest.raises(ag.ShapeError, match=r"Transposed\? torch's Linear\.weight is \(out, in\)"):
+        layer.load_state_dict({"weight": np.ones((2, 3)), "bias": np.zeros(2)})
+
+    class FakeTorchTensor:  # a torch.Tensor as seen from here (numpy would take it as is)
+        __module__ = "torch._tensor"
+
+        def __array__(self, dtype=None, copy=None):
+            return np.ones((3, 2))
+
+    with pytest.raises(nn.StateDictError, match=r"torch\.FakeTorchTensor.*\.detach\(\)\.numpy"):
+        layer.load_state_dict({"weight": FakeTorchTensor(), "bias": np.zeros(2)})
+
+
 def test_load_state_dict_with_unknown_or_missing_names():
     model = nn.MLP([3, 2], seed=0)
     state = model.state_dict()
