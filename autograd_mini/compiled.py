@@ -59,18 +59,22 @@ class _Trace:
         given = {id(a if not isinstance(a, Tensor) else a.data): k for k, a in enumerate(arguments)}
         given |= {id(a): k for k, a in enumerate(arguments)}
         self.sources: list[tuple[str, Any]] = []
-        self.parameters: list[tuple[Tensor, str]] = []
+        self.parameters: list[tuple[Tensor, str, int | None]] = []  # (tensor, key, argument)
         for argument in built.arguments:
             value = argument.value
             array = value.data if isinstance(value, Tensor) else value
-            if id(value) in given or id(array) in given:
-                self.sources.append(("argument", given.get(id(value), given.get(id(array)))))
+            if argument.parameter:  # a Tensor that requires grad: an argument only as itself
+                k = given.get(id(value))
+            else:  # an array or constant Tensor: the argument, or the array of one
+                k = given.get(id(value), given.get(id(array)))
+            if k is not None:
+                self.sources.append(("argument", k))
             elif isinstance(value, Tensor):
                 self.sources.append(("tensor", value))
             else:
                 self.sources.append(("constant", value))
             if argument.parameter:
-                self.parameters.append((value, argument.key))
+                self.parameters.append((value, argument.key, k))
         self.faithful_function: Callable | None = None  # made at its first use
         values = self.values(arguments)
         self.source, expected = lean(built.source, built.name, values, {})
@@ -84,7 +88,7 @@ class _Trace:
                 got = self.function(*self.values(arguments))
         seen: set[int] = set()
         self.copies = []  # per parameter: whether its gradient needs a copy of its own
-        for parameter, key in self.parameters:
+        for parameter, key, _ in self.parameters:
             g = got[1][key]
             self.copies.append(not _owned(g, parameter.dtype) or id(g) in seen)
             seen.add(id(g))
@@ -115,11 +119,12 @@ class _Trace:
                 namespace[f"e{k}"] = source.data
                 guards.append(f"v{k}.data is not e{k}")
         entries = []
-        for j, (parameter, key) in enumerate(self.parameters):
+        for j, (parameter, key, k) in enumerate(self.parameters):
             copy = self.copies[j]
             namespace[f"p{j}"], namespace[f"k{j}"] = parameter, key
+            owner = f"p{j}" if k is None else f"a{k}"  # an argument: this call's Tensor
             entries.append(
-                f"p{j}: np.array(g[k{j}], dtype=p{j}.dtype)" if copy else f"p{j}: g[k{j}]"
+                f"{owner}: np.array(g[k{j}], dtype={owner}.dtype)" if copy else f"{owner}: g[k{j}]"
             )
         given = ", ".join(f"a{k}" for k in range(len(arguments)))
         call = f"loss, g = step({', '.join(values)})"
@@ -203,14 +208,24 @@ def _owned(g: Any, dtype: np.dtype) -> bool:
 
 
 def _key(arguments: tuple) -> tuple:
-    """What a trace is for: each array's shape and dtype, each other argument's value."""
-    if all(type(a) is np.ndarray for a in arguments):  # the common case, quickly
-        return tuple((a.shape, a.dtype) for a in arguments)
-    key = []
+    """What a trace is for: each array's shape and dtype (and a boolean mask's number of
+    True values, which shapes what it selects), each other argument's value (a float's
+    bits: -0.0 is not 0.0, and a NaN is itself), and which arguments are one object."""
+    ids = [id(a.data) if isinstance(a, Tensor) else id(a) for a in arguments]
+    shared = () if len(set(ids)) == len(ids) else tuple(ids.index(i) for i in ids)
+    if all(type(a) is np.ndarray and a.dtype.kind != "b" for a in arguments):  # quickly
+        return (*((a.shape, a.dtype) for a in arguments), shared)
+    key: list[Any] = [shared]
     for a in arguments:
         array = a.data if isinstance(a, Tensor) else a
         if isinstance(array, np.ndarray):
-            key.append(("array", array.shape, array.dtype.str, isinstance(a, Tensor)))
+            selected = int(np.count_nonzero(array)) if array.dtype.kind == "b" else None
+            grad = isinstance(a, Tensor) and a.requires_grad
+            key.append(
+                ("array", array.shape, array.dtype.str, isinstance(a, Tensor), grad, selected)
+            )
+        elif isinstance(a, (float, np.floating)):
+            key.append(("float", type(a), float(a).hex()))
         else:
             try:
                 hash(a)
@@ -340,6 +355,8 @@ class _Derived(Observer):
     def check(self, built: Program, name: str) -> None:
         for argument in built.arguments:
             value = argument.value
+            if argument.parameter and id(value) not in self.argument_of:
+                self.check_parameter(value, name)
             if argument.parameter or value is None or id(value) in self.argument_of:
                 continue
             array = value.data if isinstance(value, Tensor) else value
@@ -368,8 +385,29 @@ class _Derived(Observer):
                 raise CompileError(
                     f"compile: {name} reads a numpy view of its argument {viewed} (shape "
                     f"{np.shape(array)}, e.g. X.T made with numpy), which its trace would keep "
-                    "as a constant. Give the argument to an op as it is (ag.transpose(X)), or "
-                    "pass the view in as an argument."
+                    "as a constant. Use the whole argument or its transpose X.T (both are read "
+                    "at each call), or pass the view in as an argument."
+                )
+
+    def check_parameter(self, parameter: Tensor, name: str) -> None:
+        """Refuse a parameter that holds an argument's values: made inside the function from
+        it (`Tensor(x, requires_grad=True)`, which copies x), its trace would keep the first
+        call's values."""
+        for k, array in enumerate(self.arrays):
+            if (
+                isinstance(array, np.ndarray)
+                and array is not parameter.data  # (its own array, passed in: read as such)
+                and array.shape == parameter.shape
+                and array.dtype == parameter.dtype
+                and np.array_equal(array, parameter.data)
+            ):
+                raise CompileError(
+                    f"compile: {name} differentiates a Tensor that holds the values of its "
+                    f"argument {k} (made inside it, e.g. Tensor(x, requires_grad=True)); its "
+                    "trace would keep the first call's values. Make that Tensor outside and "
+                    "pass it in as the argument (a Tensor that requires grad is read, and gets "
+                    "its gradient, at each call). (A parameter equal to the argument at this "
+                    "first call is taken for one: call it first with other data.)"
                 )
 
 

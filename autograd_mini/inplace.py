@@ -95,12 +95,20 @@ def _without_seed(
         return body
     seed = seeds[0]
 
+    def same_without_seed(kept: ast.expr) -> bool:
+        """Whether `seed * kept` is `kept` itself, value and dtype: kept is an array of the
+        product's dtype (a Python number would leave the seed's dtype, float32, for float64)."""
+        value = values.get(kept.id) if isinstance(kept, ast.Name) else None
+        return isinstance(value, np.ndarray) and value.dtype == np.result_type(values[seed], value)
+
     class Folded(ast.NodeTransformer):
         def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
             self.generic_visit(node)
             if isinstance(node.op, ast.Mult):
                 for kept, other in ((node.right, node.left), (node.left, node.right)):
                     if isinstance(other, ast.Name) and other.id == seed:
+                        if not same_without_seed(kept):
+                            return node
                         self.changed = True
                         return kept
             return node

@@ -292,3 +292,86 @@ def test_arguments_by_keyword_are_bound_to_their_positions():
 
     with pytest.raises(ag.CompileError, match="lam by keyword only"):
         ag.compile(keyword_only)(X, lam=0.1)
+
+
+def test_a_tensor_that_requires_grad_passed_in_gets_its_own_gradient_at_each_call():
+    step = ag.compile(lambda w: (w * w).sum())
+    first, second = Tensor([1.0, 2.0], requires_grad=True), Tensor([3.0, 4.0], requires_grad=True)
+    step(first)
+    step(second)
+    assert step.traces == 1
+    np.testing.assert_array_equal(first.grad, [2.0, 4.0])
+    np.testing.assert_array_equal(second.grad, [6.0, 8.0])
+
+
+def test_a_tensor_made_inside_from_an_argument_is_refused():
+    W = Tensor([1.0, 2.0], requires_grad=True)
+
+    def penalised(x):
+        xt = Tensor(x, requires_grad=True)  # its values would be the first call's
+        return (xt * W).sum()
+
+    with pytest.raises(ag.CompileError, match=r"holds the values of its argument 0"):
+        ag.compile(penalised)(np.array([1.0, 1.0]))
+
+
+def test_arguments_that_are_one_array_or_a_parameters_array_trace_as_such():
+    rng = np.random.default_rng(0)
+    W = Tensor(np.eye(2), requires_grad=True)
+    f = lambda X, Z: (X @ W * Z).sum()  # noqa: E731
+    step = ag.compile(f)
+    X = rng.normal(size=(3, 2))
+    step(X, X)  # one array for both: a trace of its own
+    A, B = rng.normal(size=(3, 2)), rng.normal(size=(3, 2))
+    assert step(A, B).item() == f(A, B).item() and step.traces == 2
+    g = ag.compile(lambda X: (X @ W).sum())
+    g(W.data)  # the parameter's own array as the argument
+    other = np.array([[1.0, 2.0], [3.0, 4.0]])
+    assert g(other).item() == (other @ W.data).sum() == 10.0
+
+
+def test_a_boolean_masks_number_of_true_values_is_part_of_the_signature():
+    W = Tensor(np.ones((2, 2)), requires_grad=True)
+    f = lambda X, m: (X @ W)[m].mean()  # noqa: E731
+    step = ag.compile(f)
+    X = np.arange(6.0).reshape(3, 2)
+    step(X, np.array([False, False, True]))
+    W.grad = None
+    step(X, np.array([True, True, False]))
+    compiled = W.grad
+    W.grad = None
+    f(X, np.array([True, True, False])).backward()
+    np.testing.assert_array_equal(compiled, W.grad)
+    assert step.traces == 2
+
+
+def test_a_float_argument_is_keyed_by_its_bits():
+    W = Tensor([1.0], requires_grad=True)
+    step = ag.compile(lambda s: (W / s).sum())
+    with np.errstate(divide="ignore", invalid="ignore"):
+        assert step(0.0).item() == np.inf and step(-0.0).item() == -np.inf
+        step(float("nan"))
+        step(float("nan"))
+    assert step.traces == 3  # 0.0, -0.0, and one NaN
+
+
+def test_float32_steps_keep_the_seeds_dtype_on_every_call():
+    """The multiply by ∂L/∂L = 1 is left out only where that changes nothing: `1 * 0.1`
+    of a float32 seed is float32, a Python 0.1 alone would make what follows float64."""
+    rng = np.random.default_rng(19)
+    W = Tensor(rng.normal(size=(3, 4)).astype(np.float32), requires_grad=True)
+    f = lambda X: (X @ W).sum() + 0.1 * (W * W).sum()  # noqa: E731
+    step = ag.compile(f)
+    for _ in range(30):
+        X = rng.normal(size=(2, 3)).astype(np.float32)
+        W.grad = None
+        step(X)
+        compiled = W.grad
+        W.grad = None
+        f(X).backward()
+        assert compiled.dtype == np.float32
+        np.testing.assert_array_equal(compiled, W.grad)
+    big = ag.compile(lambda x: (W[0] * x).sum() * 2**70)
+    assert (
+        big(np.ones(4, np.float32)).item() == ((W[0] * np.ones(4, np.float32)).sum() * 2**70).item()
+    )
