@@ -211,10 +211,16 @@ def _key(arguments: tuple) -> tuple:
     """What a trace is for: each array's shape and dtype (and a boolean mask's number of
     True values, which shapes what it selects), each other argument's value (a float's
     bits: -0.0 is not 0.0, and a NaN is itself), and which arguments are one object."""
+    quick = []  # the common case, quickly: distinct arrays, none boolean
+    for a in arguments:
+        if type(a) is not np.ndarray or a.dtype.kind == "b":
+            break
+        quick.append((a.shape, a.dtype))
+    else:
+        if len(arguments) < 2 or len({id(a) for a in arguments}) == len(arguments):
+            return tuple(quick)
     ids = [id(a.data) if isinstance(a, Tensor) else id(a) for a in arguments]
     shared = () if len(set(ids)) == len(ids) else tuple(ids.index(i) for i in ids)
-    if all(type(a) is np.ndarray and a.dtype.kind != "b" for a in arguments):  # quickly
-        return (*((a.shape, a.dtype) for a in arguments), shared)
     key: list[Any] = [shared]
     for a in arguments:
         array = a.data if isinstance(a, Tensor) else a
