@@ -86,7 +86,7 @@ class _Trace:
             self.source, self.function = built.source, _function(built.source, built.name)
             with np.errstate(**built.errstate):
                 got = self.function(*self.values(arguments))
-        seen: set[int] = set()
+        seen = {id(v) for v in self.values(arguments)}  # what the caller holds: copied
         self.copies = []  # per parameter: whether its gradient needs a copy of its own
         for parameter, key, _ in self.parameters:
             g = got[1][key]
@@ -210,7 +210,9 @@ def _owned(g: Any, dtype: np.dtype) -> bool:
 def _key(arguments: tuple) -> tuple:
     """What a trace is for: each array's shape and dtype (and a boolean mask's number of
     True values, which shapes what it selects), each other argument's value (a float's
-    bits: -0.0 is not 0.0, and a NaN is itself), and which arguments are one object."""
+    bits: -0.0 is not 0.0, and a NaN is itself), each Tensor that requires grad itself (the
+    function may also read it where it is: one trace per parameter), and which arguments
+    are one object."""
     quick = []  # the common case, quickly: distinct arrays, none boolean
     for a in arguments:
         if type(a) is not np.ndarray or a.dtype.kind == "b":
@@ -222,14 +224,20 @@ def _key(arguments: tuple) -> tuple:
     ids = [id(a.data) if isinstance(a, Tensor) else id(a) for a in arguments]
     shared = () if len(set(ids)) == len(ids) else tuple(ids.index(i) for i in ids)
     key: list[Any] = [shared]
-    for a in arguments:
+    for k, a in enumerate(arguments):
+        if isinstance(a, Tensor) and a.node is not None:
+            raise CompileError(
+                f"compile: argument {k} is a Tensor computed by recorded ops (it has a graph); "
+                "the trace would keep the ops that made it, not this call's. Pass the tensors "
+                "it is made from and compute it inside the function, or pass a.detach()."
+            )
+        if isinstance(a, Tensor) and a.requires_grad:  # a parameter: itself, not its values
+            key.append(("parameter", id(a), a.shape, a.dtype.str))
+            continue
         array = a.data if isinstance(a, Tensor) else a
         if isinstance(array, np.ndarray):
             selected = int(np.count_nonzero(array)) if array.dtype.kind == "b" else None
-            grad = isinstance(a, Tensor) and a.requires_grad
-            key.append(
-                ("array", array.shape, array.dtype.str, isinstance(a, Tensor), grad, selected)
-            )
+            key.append(("array", array.shape, array.dtype.str, isinstance(a, Tensor), selected))
         elif isinstance(a, (float, np.floating)):
             key.append(("float", type(a), float(a).hex()))
         else:
@@ -287,6 +295,7 @@ class Compiled:
             bound = inspect.signature(self.fn).bind(*arguments, **keywords)
         except (TypeError, ValueError) as exc:
             raise TypeError(f"compile: {name}{_signature(self.fn)}: {exc}") from None
+        bound.apply_defaults()  # (a keyword after a skipped default: all by position)
         if bound.kwargs:
             raise CompileError(
                 f"compile: {name} takes {', '.join(bound.kwargs)} by keyword only; the compiled "
@@ -346,6 +355,10 @@ class _Derived(Observer):
         self.argument_of = {id(a): k for k, a in enumerate(self.arrays)}  # the arguments'
         self.argument_of |= {id(a): k for k, a in enumerate(arguments)}
         self.source_of = dict(self.argument_of)  # and every value made from one: which
+        self.new_parameters: dict[int, Tensor] = {}  # made during the trace (kept alive)
+
+    def made(self, tensor: Tensor) -> None:
+        self.new_parameters[id(tensor)] = tensor
 
     def recorded(self, op: Any, inputs: tuple, tensor: Tensor) -> None:
         sources = [
@@ -396,25 +409,15 @@ class _Derived(Observer):
                 )
 
     def check_parameter(self, parameter: Tensor, name: str) -> None:
-        """Refuse a parameter that holds an argument's values: made inside the function from
-        it (`Tensor(x, requires_grad=True)`, which copies x), its trace would keep the first
-        call's values."""
-        for k, array in enumerate(self.arrays):
-            if (
-                isinstance(array, np.ndarray)
-                and array is not parameter.data  # (its own array, passed in: read as such)
-                and array.shape == parameter.shape
-                and array.dtype == parameter.dtype
-                and np.array_equal(array, parameter.data)
-            ):
-                raise CompileError(
-                    f"compile: {name} differentiates a Tensor that holds the values of its "
-                    f"argument {k} (made inside it, e.g. Tensor(x, requires_grad=True)); its "
-                    "trace would keep the first call's values. Make that Tensor outside and "
-                    "pass it in as the argument (a Tensor that requires grad is read, and gets "
-                    "its gradient, at each call). (A parameter equal to the argument at this "
-                    "first call is taken for one: call it first with other data.)"
-                )
+        """Refuse a parameter made while the function ran (`Tensor(x, requires_grad=True)`
+        of an argument, say): the trace would keep that first call's Tensor and values."""
+        if id(parameter) in self.new_parameters:
+            raise CompileError(
+                f"compile: {name} makes a Tensor that requires grad each time it runs (e.g. "
+                "Tensor(x, requires_grad=True) of an argument); its trace would keep the first "
+                "call's Tensor and values. Make it outside and pass it in as an argument (a "
+                "Tensor that requires grad is part of what a trace is for)."
+            )
 
 
 def _identifier(name: str) -> str:

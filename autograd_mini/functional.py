@@ -18,11 +18,21 @@ from .einsum import einsum, tensordot
 from .engine import Tensor, apply
 from .errors import InputError, LabelError, ShapeError
 from .formulas import OPS, Op
-from .tensor import UNSET, TensorLike, documentation, renamed, torch_keywords
+from .tensor import (
+    UNSET,
+    TensorLike,
+    ValuesIndices,
+    documentation,
+    flag,
+    renamed,
+    torch_keywords,
+)
 
 
 def sequence_of_tensors(name: str, tensors: Any) -> Sequence:
     """The tensors an op of any number of inputs joins, as a list or tuple, or a clear error."""
+    if isinstance(tensors, ValuesIndices):  # (values, indices) of max: no list of tensors
+        tensors._refuse()
     if isinstance(tensors, (Tensor, np.ndarray)) or not isinstance(tensors, Sequence):
         raise InputError(
             f"{name}: expected a list or tuple of tensors, got {type(tensors).__name__}; "
@@ -50,6 +60,7 @@ def _function(op: Op, name: str) -> Any:
         "sequence_of_tensors": sequence_of_tensors,
         "UNSET": UNSET,
         "renamed": renamed,
+        "flag": flag,
     }
     exec(source, namespace)
     function = namespace[name]

@@ -272,6 +272,8 @@ def gradients(
     if grad_outputs is not None:
         if grad is not None:
             raise TypeError("gradients: give grad or torch's grad_outputs, not both.")
+        if isinstance(grad_outputs, (list, tuple)) and len(grad_outputs) == 1:
+            grad_outputs = grad_outputs[0]  # torch's form: one per output, here one output
         grad = grad_outputs
     inputs = _inputs("gradients", xs)
     for name, flag in (("create_graph", create_graph), ("retain_graph", retain_graph)):

@@ -673,7 +673,7 @@ def _check_norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = Fals
         raise InputError(
             f"norm: ord (torch's p) = {ord!r}: only the 2-norm is an op here (ord=None, 2 or "
             "'fro'); write the others from ops: x.abs().sum(axis) for ord=1, "
-            "x.abs().max(axis) for ord=inf."
+            "x.abs().max(axis=axis) for ord=inf."
         )
     return _check_axis(x, axis, keepdims, ord=ord)
 

@@ -26,7 +26,7 @@ from .errors import AnomalyError
 
 
 class Observer:
-    """Watches the engine while attached (`with observe(observer):`); both methods do nothing
+    """Watches the engine while attached (`with observe(observer):`); the methods do nothing
     unless overridden. They must not change the arrays they are shown (copy what they keep).
     """
 
@@ -37,6 +37,9 @@ class Observer:
         """backward ran the VJPs of `tensor`'s op: g = ∂L/∂tensor (the sum of what its users
         passed back), and `passed` holds (input, ∂L/∂input through this op) for each input
         that requires grad, in input order, before they are added up."""
+
+    def made(self, tensor: Any) -> None:
+        """`tensor`, a leaf, was just made to require grad (a new parameter)."""
 
 
 class _RecordingState(threading.local):

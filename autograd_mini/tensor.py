@@ -234,6 +234,15 @@ UNSET: Any = _Unset()
 """The default of a torch keyword: not given."""
 
 
+def flag(where: str, name: str, value: Any, on: Any, off: Any) -> Any:
+    """The value a torch flag (`unbiased=True`) stands for, or UNSET when it is not given."""
+    if value is UNSET:
+        return UNSET
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{where}: {name} must be True or False, got {value!r}.")
+    return on if value else off
+
+
 def renamed(
     where: str, name: str, value: Any, default: Any, torch_name: str, torch_value: Any
 ) -> Any:
@@ -332,6 +341,9 @@ class TensorAPI:
                 "requires_grad can only be switched off on a leaf tensor; "
                 "use .detach() to get a copy of this result that is cut from the graph."
             )
+        if value and not self._requires_grad:
+            for observer in STATE.observers:
+                observer.made(self)
         self._requires_grad = bool(value)
 
     def requires_grad_(self, value: bool = True) -> TensorAPI:
@@ -513,8 +525,9 @@ class TensorAPI:
     # ------------------------------------------------------------------------------------
 
     # In place: `p -= lr * p.grad` inside `no_grad()`, the update of PyTorch's tutorials,
-    # changes a parameter's array in place. While recording, a parameter refuses (as in
-    # PyTorch); any other tensor gets a new one: `h += 1` is `h = h + 1`, graph and all.
+    # changes a parameter's array in place, and so does `buffer *= 0.9` on any leaf that
+    # does not require grad (a momentum buffer). While recording, a parameter refuses (as in
+    # PyTorch); a result of recorded ops gets a new Tensor: `h += 1` is `h = h + 1`.
 
     def __iadd__(self, other: TensorLike) -> TensorAPI:
         return self._in_place("add", "+", np.add, other)
@@ -529,9 +542,9 @@ class TensorAPI:
         return self._in_place("div", "/", np.true_divide, other)
 
     def _in_place(self, name: str, symbol: str, ufunc: np.ufunc, other: TensorLike) -> TensorAPI:
-        if not (self._requires_grad and self._node is None):  # not a parameter
+        if self._node is not None:  # a result: a new one, recorded
             return self._apply(OPS[name], self, other)
-        if STATE.grad_enabled:
+        if self._requires_grad and STATE.grad_enabled:
             raise InputError(
                 f"{symbol}=: this tensor is a parameter (it requires grad and was not computed "
                 "from others); changed in place while recording, backward() could not "
@@ -544,7 +557,7 @@ class TensorAPI:
         except ValueError:
             raise ShapeError(
                 f"{symbol}=: an operand of shape {np.shape(value)} does not fit in place in the "
-                f"parameter's shape {self.shape} (in place, the shape cannot change)."
+                f"tensor's shape {self.shape} (in place, the shape cannot change)."
             ) from None
         except TypeError as exc:
             raise TypeError(f"{symbol}=: {exc}") from None
@@ -903,7 +916,7 @@ def torch_keywords(op: Op, signature: str) -> tuple[str, str]:
     )
     lines += "".join(
         f"    {n} = renamed({op.name!r}, {n!r}, {n}, {default(n)}, {t!r}, "
-        f"UNSET if {t} is UNSET else {on} if {t} else {off})\n"
+        f"flag({op.name!r}, {t!r}, {t}, {on}, {off}))\n"
         for t, (n, on, off) in flags.items()
     )
     return header, lines
@@ -917,7 +930,7 @@ def _method(op: Op, name: str) -> Any:
     signature, renaming = torch_keywords(op, signature)
     keywords = ", ".join(f"{p}={p}" for p in params)
     source = f"def {signature}:\n{renaming}    return self._apply(OP, self, {keywords})\n"
-    namespace: dict[str, Any] = {"OP": op, "UNSET": UNSET, "renamed": renamed}
+    namespace: dict[str, Any] = {"OP": op, "UNSET": UNSET, "renamed": renamed, "flag": flag}
     exec(source, namespace)
     method = namespace[name]
     method.__doc__ = documentation(op, name, op.rules[:1])
@@ -948,7 +961,7 @@ class ValuesIndices(namedtuple("ValuesIndices", ["values", "indices"])):
     __slots__ = ()
     __array_ufunc__ = None  # numpy arrays do not combine with it either
 
-    def _refuse(self, *_: Any) -> Any:
+    def _refuse(self, *_: Any, **__: Any) -> Any:
         raise TypeError(_PAIR)
 
     __array__ = __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _refuse
@@ -1010,9 +1023,8 @@ def _with_indices(op_name: str) -> Any:
                     f"(torch's {op_name}(other)), which takes no axis; see ag.{elementwise}."
                 )
             return self._apply(OPS[elementwise], self, dim_or_other)
-        torch_way = (
-            isinstance(dim_or_other, (int, np.integer))  # one axis, positionally (a tuple
-            or keep is not UNSET  # of axes has no torch meaning: numpy's values)
+        torch_way = (  # one axis, positionally (None or a tuple of axes has no torch
+            isinstance(dim_or_other, (int, np.integer))  # meaning: numpy's values)
             or dim is not UNSET
             or keepdim is not UNSET
         )

@@ -343,6 +343,8 @@ class MLP(Module):
         if len(sizes) > 6:  # a deep network: first layers, …, last layer, and how many
             sizes = [*sizes[:2], "…", sizes[-1], f" ({len(self.sizes) - 1} layers)"]
         shape = "→".join(sizes).replace("→ (", " (")
-        if self.output_activation.name == self.activation.name:
-            return f"MLP({shape}, {self.activation.name})"
-        return f"MLP({shape}, {self.activation.name}, output {self.output_activation.name})"
+        hidden, output = self.activation, self.output_activation
+        if output.describe() == hidden.describe():  # (the same, or one of the same kind)
+            return f"MLP({shape}, {hidden.name})"
+        shown = output.name if output.name != hidden.name else output.describe()
+        return f"MLP({shape}, {hidden.name}, output {shown})"

@@ -293,15 +293,31 @@ def test_arguments_by_keyword_are_bound_to_their_positions():
     with pytest.raises(ag.CompileError, match="lam by keyword only"):
         ag.compile(keyword_only)(X, lam=0.1)
 
+    def scaled(X, lam=0.0, scale=1.0):
+        return penalised(X, lam) * scale
+
+    assert ag.compile(scaled)(X, scale=2.0).item() == 2 * penalised(Tensor(X)).item()
+
 
 def test_a_tensor_that_requires_grad_passed_in_gets_its_own_gradient_at_each_call():
     step = ag.compile(lambda w: (w * w).sum())
     first, second = Tensor([1.0, 2.0], requires_grad=True), Tensor([3.0, 4.0], requires_grad=True)
     step(first)
     step(second)
-    assert step.traces == 1
-    np.testing.assert_array_equal(first.grad, [2.0, 4.0])
+    step(first)
+    assert step.traces == 2  # a parameter is part of the signature itself
+    np.testing.assert_array_equal(first.grad, [4.0, 8.0])
     np.testing.assert_array_equal(second.grad, [6.0, 8.0])
+    W = Tensor([1.0, 2.0, 3.0], requires_grad=True)
+    both = ag.compile(lambda w: (w * W).sum())  # W as the argument and where it is
+    both(W)
+    v = Tensor([10.0, 20.0, 30.0], requires_grad=True)
+    W.grad = None
+    assert both(v).item() == 140.0
+    np.testing.assert_array_equal(W.grad, [10.0, 20.0, 30.0])
+    np.testing.assert_array_equal(v.grad, [1.0, 2.0, 3.0])
+    with pytest.raises(ag.CompileError, match=r"argument 0 is a Tensor computed by recorded ops"):
+        step(W * 2)  # its graph would be traced, not this call's values
 
 
 def test_a_tensor_made_inside_from_an_argument_is_refused():
@@ -311,8 +327,11 @@ def test_a_tensor_made_inside_from_an_argument_is_refused():
         xt = Tensor(x, requires_grad=True)  # its values would be the first call's
         return (xt * W).sum()
 
-    with pytest.raises(ag.CompileError, match=r"holds the values of its argument 0"):
+    with pytest.raises(ag.CompileError, match=r"makes a Tensor that requires grad each time"):
         ag.compile(penalised)(np.array([1.0, 1.0]))
+    b = ag.zeros(2, requires_grad=True)  # a parameter equal to an argument is no such Tensor
+    step = ag.compile(lambda h: ((h + b) * W).sum())
+    assert step(np.zeros(2)).item() == 0.0
 
 
 def test_arguments_that_are_one_array_or_a_parameters_array_trace_as_such():
@@ -328,6 +347,18 @@ def test_arguments_that_are_one_array_or_a_parameters_array_trace_as_such():
     g(W.data)  # the parameter's own array as the argument
     other = np.array([[1.0, 2.0], [3.0, 4.0]])
     assert g(other).item() == (other @ W.data).sum() == 10.0
+
+
+def test_a_gradient_is_never_an_array_the_caller_holds():
+    """`dx = dloss * y` is `y` for a one-element loss: an argument, or another parameter's
+    array, which the caller (an optimizer, in place) would change."""
+    W, V = Tensor(2.0, requires_grad=True), Tensor(3.0, requires_grad=True)
+    X = np.array(3.0)
+    _, gradients = ag.compile(lambda X: W * X).gradients(X)
+    assert gradients[W] is not X and not np.shares_memory(gradients[W], X)
+    step = ag.compile(lambda v: W * v)
+    step(V)
+    assert not np.shares_memory(V.grad, W.data) and not np.shares_memory(W.grad, V.data)
 
 
 def test_a_boolean_masks_number_of_true_values_is_part_of_the_signature():

@@ -426,3 +426,29 @@ def test_more_spellings_of_ported_tutorials():
 
     with pytest.raises(TypeError, match=r"a torch\.FakeTorchTensor .*\.detach\(\)\.numpy\(\)"):
         Tensor(FakeTorchTensor())
+
+
+def test_in_place_on_a_leaf_buffer_and_the_edges_of_the_torch_spellings():
+    p = Tensor([1.0, 1.0], requires_grad=True)
+    buffer = ag.zeros_like(p)  # torch's momentum SGD, written by hand
+    for _ in range(3):
+        p.grad = None
+        (p * p).sum().backward()
+        with ag.no_grad():
+            buffer *= 0.9
+            buffer += p.grad
+            p -= 0.1 * buffer
+    np.testing.assert_allclose(p.data, [0.062, 0.062])
+    x = leaf(X[0])
+    assert isinstance(x.max(None, True), Tensor)  # numpy's positional keepdims
+    assert x.max(None, True).shape == (1, 1)
+    with pytest.raises(TypeError, match=r"take \.values"):
+        ag.stack(x.max(1))
+    with pytest.raises(TypeError, match=r"take \.values"):
+        np.array(x.max(1), dtype=object)
+    with pytest.raises(TypeError, match="var: unbiased must be True or False, got 'no'"):
+        x.var(unbiased="no")
+    (g,) = ag.gradients(x * 2, x, grad_outputs=[np.ones((3, 4))])  # torch's list form
+    np.testing.assert_array_equal(g.data, 2.0)
+    gelu = nn.MLP([2, 3, 2], activation=nn.GELU(), output_activation=nn.GELU(approximate="tanh"))
+    assert gelu.describe() == "MLP(2→3→2, gelu, output GELU(approximate='tanh'))"
