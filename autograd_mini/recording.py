@@ -59,6 +59,11 @@ shared by all threads (a graph may mix tensors made in several), and only ever i
 @contextmanager
 def observe(observer: Observer) -> Iterator[Observer]:
     """Attach `observer` to the engine (in this thread) while the block runs."""
+    if not isinstance(observer, Observer):
+        raise TypeError(
+            f"observe: expected an ag.Observer, got {type(observer).__name__}; subclass "
+            "ag.Observer and override the methods you need (recorded, stepped, made)."
+        )
     previous = STATE.observers
     STATE.observers = (*previous, observer)
     try:

@@ -907,3 +907,22 @@ def test_every_grad_is_an_array_of_its_own():
     assert w.grad.flags.owndata and w.grad.flags.writeable
     w.grad[0, 0] = 7.0
     assert w.grad.sum() == 12.0
+
+
+def test_observe_takes_an_observer_and_sees_new_parameters():
+    made = []
+
+    class New(ag.Observer):
+        def made(self, tensor):
+            made.append(tensor)
+
+    with ag.observe(New()):
+        w = Tensor([1.0], requires_grad=True)
+        Tensor([2.0]).requires_grad_()
+        _ = w * 2  # a result is no new parameter
+    assert len(made) == 2 and made[0] is w
+    with (
+        pytest.raises(TypeError, match=r"observe: expected an ag\.Observer, got object"),
+        ag.observe(object()),
+    ):
+        pass
