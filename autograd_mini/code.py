@@ -38,7 +38,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .engine import Tensor, backward_order, gradients
-from .formulas import OPS, Op
+from .formulas import OPS, Op, _assigned, called
 from .replay import replay
 from .specialize import Array, Named, known, node_values, specialize
 from .text import identifier, printable
@@ -310,14 +310,7 @@ class _Printer:
         written out before the line that uses its result (as `sigmoid3`)."""
         out: list[ast.stmt] = []
         for statement in statements:
-            calls = [
-                node
-                for node in ast.walk(statement)
-                if isinstance(node, ast.Call)
-                and isinstance(node.func, ast.Attribute)
-                and isinstance(node.func.value, ast.Name)
-                and node.func.value.id == "ops"
-            ]
+            calls = [node for node in ast.walk(statement) if called(node, "ops")]
             replaced: dict[int, str] = {}
             for call in reversed(calls):  # the innermost last in a walk: written first
                 out += self.called(call, values, replaced)
@@ -659,12 +652,7 @@ _ASSIGNED: dict[int, list[str]] = {}
 
 
 def _assigned_in(statements: Sequence[ast.stmt]) -> list[str]:
-    found = []
-    for statement in statements:
-        for node in ast.walk(statement):
-            if isinstance(node, ast.Assign):
-                found += [t.id for t in node.targets if isinstance(t, ast.Name)]
-    return list(dict.fromkeys(found))
+    return list(dict.fromkeys(_assigned(list(statements))))
 
 
 def _known_assignment(statement: ast.stmt, values: dict[str, Any]) -> bool:
@@ -701,13 +689,7 @@ class _Tidied(_Mirrored):
 
     def visit_Call(self, node: ast.Call) -> ast.AST:
         self.generic_visit(node)
-        function = node.func
-        if (
-            isinstance(function, ast.Attribute)
-            and isinstance(function.value, ast.Name)
-            and function.value.id == "np"
-            and function.attr in self.REDUCTIONS
-        ):
+        if called(node, "np") in self.REDUCTIONS:
             node.keywords = [
                 k
                 for k in node.keywords

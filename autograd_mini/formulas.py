@@ -261,6 +261,18 @@ def _compiled(source: str, label: str, name: str, scope: dict[str, Any] | None =
     return namespace[name]
 
 
+def called(node: ast.AST, module: str) -> str | None:
+    """`name` when `node` is a call `module.name(...)` (`np.exp(x)`, `ops.sigmoid(z)`)."""
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id == module
+    ):
+        return node.func.attr
+    return None
+
+
 def _assigned(statements: list[ast.stmt]) -> list[str]:
     """The names the statements assign, in order (inside `with` and `if` blocks too)."""
     found = []

@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from .formulas import called
+
 _UFUNCS = {ast.Add: "add", ast.Sub: "subtract", ast.Mult: "multiply", ast.Div: "divide"}
 # (`x ** 2` is not among them: numpy computes it as np.square, np.power may differ by an ulp)
 _CALLABLE_UFUNCS = {
@@ -87,8 +89,7 @@ def _without_seed(
         for s in body
         if isinstance(s, ast.Assign)
         and isinstance(s.targets[0], ast.Name)
-        and isinstance(s.value, ast.Call)
-        and ast.unparse(s.value.func) == "np.ones_like"
+        and called(s.value, "np") == "ones_like"
         and np.size(values.get(s.targets[0].id)) == 1
     ]
     if not seeds:
@@ -140,10 +141,7 @@ class _Methods(ast.NodeTransformer):
         self.generic_visit(node)
         function = node.func
         if (
-            isinstance(function, ast.Attribute)
-            and isinstance(function.value, ast.Name)
-            and function.value.id == "np"
-            and function.attr in self.NAMES
+            called(node, "np") in self.NAMES
             and node.args
             and isinstance(node.args[0], ast.Name)
             and type(self.values.get(node.args[0].id)) is np.ndarray
@@ -348,15 +346,9 @@ def _ufunc(node: ast.expr) -> tuple[str | None, list[ast.expr]]:
         return (name, [node.left, node.right]) if name else (None, [])
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
         return "negative", [node.operand]
-    if (
-        isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Attribute)
-        and isinstance(node.func.value, ast.Name)
-        and node.func.value.id == "np"
-        and node.func.attr in _CALLABLE_UFUNCS
-        and not node.keywords
-    ):
-        return node.func.attr, list(node.args)
+    name = called(node, "np")
+    if name in _CALLABLE_UFUNCS and not node.keywords:
+        return name, list(node.args)
     return None, []
 
 
