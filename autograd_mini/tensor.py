@@ -1028,12 +1028,15 @@ def _with_indices(op_name: str) -> Any:
             or dim is not UNSET
             or keepdim is not UNSET
         )
-        where = f"{op_name}"
         axes = _once(
-            where, ("a positional axis", dim_or_other), ("axis=", axis), ("dim=", dim), default=None
+            op_name,
+            ("a positional axis", dim_or_other),
+            ("axis=", axis),
+            ("dim=", dim),
+            default=None,
         )
         kept = _once(
-            where,
+            op_name,
             ("a positional keepdim", keep),
             ("keepdims=", keepdims),
             ("keepdim=", keepdim),
